@@ -1,0 +1,173 @@
+"""Effective settings: packaged TOML defaults < user TOML file < environment.
+
+Nothing here runs at import time: entry points call :func:`get_settings` once and
+pass the result down, so tests build their own :class:`Settings` freely.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import time
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+ENV_PREFIX = "MOBILE_SERVICES_"
+DEFAULTS_FILE = Path(__file__).with_name("defaults.toml")
+USER_FILE_ENV = "MOBILE_SERVICES_CONFIG_FILE"
+USER_FILE_DEFAULT = Path("mobile-services.toml")
+
+
+class SettingsError(RuntimeError):
+    """Raised with one line naming the faulty setting, for the CLI to print."""
+
+
+class Settings(BaseSettings):
+    """All knobs of the application; see the settings table in README.md."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", validate_default=True)
+
+    data_dir: Path = Path("data")
+    database_url: str = ""
+    timezone: str = "Europe/Paris"
+    public_base_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8000")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    sms_backend: Literal["outbox", "twilio"] = "outbox"
+    twilio_account_sid: str = ""
+    twilio_auth_token: SecretStr = SecretStr("")
+    twilio_messaging_service_sid: str = ""
+    twilio_api_url: AnyHttpUrl = AnyHttpUrl("https://api.twilio.com")
+
+    reminder_day_before_at: time = time(18, 0)
+    reminder_hours_before: int = Field(2, ge=0, le=48)
+    quiet_hours_start: time = time(20, 0)
+    quiet_hours_end: time = time(8, 0)
+    booking_cutoff_minutes: int = Field(60, ge=0, le=7 * 24 * 60)
+    conversation_timeout_minutes: int = Field(30, ge=1, le=24 * 60)
+    dispatch_interval_seconds: int = Field(20, ge=5, le=600)
+
+    retention_days: int = Field(365, ge=1)
+
+    osrm_url: AnyHttpUrl | None = None
+    solver_time_limit_seconds: float = Field(30, gt=0, le=3600)
+    solver_seed: int = Field(1, ge=0)
+    road_factor: float = Field(1.3, ge=1.0, le=3.0)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("osrm_url", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return None if value in ("", None) else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite", "postgresql", "postgres")):
+            raise ValueError("only sqlite:/// and postgresql:// URLs are supported")
+        return value
+
+    @model_validator(mode="after")
+    def _twilio_needs_credentials(self) -> Settings:
+        if self.sms_backend == "twilio":
+            for name in ("twilio_account_sid", "twilio_messaging_service_sid"):
+                if not getattr(self, name):
+                    raise ValueError(f"{ENV_PREFIX}{name.upper()} is required when SMS_BACKEND is twilio")
+            if not self.twilio_auth_token.get_secret_value():
+                raise ValueError(f"{ENV_PREFIX}TWILIO_AUTH_TOKEN is required when SMS_BACKEND is twilio")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        user_file = Path(os.environ.get(USER_FILE_ENV, USER_FILE_DEFAULT))
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if user_file.is_file():
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=user_file))
+        sources.append(TomlConfigSettingsSource(settings_cls, toml_file=DEFAULTS_FILE))
+        return tuple(sources)
+
+    # Derived values -------------------------------------------------------
+
+    @property
+    def effective_database_url(self) -> str:
+        """The configured URL, or the embedded SQLite file inside ``data_dir``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'mobile-services.db').as_posix()}"
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def base_url(self) -> str:
+        """Public base URL without a trailing slash, for links and webhook signatures."""
+        return str(self.public_base_url).rstrip("/")
+
+    def masked(self) -> dict[str, str]:
+        """Effective values for display: secrets masked, passwords in URLs hidden."""
+        shown: dict[str, str] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                text = "********" if value.get_secret_value() else ""
+            elif name == "database_url":
+                text = safe_url(self.effective_database_url)
+            else:
+                text = "" if value is None else str(value)
+            shown[f"{ENV_PREFIX}{name.upper()}"] = text
+        return shown
+
+
+def safe_url(url: str) -> str:
+    """A database URL with its password hidden, for display and logs."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - display only
+        return "<invalid URL>"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings, turning validation errors into one readable line."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = first.get("loc") or ()
+        field = str(loc[0]) if loc else ""
+        message = first.get("msg", "invalid value").removeprefix("Value error, ")
+        if not field:  # a cross-field rule: its message already names the setting
+            raise SettingsError(f"Invalid settings: {message}") from None
+        raise SettingsError(f"Invalid setting {ENV_PREFIX}{field.upper()}: {message}") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Process-wide settings for entry points (tests build Settings directly)."""
+    return load_settings()

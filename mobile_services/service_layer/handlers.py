@@ -1,0 +1,50 @@
+"""Handler tables: which function handles which command or event.
+
+Handlers are plain functions ``handler(message, *, uow, clock, ...)``; the bus injects
+what they name. Feature modules (planning, booking, messaging) define handlers next to
+their logic; this module only assembles the tables.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+from mobile_services.domain import commands, events
+from mobile_services.domain.messages import Command, Event
+from mobile_services.service_layer.unit_of_work import UnitOfWork
+from mobile_services.storage.tables import EventLog
+from notifications.ports import Clock
+
+
+def record_in_journal(event: Event, *, uow: UnitOfWork, clock: Clock) -> None:
+    """Keep every event in the journal: coordinators see what happened and why."""
+    with uow:
+        uow.session.add(
+            EventLog(name=type(event).__name__, payload=_jsonable(dataclasses.asdict(event)), occurred_at=clock.now())
+        )
+        uow.commit()
+
+
+def _jsonable(payload: dict[str, Any]) -> dict[str, Any]:
+    return {k: v if isinstance(v, (str, int, float, bool, type(None), list, dict)) else str(v) for k, v in payload.items()}
+
+
+def command_handlers() -> dict[type[Command], Callable[..., Any]]:
+    from mobile_services.service_layer import planning
+
+    return {
+        commands.PlanWeek: planning.plan_week,
+        commands.PublishPlan: planning.publish_plan,
+    }
+
+
+def event_handlers() -> dict[type[Event], list[Callable[..., Any]]]:
+    table: dict[type[Event], list[Callable[..., Any]]] = {
+        events.PlanDrafted: [],
+        events.PlanPublished: [],
+    }
+    for handlers in table.values():
+        handlers.insert(0, record_in_journal)
+    return table

@@ -1,0 +1,87 @@
+"""The message bus: commands propagate errors, events are isolated, events follow commits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import select
+
+from mobile_services.domain.messages import Command, Event
+from mobile_services.service_layer.handlers import record_in_journal
+from mobile_services.service_layer.messagebus import MessageBus
+from mobile_services.service_layer.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from mobile_services.storage.tables import EventLog, Organisation
+from notifications.ports import FixedClock
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreateOrganisation(Command):
+    name: str
+    fail_after_emit: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrganisationCreated(Event):
+    organisation_id: int
+
+
+def create_organisation(command: CreateOrganisation, *, uow: UnitOfWork) -> int:
+    with uow:
+        organisation = Organisation(name=command.name)
+        uow.session.add(organisation)
+        uow.session.flush()
+        assert organisation.id is not None
+        uow.emit(OrganisationCreated(organisation_id=organisation.id))
+        if command.fail_after_emit:
+            raise RuntimeError("boom before commit")
+        uow.commit()
+        return organisation.id
+
+
+def failing_handler(event: OrganisationCreated) -> None:
+    raise RuntimeError("this handler is broken")
+
+
+def make_bus(engine: Engine) -> MessageBus:
+    return MessageBus(
+        uow_factory=UnitOfWorkFactory(engine),
+        command_handlers={CreateOrganisation: create_organisation},
+        event_handlers={OrganisationCreated: [failing_handler, record_in_journal]},
+        dependencies={"clock": FixedClock(datetime(2026, 12, 1, 9, tzinfo=UTC))},
+    )
+
+
+def test_command_result_returned_and_events_journaled(engine: Engine) -> None:
+    bus = make_bus(engine)
+    organisation_id = bus.handle(CreateOrganisation(name="CC Creuse Sud-Ouest"))
+    with UnitOfWorkFactory(engine)() as uow:
+        journal = uow.session.exec(select(EventLog)).all()
+    assert [entry.name for entry in journal] == ["OrganisationCreated"]
+    assert journal[0].payload == {"organisation_id": organisation_id}
+    assert journal[0].occurred_at == datetime(2026, 12, 1, 9, tzinfo=UTC)
+
+
+def test_events_of_a_rolled_back_transaction_are_never_handled(engine: Engine) -> None:
+    bus = make_bus(engine)
+    with pytest.raises(RuntimeError, match="boom"):
+        bus.handle(CreateOrganisation(name="CC Margeride", fail_after_emit=True))
+    with UnitOfWorkFactory(engine)() as uow:
+        assert uow.session.exec(select(Organisation)).all() == []
+        assert uow.session.exec(select(EventLog)).all() == []
+    assert not any(isinstance(message, OrganisationCreated) for message in bus.handled)
+
+
+def test_handler_with_unknown_dependency_is_reported(engine: Engine) -> None:
+    def needs_printer(command: CreateOrganisation, *, printer: object) -> None: ...
+
+    bus = MessageBus(
+        uow_factory=UnitOfWorkFactory(engine),
+        command_handlers={CreateOrganisation: needs_printer},
+        event_handlers={},
+        dependencies={},
+    )
+    with pytest.raises(LookupError, match="printer"):
+        bus.handle(CreateOrganisation(name="x"))

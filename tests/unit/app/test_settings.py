@@ -1,0 +1,78 @@
+"""Settings: TOML defaults, environment overrides, one clear line when invalid."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from config import SettingsError, load_settings
+
+
+def test_defaults_come_from_the_packaged_toml(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings()
+    assert settings.timezone == "Europe/Paris"
+    assert settings.sms_backend == "outbox"
+    assert settings.effective_database_url == "sqlite:///data/mobile-services.db"
+    assert settings.reminder_day_before_at.hour == 18
+    assert settings.osrm_url is None
+
+
+def test_environment_overrides_toml(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MOBILE_SERVICES_DATABASE_URL", "postgresql://app:secret@db.example/ms")
+    monkeypatch.setenv("MOBILE_SERVICES_SOLVER_TIME_LIMIT_SECONDS", "12.5")
+    monkeypatch.setenv("MOBILE_SERVICES_OSRM_URL", "http://osrm.local:5000")
+    settings = load_settings()
+    assert settings.effective_database_url == "postgresql://app:secret@db.example/ms"
+    assert settings.solver_time_limit_seconds == 12.5
+    assert str(settings.osrm_url).startswith("http://osrm.local:5000")
+
+
+def test_user_toml_file_sits_between_defaults_and_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    user_file = tmp_path / "site.toml"
+    user_file.write_text('timezone = "Europe/Brussels"\nretention_days = 90\n', encoding="utf-8")
+    monkeypatch.setenv("MOBILE_SERVICES_CONFIG_FILE", str(user_file))
+    monkeypatch.setenv("MOBILE_SERVICES_RETENTION_DAYS", "30")
+    settings = load_settings()
+    assert settings.timezone == "Europe/Brussels"
+    assert settings.retention_days == 30
+
+
+def test_secrets_are_masked_when_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MOBILE_SERVICES_SMS_BACKEND", "twilio")
+    monkeypatch.setenv("MOBILE_SERVICES_TWILIO_ACCOUNT_SID", "AC" + "1" * 32)
+    monkeypatch.setenv("MOBILE_SERVICES_TWILIO_AUTH_TOKEN", "very-secret-token")
+    monkeypatch.setenv("MOBILE_SERVICES_TWILIO_MESSAGING_SERVICE_SID", "MG" + "2" * 32)
+    monkeypatch.setenv("MOBILE_SERVICES_DATABASE_URL", "postgresql://app:pgpass@db/ms")
+    shown = load_settings().masked()
+    assert shown["MOBILE_SERVICES_TWILIO_AUTH_TOKEN"] == "********"
+    assert "pgpass" not in shown["MOBILE_SERVICES_DATABASE_URL"]
+    assert "very-secret-token" not in repr(load_settings())
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("MOBILE_SERVICES_TIMEZONE", "Mars/Olympus_Mons"),
+        ("MOBILE_SERVICES_SMS_BACKEND", "pigeon"),
+        ("MOBILE_SERVICES_REMINDER_HOURS_BEFORE", "many"),
+        ("MOBILE_SERVICES_DATABASE_URL", "mysql://root@localhost/db"),
+        ("MOBILE_SERVICES_PUBLIC_BASE_URL", "not a url"),
+    ],
+)
+def test_invalid_setting_fails_with_one_line_naming_it(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert name in message
+    assert "\n" not in message
+
+
+def test_twilio_backend_requires_its_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MOBILE_SERVICES_SMS_BACKEND", "twilio")
+    with pytest.raises(SettingsError, match="MOBILE_SERVICES_TWILIO_ACCOUNT_SID"):
+        load_settings()
