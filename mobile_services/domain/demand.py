@@ -86,25 +86,32 @@ def fairness_multiplier(weeks_since_visit: int | None, model: DemandModel = Dema
     return min(model.fairness_cap, 1.0 + model.fairness_per_week * max(0, weeks))
 
 
-def stop_value(commune: CommuneDemand, desks: int, model: DemandModel = DemandModel()) -> StopValue:
+def stop_value(
+    commune: CommuneDemand, desks: int, model: DemandModel = DemandModel(), *, longest_opening: int | None = None
+) -> StopValue:
     """Length, capacity and prize of a stop in this commune for a resource with ``desks`` desks.
 
     The stop lasts as many half-day blocks as its demand fills (at least one, at most
-    ``max_blocks_per_stop``); the prize is the demand it can actually serve (capped
-    by desks x duration / minutes per person), raised by fairness. Demand beyond one
-    full stop allows a second stop on another day.
+    ``max_blocks_per_stop``, and no longer than the site's ``longest_opening`` window,
+    which shortens a stop at a mairie open two hours a day); the prize is the demand
+    it can actually serve (capped by desks x duration / minutes per person), raised by
+    fairness. Demand beyond one stop allows a second stop on another day.
     """
     demand = expected_demand(commune, model)
     per_block = max(1, desks * model.block_minutes // model.minutes_per_person)
     blocks = min(model.max_blocks_per_stop, max(1, math.ceil(demand / per_block)))
-    capacity = per_block * blocks
+    duration = blocks * model.block_minutes
+    if longest_opening is not None and 0 < longest_opening < duration:
+        blocks = max(1, longest_opening // model.block_minutes)
+        duration = min(longest_opening, blocks * model.block_minutes)
+    capacity = max(1, desks * duration // model.minutes_per_person)
     fairness = fairness_multiplier(commune.weeks_since_visit, model)
     served = min(demand, capacity)
     visits = min(model.max_visits_per_week, max(1, math.ceil(demand / capacity)))
     return StopValue(
         expected_demand=demand,
         blocks=blocks,
-        duration_minutes=blocks * model.block_minutes,
+        duration_minutes=duration,
         capacity=capacity,
         prize=served * fairness,
         max_visits=visits,

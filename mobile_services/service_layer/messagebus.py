@@ -78,8 +78,8 @@ class MessageBus:
 
     def _call(self, handler: Handler, message: Command | Event, uow: UnitOfWork) -> Any:
         available = {"uow": uow, "bus": self, **self.dependencies}
-        wanted = list(inspect.signature(handler).parameters)[1:]
-        missing = [name for name in wanted if name not in available]
+        parameters = list(inspect.signature(handler).parameters.values())[1:]
+        missing = [p.name for p in parameters if p.name not in available and p.default is inspect.Parameter.empty]
         if missing:
             raise LookupError(f"handler {handler.__name__} needs unknown dependencies {missing}")
-        return handler(message, **{name: available[name] for name in wanted})
+        return handler(message, **{p.name: available[p.name] for p in parameters if p.name in available})

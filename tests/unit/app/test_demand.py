@@ -56,3 +56,14 @@ def test_longer_absence_never_lowers_the_prize(population: int, fragility: float
         waitlist=waitlist,
     )
     assert stop_value(later, desks=2).prize >= stop_value(commune, desks=2).prize - 1e-9
+
+
+def test_stop_shrinks_to_the_longest_opening_window() -> None:
+    busy = village(population=3000, fragility=0.8, weeks_since_visit=8)
+    full = stop_value(busy, desks=2)
+    short = stop_value(busy, desks=2, longest_opening=120)
+    assert full.duration_minutes == 360
+    assert short.duration_minutes == 120
+    assert short.capacity == 2 * 120 // 30
+    assert short.max_visits == 2
+    assert stop_value(busy, desks=2, longest_opening=180).duration_minutes == 180

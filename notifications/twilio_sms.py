@@ -1,0 +1,207 @@
+"""`SmsSender` backed by Twilio's official REST client (the only module importing it).
+
+The sender makes exactly one HTTP request per `send` and turns whatever
+happens into a `SendResult`; the outbox dispatcher owns retries and backoff.
+The official client does not retry either: `TwilioHttpClient` mounts a
+requests `HTTPAdapter` whose default is zero retries (and no read retries),
+which the integration tests check by counting requests on the fake server.
+
+The API host is configurable (`api_base_url`) through `client.api.base_url`,
+the public attribute every generated resource URL is built from
+(`Domain.absolute_url`). This serves the fake Twilio server in tests and
+Twilio's regional hosts (e.g. "https://api.dublin.ie1.twilio.com") in
+production; the client's own edge/region rewriting, which it would otherwise
+read from TWILIO_EDGE / TWILIO_REGION in the environment, is switched off so
+that only the constructor's arguments count.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import requests
+import urllib3.exceptions
+from twilio.base.exceptions import TwilioRestException, TwilioServiceException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response
+from twilio.rest import Client
+
+from notifications.ports import OutgoingSms, SendResult
+
+__all__ = ["TwilioSmsSender", "classify_exception"]
+
+_logger = logging.getLogger(__name__)
+
+_AUTH_ERROR_STATUSES = frozenset({401, 403})
+
+
+class _HeaderKeepingHttpClient(TwilioHttpClient):
+    """TwilioHttpClient that remembers the last response headers of each thread.
+
+    `TwilioRestException` carries no headers, so this is the only supported way
+    to read Retry-After on a 429 / 503. Thread-local because dispatch workers
+    may share one sender.
+    """
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__(timeout=timeout)
+        self._last = threading.local()
+
+    def request(self, *args: Any, **kwargs: Any) -> Response:
+        self._last.headers = None
+        response = super().request(*args, **kwargs)
+        self._last.headers = response.headers
+        return response
+
+    def last_headers(self) -> Mapping[str, str] | None:
+        return getattr(self._last, "headers", None)
+
+
+class TwilioSmsSender:
+    """Sends through a Twilio Messaging Service, one attempt per call.
+
+    `status_callback_base_url` is our public base URL (PUBLIC_BASE_URL): the
+    status callback for an outbox row is `{base}/sms/status?outbox_id={id}`,
+    which is how an UNKNOWN send (read timeout) is reconciled later.
+    """
+
+    def __init__(
+        self,
+        account_sid: str,
+        auth_token: str,
+        messaging_service_sid: str,
+        status_callback_base_url: str,
+        api_base_url: str = "https://api.twilio.com",
+        timeout: float = 10,
+    ) -> None:
+        if timeout <= 0:
+            raise ValueError("timeout must be positive")
+        self._messaging_service_sid = messaging_service_sid
+        self._status_callback_base_url = status_callback_base_url.rstrip("/")
+        self._http_client = _HeaderKeepingHttpClient(timeout=timeout)
+        self._client = Client(account_sid, auth_token, http_client=self._http_client)
+        # Only our arguments choose the host (see the module docstring).
+        self._client.edge = None
+        self._client.region = None
+        self._client.api.base_url = api_base_url.rstrip("/")
+
+    def status_callback_url(self, outbox_id: int | None) -> str:
+        """The URL Twilio will POST delivery updates to for this outbox row."""
+        base = f"{self._status_callback_base_url}/sms/status"
+        return base if outbox_id is None else f"{base}?outbox_id={outbox_id}"
+
+    def send(self, message: OutgoingSms) -> SendResult:
+        optional: dict[str, Any] = {}
+        if message.validity_period_s is not None:
+            optional["validity_period"] = message.validity_period_s
+        try:
+            created = self._client.messages.create(
+                to=message.to,
+                body=message.body,
+                messaging_service_sid=self._messaging_service_sid,
+                status_callback=self.status_callback_url(message.outbox_id),
+                **optional,
+            )
+        except Exception as exc:  # noqa: BLE001 - classify_exception re-raises what it does not know
+            result = classify_exception(exc, self._http_client.last_headers())
+            _logger.warning(
+                "SMS for outbox %s not sent: %s (code %s, HTTP %s)",
+                message.outbox_id,
+                result.outcome.value,
+                result.error_code,
+                result.http_status,
+            )
+            return result
+        if not created.sid:
+            # A 2xx without a sid means Twilio may or may not have the message.
+            return SendResult.unknown("Twilio answered without a message sid")
+        return SendResult.sent(created.sid, provider_status=_status_text(created.status))
+
+
+def _status_text(status: object) -> str | None:
+    if status is None:
+        return None
+    return str(getattr(status, "value", status))
+
+
+def classify_exception(
+    exc: BaseException, headers: Mapping[str, str] | None = None
+) -> SendResult:
+    """Map an exception raised while creating a message to a `SendResult`.
+
+    - 4xx from Twilio (except 401/403/429): the request is wrong for this
+      message (unsubscribed, invalid or landline number...) -> PERMANENT_ERROR.
+    - 429, 5xx, 401/403 (credentials or account: the message itself is fine
+      and should go once the account is fixed) -> RETRYABLE.
+    - The TCP connection was never established (refused, DNS, connect
+      timeout, TLS handshake) -> RETRYABLE: nothing reached Twilio.
+    - Anything after the request may have been sent (read timeout, connection
+      dropped mid-response, unreadable 2xx body) -> UNKNOWN.
+
+    Exceptions that are not about the HTTP exchange (programming errors) are
+    re-raised: swallowing them would turn bugs into retries.
+    """
+    if isinstance(exc, (TwilioRestException, TwilioServiceException)):
+        return _classify_http_error(exc.status, exc.code, _error_message(exc), headers)
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return SendResult.retryable("connect timeout")
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return SendResult.unknown("read timeout: Twilio may have created the message")
+    if isinstance(exc, requests.exceptions.SSLError):
+        return SendResult.retryable("TLS error before the request was sent")
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        if _never_connected(exc):
+            return SendResult.retryable("connection failed before the request was sent")
+        return SendResult.unknown("connection lost after the request was sent")
+    if isinstance(exc, (requests.exceptions.RequestException, json.JSONDecodeError)):
+        return SendResult.unknown(f"unreadable response: {type(exc).__name__}")
+    raise exc
+
+
+def _classify_http_error(
+    status: int, code: int | None, message: str, headers: Mapping[str, str] | None
+) -> SendResult:
+    if status == 429 or status >= 500 or status in _AUTH_ERROR_STATUSES:
+        return SendResult.retryable(
+            message,
+            error_code=code,
+            http_status=status,
+            retry_after_s=_retry_after(headers),
+        )
+    if 400 <= status < 500:
+        return SendResult.permanent_error(code, message, http_status=status)
+    # 1xx/3xx surfacing as errors: Twilio's answer is not one we understand.
+    return SendResult.unknown(f"unexpected HTTP {status}")
+
+
+def _error_message(exc: TwilioRestException | TwilioServiceException) -> str:
+    if isinstance(exc, TwilioServiceException):
+        return exc.detail or exc.title
+    return exc.msg
+
+
+def _never_connected(exc: requests.exceptions.ConnectionError) -> bool:
+    """True when urllib3 gave up before a connection existed (so nothing was sent)."""
+    reason: object = exc.args[0] if exc.args else None
+    if isinstance(reason, urllib3.exceptions.MaxRetryError):
+        reason = reason.reason
+    # NewConnectionError covers refused connections and DNS failures
+    # (NameResolutionError is a subclass); ConnectTimeoutError its timeouts.
+    return isinstance(reason, urllib3.exceptions.ConnectTimeoutError)
+
+
+def _retry_after(headers: Mapping[str, str] | None) -> float | None:
+    if not headers:
+        return None
+    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None  # HTTP-date form: Twilio does not use it; the dispatcher's backoff applies
+    return seconds if seconds >= 0 else None
