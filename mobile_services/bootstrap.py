@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from config import Settings
+from mobile_services.adapters.travel_times import HaversineProvider, HttpxTableFetcher, MatrixProvider, OsrmProvider
 from mobile_services.service_layer import handlers
 from mobile_services.service_layer.messagebus import MessageBus
 from mobile_services.service_layer.unit_of_work import UnitOfWorkFactory
@@ -35,12 +36,20 @@ def default_sms_sender(settings: Settings) -> SmsSender:
     return OutboxLogSmsSender(settings.data_dir / "sms-outbox.log")
 
 
+def default_travel_times(settings: Settings) -> MatrixProvider:
+    """OSRM road times when MOBILE_SERVICES_OSRM_URL is set, straight lines otherwise."""
+    if settings.osrm_url is not None:
+        return OsrmProvider(HttpxTableFetcher(str(settings.osrm_url)))
+    return HaversineProvider(settings.road_factor)
+
+
 def bootstrap(
     settings: Settings,
     *,
     engine: Engine | None = None,
     sms: SmsSender | None = None,
     clock: Clock | None = None,
+    travel: MatrixProvider | None = None,
     **extra: Any,
 ) -> MessageBus:
     engine = engine or make_engine(settings.effective_database_url)
@@ -48,6 +57,7 @@ def bootstrap(
         "settings": settings,
         "sms": sms or default_sms_sender(settings),
         "clock": clock or SystemClock(),
+        "travel": travel or default_travel_times(settings),
         **extra,
     }
     return MessageBus(

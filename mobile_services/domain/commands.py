@@ -23,3 +23,47 @@ class PublishPlan(Command):
 
     territory_id: int
     week: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class BookSlot(Command):
+    """A resident books one seat of a slot (by SMS, web page, phone or at the counter)."""
+
+    phone: str
+    slot_id: int
+    service_id: int | None = None
+    channel: str = "sms"
+    commune_id: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CancelBooking(Command):
+    """Cancel a live booking. ``phone`` (when given) must be the booking's own resident."""
+
+    booking_id: int
+    phone: str | None = None
+    reason: str = "resident"
+
+
+@dataclass(frozen=True, kw_only=True)
+class JoinWaitlist(Command):
+    """A resident asks for a stop in a commune where none is planned."""
+
+    phone: str
+    commune_id: int
+    service_id: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetOptOut(Command):
+    """STOP / ARRET (opted_out=True) or START (False), mirrored from the SMS provider."""
+
+    phone: str
+    opted_out: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class DispatchDueMessages(Command):
+    """Send what the outbox holds that is due now (the scheduler runs it every ~20 s)."""
+
+    limit: int = 100

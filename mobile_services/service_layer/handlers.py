@@ -32,18 +32,30 @@ def _jsonable(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def command_handlers() -> dict[type[Command], Callable[..., Any]]:
-    from mobile_services.service_layer import planning
+    from mobile_services.service_layer import booking, dispatch, planning
 
     return {
         commands.PlanWeek: planning.plan_week,
         commands.PublishPlan: planning.publish_plan,
+        commands.BookSlot: booking.book_slot,
+        commands.CancelBooking: booking.cancel_booking,
+        commands.JoinWaitlist: booking.add_to_waitlist,
+        commands.SetOptOut: booking.change_opt_out,
+        commands.DispatchDueMessages: dispatch.dispatch_due_messages,
     }
 
 
 def event_handlers() -> dict[type[Event], list[Callable[..., Any]]]:
+    from mobile_services.service_layer import waitlist
+
     table: dict[type[Event], list[Callable[..., Any]]] = {
         events.PlanDrafted: [],
-        events.PlanPublished: [],
+        events.PlanPublished: [waitlist.offer_new_stops],
+        events.SlotBooked: [],
+        events.BookingCancelled: [waitlist.offer_freed_seat],
+        events.JoinedWaitlist: [],
+        events.ResidentOptedOut: [],
+        events.ResidentUnreachable: [],
     }
     for handlers in table.values():
         handlers.insert(0, record_in_journal)

@@ -1,0 +1,27 @@
+"""Top-level `mobile-services` command: sub-apps per resource, plus the demo."""
+
+from __future__ import annotations
+
+import typer
+
+from mobile_services.cli import config as config_cli
+from mobile_services.cli import db as db_cli
+from mobile_services.cli import sms as sms_cli
+from mobile_services.cli import territory as territory_cli
+from mobile_services.cli.demo import demo
+from mobile_services.cli.planning import pin, plan, publish, unpin
+
+app = typer.Typer(
+    help="mobile-services : planifier et faire tourner les services publics itinérants.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(db_cli.app, name="db")
+app.add_typer(config_cli.app, name="config")
+app.add_typer(territory_cli.app, name="territory")
+app.add_typer(sms_cli.app, name="sms")
+app.command()(demo)
+app.command()(plan)
+app.command()(publish)
+app.command()(pin)
+app.command()(unpin)

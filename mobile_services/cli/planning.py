@@ -1,0 +1,214 @@
+"""`mobile-services plan` and `publish`: the coordinator's weekly loop in a terminal."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from config import Settings
+from mobile_services.bootstrap import bootstrap
+from mobile_services.cli.common import console, engine_scope, friendly_errors, settings
+from mobile_services.domain import commands
+from mobile_services.domain.calendar import parse_week
+from mobile_services.domain.exceptions import InvalidInput, NotFound
+from mobile_services.service_layer.planning import PlanOutcome, latest_plan
+from mobile_services.storage import tables as t
+from routing.solver import SearchProgress
+
+WeekOption = Annotated[str, typer.Option("--week", "-w", help="Semaine ISO, par ex. 2026-W49.")]
+TerritoryOption = Annotated[str | None, typer.Option("--territory", "-t", help="Nom du territoire (si plusieurs).")]
+DAY_NAMES = ("lun.", "mar.", "mer.", "jeu.", "ven.", "sam.", "dim.")
+
+
+def resolve_territory(session: Session, name: str | None) -> t.Territory:
+    """The named territory, or the only one; a French error otherwise."""
+    territories = session.exec(select(t.Territory).order_by(col(t.Territory.id))).all()
+    if name is not None:
+        for territory in territories:
+            if territory.name.casefold() == name.casefold():
+                return territory
+        raise NotFound(f"unknown territory {name!r}", f"Territoire « {name} » introuvable.")
+    if not territories:
+        raise NotFound(
+            "no territory in the database",
+            "Aucun territoire : importez-en un (« mobile-services territory import ») ou lancez « mobile-services demo ».",
+        )
+    if len(territories) > 1:
+        names = ", ".join(t_.name for t_ in territories)
+        raise InvalidInput("several territories, none chosen", f"Plusieurs territoires ({names}) : précisez --territory.")
+    return territories[0]
+
+
+def run_plan(engine: Engine, current: Settings, territory_id: int, week: str, time_limit: float | None) -> PlanOutcome:
+    """Solve with a live progress bar (time budget, best solution so far)."""
+    limit = time_limit or current.solver_time_limit_seconds
+    with Progress(
+        TextColumn("[bold]Planification {task.fields[week]}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[best]}"),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("plan", total=limit, week=week, best="recherche d'une première solution...")
+        started = time.monotonic()
+        done = threading.Event()
+
+        def tick() -> None:
+            while not done.wait(0.2):
+                progress.update(task, completed=min(limit, time.monotonic() - started))
+
+        def on_solution(event: SearchProgress) -> None:
+            progress.update(task, best=f"meilleure solution : {event.served} arrêts ({event.elapsed_s:.1f} s)")
+
+        ticker = threading.Thread(target=tick, daemon=True)
+        ticker.start()
+        try:
+            bus = bootstrap(current, engine=engine, solver_progress=on_solution)
+            return bus.handle(commands.PlanWeek(territory_id=territory_id, week=week, time_limit_s=limit))  # type: ignore[no-any-return]
+        finally:
+            done.set()
+            ticker.join()
+
+
+def print_plan(engine: Engine, plan_id: int, current: Settings) -> None:
+    """Per-route table, coverage figures and the communes left out with their reason."""
+    tz = current.tz
+    with Session(engine) as session:
+        plan = session.get(t.Plan, plan_id)
+        assert plan is not None
+        routes = session.exec(select(t.Route).where(t.Route.plan_id == plan_id).order_by(col(t.Route.day), col(t.Route.vehicle_id))).all()
+        visits = session.exec(select(t.Visit).where(t.Visit.plan_id == plan_id).order_by(col(t.Visit.sequence))).all()
+        sites = {s.id: s for s in session.exec(select(t.Site).where(col(t.Site.id).in_({v.site_id for v in visits})))}
+        communes = {c.id: c for c in session.exec(select(t.Commune).where(col(t.Commune.id).in_({s.commune_id for s in sites.values()})))}
+        vehicles = {v.id: v for v in session.exec(select(t.Vehicle).where(t.Vehicle.territory_id == plan.territory_id))}
+        people = {c.id: c for c in session.exec(select(t.Counsellor).where(t.Counsellor.territory_id == plan.territory_id))}
+
+    table = Table(title=f"Plan {plan.week} v{plan.version} ({plan.status})", show_lines=True)
+    for header in ("Jour", "Véhicule", "Équipage", "Arrêts", "km", "Conduite", "Pause"):
+        table.add_column(header)
+    by_route: dict[int | None, list[t.Visit]] = {}
+    for visit in visits:
+        by_route.setdefault(visit.route_id, []).append(visit)
+    for route in routes:
+        stops = []
+        for visit in by_route.get(route.id, []):
+            site = sites[visit.site_id]
+            start, end = visit.start_at.astimezone(tz), visit.end_at.astimezone(tz)
+            pin = " (épinglé)" if visit.pinned else ""
+            stops.append(f"#{visit.id} {start:%H:%M}-{end:%H:%M} {communes[site.commune_id].name} - {site.name}{pin}")
+        pause = (
+            f"{route.break_start_at.astimezone(tz):%H:%M}-{route.break_end_at.astimezone(tz):%H:%M}"
+            if route.break_start_at and route.break_end_at
+            else "-"
+        )
+        table.add_row(
+            f"{DAY_NAMES[route.day.weekday()]} {route.day:%d/%m}",
+            vehicles[route.vehicle_id].name,
+            ", ".join(people[c].name for c in route.crew if c in people),
+            "\n".join(stops),
+            f"{route.distance_km:.0f}",
+            f"{route.driving_minutes // 60}h{route.driving_minutes % 60:02d}",
+            pause,
+        )
+    console.print(table)
+    k = plan.kpis
+    console.print(
+        f"Communes visitées : {k.get('communes_visited')} / {k.get('communes_with_demand')} avec demande "
+        f"({k.get('communes')} au total) · population couverte : {k.get('population_covered')} / {k.get('population')} · "
+        f"demande servie : {100 * float(k.get('demand_served_share', 0)):.0f} % "
+        f"({k.get('demand_served')} / {k.get('demand_expected')} personnes attendues)"
+    )
+    console.print(
+        f"{k.get('km')} km · {k.get('driving_hours')} h de conduite · {k.get('co2_kg')} kg de CO2 · "
+        f"{k.get('cost_eur')} € de frais kilométriques · calcul {plan.solve_seconds} s ({plan.solver_status})"
+    )
+    if plan.unserved:
+        left = Table(title="Communes sans arrêt cette semaine", show_lines=False)
+        for header in ("Commune", "Demande", "Raison"):
+            left.add_column(header)
+        for item in plan.unserved[:15]:
+            mandatory = " [obligatoire]" if item.get("mandatory") else ""
+            left.add_row(str(item["commune"]), str(item["expected_demand"]), f"{item['reason_fr']}{mandatory}")
+        console.print(left)
+        if len(plan.unserved) > 15:
+            console.print(f"... et {len(plan.unserved) - 15} autres communes.")
+
+
+@friendly_errors
+def plan(
+    week: WeekOption,
+    territory: TerritoryOption = None,
+    time_limit: Annotated[float | None, typer.Option("--time-limit", help="Temps de calcul en secondes.")] = None,
+) -> None:
+    """Calcule le plan de la semaine à partir de la demande et l'enregistre en brouillon."""
+    current = settings()
+    parse_week(week)
+    with engine_scope(current) as engine:
+        with Session(engine) as session:
+            territory_id = resolve_territory(session, territory).id
+        outcome = run_plan(engine, current, territory_id, week, time_limit)  # type: ignore[arg-type]
+        for message in outcome.messages:
+            console.print(f"[yellow]• {message}[/yellow]")
+        print_plan(engine, outcome.plan_id, current)
+        console.print(f"Brouillon v{outcome.version} enregistré. Publiez-le avec : mobile-services publish --week {week}")
+
+
+@friendly_errors
+def publish(week: WeekOption, territory: TerritoryOption = None) -> None:
+    """Publie le dernier brouillon de la semaine : les créneaux deviennent réservables."""
+    current = settings()
+    parse_week(week)
+    with engine_scope(current) as engine:
+        with Session(engine) as session:
+            territory_id = resolve_territory(session, territory).id
+        plan_id = bootstrap(current, engine=engine).handle(commands.PublishPlan(territory_id=territory_id, week=week))  # type: ignore[arg-type]
+        with Session(engine) as session:
+            slots = session.exec(
+                select(t.Slot).join(t.Visit, col(t.Visit.id) == t.Slot.visit_id).where(t.Visit.plan_id == plan_id)
+            ).all()
+            published = latest_plan(session, territory_id, week, "published")  # type: ignore[arg-type]
+        bookable = sum(s.capacity for s in slots if not s.walk_in)
+        console.print(
+            f"Plan {week} v{published.version if published else '?'} publié : {len(slots)} créneaux "
+            f"({bookable} places réservables, le reste en accueil libre)."
+        )
+
+
+def _set_pinned(visit_id: int, pinned: bool) -> None:
+    current = settings()
+    with engine_scope(current) as engine, Session(engine) as session:
+        visit = session.get(t.Visit, visit_id)
+        plan = session.get(t.Plan, visit.plan_id) if visit else None
+        if visit is None or plan is None:
+            raise NotFound(f"visit {visit_id} not found", f"Arrêt #{visit_id} introuvable.")
+        latest = latest_plan(session, plan.territory_id, plan.week)
+        if latest is None or latest.id != plan.id:
+            raise InvalidInput(
+                f"visit {visit_id} is not in the latest plan of {plan.week}",
+                f"L'arrêt #{visit_id} n'est pas dans le dernier plan de {plan.week} : affichez-le avec « plan ».",
+            )
+        visit.pinned = pinned
+        session.add(visit)
+        session.commit()
+        state = "épinglé : le prochain calcul le gardera tel quel" if pinned else "désépinglé"
+        console.print(f"Arrêt #{visit_id} ({visit.day:%d/%m}, {visit.half_day}) {state}.")
+
+
+@friendly_errors
+def pin(visit_id: Annotated[int, typer.Argument(help="Numéro de l'arrêt (#) affiché par « plan ».")]) -> None:
+    """Épingle un arrêt : véhicule, jour et demi-journée seront gardés au prochain calcul."""
+    _set_pinned(visit_id, True)
+
+
+@friendly_errors
+def unpin(visit_id: Annotated[int, typer.Argument(help="Numéro de l'arrêt (#) affiché par « plan ».")]) -> None:
+    """Retire l'épingle d'un arrêt."""
+    _set_pinned(visit_id, False)

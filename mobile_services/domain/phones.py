@@ -1,0 +1,37 @@
+"""Phone numbers: parsed with ``phonenumbers``, stored in E.164, SMS only to mobiles."""
+
+from __future__ import annotations
+
+import phonenumbers
+from phonenumbers import PhoneNumberType
+
+from mobile_services.domain.exceptions import InvalidInput
+
+_MOBILE_TYPES = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
+
+
+def normalise_phone(raw: str, *, region: str = "FR") -> str:
+    """'06 12 34 56 78' or '+33612345678' -> '+33612345678'; a French error otherwise."""
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
+        raise InvalidInput("invalid phone number", "Numéro de téléphone invalide.")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def is_mobile(e164: str) -> bool:
+    """True for numbers that can receive SMS (mobiles); landlines cannot."""
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.number_type(number) in _MOBILE_TYPES
+
+
+def mask(e164: str | None) -> str:
+    """A phone number for logs: never the whole number (no personal data in logs)."""
+    if not e164:
+        return "-"
+    return f"{e164[:4]}…{e164[-2:]}"

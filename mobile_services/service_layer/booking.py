@@ -1,0 +1,689 @@
+"""Booking rules, shared by the SMS conversation, the web pages and the CLI.
+
+Session-level functions run inside the caller's transaction and return the events to
+emit; the command handlers at the bottom wrap them in a unit of work.
+
+Over-booking is impossible by construction: the slot row is locked (``SELECT ... FOR
+UPDATE`` on PostgreSQL; SQLite transactions start with ``BEGIN IMMEDIATE`` and so
+run one writer at a time), the free seat is computed under that lock, and a partial
+unique index on ``(slot_id, seat)`` for live bookings is the last line of defence.
+The confirmation and the reminders are inserted in the same transaction (transactional
+outbox): a booking never exists without its messages, nor messages without a booking.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, func, select
+
+from config import Settings
+from mobile_services.domain import commands, events
+from mobile_services.domain.exceptions import BookingRefused, NotFound
+from mobile_services.domain.messages import Event
+from mobile_services.domain.phones import is_mobile, mask, normalise_phone
+from mobile_services.service_layer.unit_of_work import UnitOfWork
+from mobile_services.storage import tables as t
+from notifications.ports import RECIPIENT_ERROR_CODES, Clock
+from notifications.rendering import SmsRenderer
+from notifications.webhooks import is_forward
+from scheduler.timing import MessagingRules, reminders
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "BookingConfirmation",
+    "FreeSlot",
+    "UpcomingBooking",
+    "book",
+    "cancel",
+    "free_slots",
+    "join_waitlist",
+    "normalise_phone",
+    "record_status_callback",
+    "services_offered",
+    "set_opt_out",
+    "upcoming_bookings",
+]
+
+DEFAULT_BRING = "pièce d'identité, identifiants, justificatifs"
+#: Message kinds that answer something the resident just did: sent even in quiet hours.
+REPLY_KINDS = frozenset({"confirmation", "cancellation_ack"})
+
+_REFUSALS_FR = {
+    "slot_full": "Ce créneau est complet.",
+    "too_late": "Il est trop tard pour réserver ce créneau.",
+    "already_booked": "Vous avez déjà un rendez-vous lors de ce passage.",
+    "opted_out": "Vous avez demandé à ne plus recevoir nos SMS : envoyez START pour les réactiver.",
+    "not_bookable": "Ce créneau n'est pas réservable.",
+    "not_live": "Ce rendez-vous est déjà annulé ou passé.",
+    "service_not_offered": "Ce service n'est pas proposé lors de ce passage.",
+}
+
+
+def refused(code: str, detail: str = "") -> BookingRefused:
+    error = BookingRefused(f"booking refused: {code}{' (' + detail + ')' if detail else ''}", _REFUSALS_FR[code])
+    error.code = code  # type: ignore[attr-defined]
+    return error
+
+
+@lru_cache(maxsize=8)
+def renderer(tz: str) -> SmsRenderer:
+    """One renderer per time zone (building the Jinja2 environment is not free)."""
+    return SmsRenderer(tz=tz)
+
+
+def messaging_rules(settings: Settings) -> MessagingRules:
+    return MessagingRules(
+        tz=settings.tz,
+        day_before_at=settings.reminder_day_before_at,
+        hours_before=settings.reminder_hours_before,
+        quiet_start=settings.quiet_hours_start,
+        quiet_end=settings.quiet_hours_end,
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class BookingConfirmation:
+    booking_id: int
+    token: str
+    slot_id: int
+    visit_id: int
+    start_at: datetime
+    end_at: datetime
+    site_name: str
+    commune_name: str
+    service_label: str | None
+    link: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class FreeSlot:
+    slot_id: int
+    visit_id: int
+    start_at: datetime
+    end_at: datetime
+    site_name: str
+    commune_id: int
+    commune_name: str
+    seats_left: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class UpcomingBooking:
+    booking_id: int
+    start_at: datetime
+    commune_name: str
+    site_name: str
+
+
+# --------------------------------------------------------------------------- residents
+
+
+def resident_for(session: Session, phone: str, now: datetime, *, commune_id: int | None = None) -> t.Resident:
+    """The resident with this phone (E.164), created on first contact."""
+    resident = session.exec(select(t.Resident).where(t.Resident.phone == phone)).first()
+    if resident is None:
+        resident = t.Resident(phone=phone, commune_id=commune_id, created_at=now)
+        try:
+            with session.begin_nested():
+                session.add(resident)
+        except IntegrityError:  # created meanwhile by a concurrent request
+            resident = session.exec(select(t.Resident).where(t.Resident.phone == phone)).one()
+    resident.last_seen_at = now
+    if resident.commune_id is None and commune_id is not None:
+        resident.commune_id = commune_id
+    session.add(resident)
+    return resident
+
+
+def enqueue(
+    session: Session,
+    *,
+    resident: t.Resident,
+    kind: str,
+    body: str,
+    key: str,
+    due_at: datetime,
+    expires_at: datetime | None = None,
+    booking_id: int | None = None,
+) -> t.Message | None:
+    """Insert an outbox row once per idempotency key; nothing to opted-out or non-mobile numbers."""
+    if resident.opted_out or resident.phone is None or not is_mobile(resident.phone):
+        return None
+    if session.exec(select(t.Message.id).where(t.Message.idempotency_key == key)).first() is not None:
+        return None
+    message = t.Message(
+        recipient=resident.phone,
+        resident_id=resident.id,
+        booking_id=booking_id,
+        kind=kind,
+        body=body,
+        idempotency_key=key,
+        due_at=due_at,
+        expires_at=expires_at,
+        created_at=due_at,
+    )
+    session.add(message)
+    return message
+
+
+def withdraw_pending(session: Session, *, booking_id: int | None = None, resident_id: int | None = None) -> int:
+    """Cancel messages not yet handed to the provider (a cancelled booking sends no reminder)."""
+    query = select(t.Message).where(t.Message.status == "pending")
+    if booking_id is not None:
+        query = query.where(t.Message.booking_id == booking_id)
+    if resident_id is not None:
+        query = query.where(t.Message.resident_id == resident_id)
+    count = 0
+    for message in session.exec(query):
+        message.status = "withdrawn"
+        session.add(message)
+        count += 1
+    return count
+
+
+# --------------------------------------------------------------------------- booking
+
+_REMINDER_TEMPLATES = {"reminder_day_before": "reminder_day_before", "reminder_hours_before": "reminder_two_hours"}
+
+
+def queue_reminders(
+    session: Session,
+    *,
+    booking: t.Booking,
+    resident: t.Resident,
+    slot: t.Slot,
+    site: t.Site,
+    commune: t.Commune,
+    now: datetime,
+    settings: Settings,
+) -> None:
+    """The reminders still worth sending for this booking in this slot (keys carry the slot,
+    so a booking moved to another slot gets fresh reminders)."""
+    render = renderer(settings.timezone).render
+    for reminder in reminders(slot.start_at, now, messaging_rules(settings)):
+        enqueue(
+            session,
+            resident=resident,
+            kind=reminder.kind,
+            body=render(_REMINDER_TEMPLATES[reminder.kind], start=slot.start_at, site=site.name, commune=commune.name),
+            key=f"booking:{booking.id}:slot:{slot.id}:{reminder.kind}",
+            due_at=reminder.due_at,
+            expires_at=reminder.expires_at,
+            booking_id=booking.id,
+        )
+
+
+
+def _visit_context(session: Session, visit_id: int) -> tuple[t.Visit, t.Plan, t.Site, t.Commune]:
+    visit = session.get(t.Visit, visit_id)
+    assert visit is not None
+    plan = session.get(t.Plan, visit.plan_id)
+    site = session.get(t.Site, visit.site_id)
+    assert plan is not None and site is not None
+    commune = session.get(t.Commune, site.commune_id)
+    assert commune is not None
+    return visit, plan, site, commune
+
+
+def crew_skills(session: Session, visit: t.Visit) -> set[str]:
+    if not visit.crew:
+        return set()
+    counsellors = session.exec(select(t.Counsellor).where(col(t.Counsellor.id).in_(visit.crew))).all()
+    return {skill for c in counsellors for skill in c.skills}
+
+
+def live_seats(session: Session, slot_id: int) -> set[int]:
+    return set(
+        session.exec(
+            select(t.Booking.seat).where(
+                t.Booking.slot_id == slot_id, col(t.Booking.status).in_(t.LIVE_BOOKING_STATUSES)
+            )
+        ).all()
+    )
+
+
+def book(
+    session: Session,
+    *,
+    phone: str,
+    slot_id: int,
+    service_id: int | None,
+    channel: str,
+    now: datetime,
+    settings: Settings,
+) -> tuple[BookingConfirmation, list[Event]]:
+    """Book one seat of a slot, with its confirmation and reminders, or refuse clearly."""
+    phone = normalise_phone(phone)
+    slot = session.exec(select(t.Slot).where(t.Slot.id == slot_id).with_for_update()).first()
+    if slot is None or slot.walk_in:
+        raise refused("not_bookable", f"slot {slot_id}")
+    visit, plan, site, commune = _visit_context(session, slot.visit_id)
+    if visit.status != "planned" or plan.status != "published":
+        raise refused("not_bookable", f"visit {visit.id} {visit.status}, plan {plan.status}")
+    if now > slot.start_at - timedelta(minutes=settings.booking_cutoff_minutes):
+        raise refused("too_late")
+    service = session.get(t.Service, service_id) if service_id is not None else None
+    if service_id is not None and service is None:
+        raise NotFound(f"unknown service {service_id}", "Service inconnu.")
+    if service is not None and service.required_skill and service.required_skill not in crew_skills(session, visit):
+        raise refused("service_not_offered", service.code)
+    if slot.service_id is not None and service_id is not None and slot.service_id != service_id:
+        raise refused("service_not_offered", "slot reserved for another service")
+
+    resident = resident_for(session, phone, now, commune_id=commune.id)
+    if resident.opted_out and channel == "sms":
+        raise refused("opted_out")
+    session.flush()
+    already = session.exec(
+        select(t.Booking.id).where(
+            t.Booking.visit_id == visit.id,
+            t.Booking.resident_id == resident.id,
+            col(t.Booking.status).in_(t.LIVE_BOOKING_STATUSES),
+        )
+    ).first()
+    if already is not None:
+        raise refused("already_booked")
+    taken = live_seats(session, slot.id)  # type: ignore[arg-type]
+    free = sorted(set(range(1, slot.capacity + 1)) - taken)
+    if not free:
+        raise refused("slot_full")
+    booking = t.Booking(
+        slot_id=slot.id,  # type: ignore[arg-type]
+        visit_id=visit.id,  # type: ignore[arg-type]
+        resident_id=resident.id,  # type: ignore[arg-type]
+        service_id=service_id if service_id is not None else slot.service_id,
+        seat=free[0],
+        channel=channel,
+        token=secrets.token_urlsafe(24),
+        created_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(booking)
+    except IntegrityError:
+        # The unique index caught a race the lock should have prevented: refuse, never over-book.
+        logger.warning("seat conflict on slot %s", slot.id)
+        raise refused("slot_full") from None
+
+    link = f"{settings.base_url}/r/{booking.token}"
+    render = renderer(settings.timezone).render
+    label = service.short_label if service is not None else "accompagnement numérique"
+    bring = ", ".join(service.documents) if service is not None and service.documents else DEFAULT_BRING
+    enqueue(
+        session,
+        resident=resident,
+        kind="confirmation",
+        body=render(
+            "booking_confirmation", service=label, start=slot.start_at, site=site.name, commune=commune.name,
+            bring=bring, link=link,
+        ),
+        key=f"booking:{booking.id}:confirmation",
+        due_at=now,
+        expires_at=slot.start_at,
+        booking_id=booking.id,
+    )
+    queue_reminders(session, booking=booking, resident=resident, slot=slot, site=site, commune=commune, now=now, settings=settings)
+    for entry in session.exec(
+        select(t.WaitlistEntry).where(
+            t.WaitlistEntry.resident_id == resident.id,
+            t.WaitlistEntry.commune_id == commune.id,
+            t.WaitlistEntry.status == "open",
+        )
+    ):
+        entry.status = "served"
+        session.add(entry)
+    session.flush()
+    logger.info("booking %s on slot %s seat %s for %s via %s", booking.id, slot.id, booking.seat, mask(phone), channel)
+    confirmation = BookingConfirmation(
+        booking_id=booking.id,  # type: ignore[arg-type]
+        token=booking.token,
+        slot_id=slot.id,  # type: ignore[arg-type]
+        visit_id=visit.id,  # type: ignore[arg-type]
+        start_at=slot.start_at,
+        end_at=slot.end_at,
+        site_name=site.name,
+        commune_name=commune.name,
+        service_label=service.label if service is not None else None,
+        link=link,
+    )
+    event = events.SlotBooked(
+        booking_id=booking.id, slot_id=slot.id, visit_id=visit.id, resident_id=resident.id, channel=channel  # type: ignore[arg-type]
+    )
+    return confirmation, [event]
+
+
+def cancel(
+    session: Session,
+    *,
+    booking_id: int,
+    phone: str | None,
+    reason: str,
+    now: datetime,
+    settings: Settings,
+    notify: bool = True,
+) -> list[Event]:
+    """Cancel a live booking, withdraw its pending reminders and acknowledge it."""
+    booking = session.exec(select(t.Booking).where(t.Booking.id == booking_id).with_for_update()).first()
+    resident = session.get(t.Resident, booking.resident_id) if booking is not None else None
+    if booking is None or resident is None or (phone is not None and resident.phone != normalise_phone(phone)):
+        raise NotFound(f"booking {booking_id} not found", "Rendez-vous introuvable.")
+    if booking.status not in t.LIVE_BOOKING_STATUSES:
+        raise refused("not_live")
+    slot = session.get(t.Slot, booking.slot_id)
+    assert slot is not None
+    _, _, site, commune = _visit_context(session, booking.visit_id)
+    booking.status = "cancelled"
+    booking.cancelled_at = now
+    session.add(booking)
+    withdraw_pending(session, booking_id=booking.id)
+    if notify:
+        enqueue(
+            session,
+            resident=resident,
+            kind="cancellation_ack",
+            body=renderer(settings.timezone).render("cancellation_ack", start=slot.start_at, commune=commune.name),
+            key=f"booking:{booking.id}:cancelled",
+            due_at=now,
+            booking_id=booking.id,
+        )
+    session.flush()
+    logger.info("booking %s cancelled (%s)", booking.id, reason)
+    return [
+        events.BookingCancelled(
+            booking_id=booking.id, slot_id=booking.slot_id, visit_id=booking.visit_id,  # type: ignore[arg-type]
+            resident_id=resident.id, reason=reason,  # type: ignore[arg-type]
+        )
+    ]
+
+
+def join_waitlist(
+    session: Session, *, phone: str, commune_id: int, service_id: int | None, now: datetime
+) -> tuple[int, list[Event]]:
+    """Put a resident on the waiting list of a commune (idempotent); it feeds the planner."""
+    phone = normalise_phone(phone)
+    if session.get(t.Commune, commune_id) is None:
+        raise NotFound(f"commune {commune_id} not found", "Commune inconnue.")
+    resident = resident_for(session, phone, now, commune_id=commune_id)
+    session.flush()
+    entry = session.exec(
+        select(t.WaitlistEntry).where(
+            t.WaitlistEntry.resident_id == resident.id,
+            t.WaitlistEntry.commune_id == commune_id,
+            t.WaitlistEntry.status == "open",
+        )
+    ).first()
+    if entry is not None:
+        return entry.id, []  # type: ignore[return-value]
+    entry = t.WaitlistEntry(resident_id=resident.id, commune_id=commune_id, service_id=service_id, created_at=now)  # type: ignore[arg-type]
+    session.add(entry)
+    session.flush()
+    return entry.id, [events.JoinedWaitlist(entry_id=entry.id, resident_id=resident.id, commune_id=commune_id)]  # type: ignore[arg-type,list-item]
+
+
+def set_opt_out(session: Session, *, phone: str, opted_out: bool, now: datetime) -> list[Event]:
+    """Mirror STOP/ARRET and START: an opted-out number never gets another message."""
+    phone = normalise_phone(phone)
+    resident = resident_for(session, phone, now)
+    changed = resident.opted_out != opted_out
+    resident.opted_out = opted_out
+    session.add(resident)
+    session.flush()
+    if opted_out:
+        withdraw_pending(session, resident_id=resident.id)
+    if opted_out and changed:
+        return [events.ResidentOptedOut(resident_id=resident.id)]  # type: ignore[arg-type]
+    return []
+
+
+# --------------------------------------------------------------------------- queries
+
+
+def _km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    phi1, phi2 = math.radians(lat1), math.radians(lat2)
+    dphi, dlambda = phi2 - phi1, math.radians(lon2 - lon1)
+    a = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlambda / 2) ** 2
+    return 2 * 6371.0 * math.asin(math.sqrt(a))
+
+
+def _nearby_communes(session: Session, commune_id: int, radius_km: float) -> dict[int, tuple[t.Commune, float]]:
+    origin = session.get(t.Commune, commune_id)
+    if origin is None:
+        raise NotFound(f"commune {commune_id} not found", "Commune inconnue.")
+    result: dict[int, tuple[t.Commune, float]] = {}
+    for commune in session.exec(select(t.Commune).where(t.Commune.territory_id == origin.territory_id)):
+        distance = _km(origin.latitude, origin.longitude, commune.latitude, commune.longitude)
+        if commune.id == commune_id or distance <= radius_km:
+            result[commune.id] = (commune, 0.0 if commune.id == commune_id else distance)  # type: ignore[index]
+    return result
+
+
+def _upcoming_visits(
+    session: Session, commune_ids: list[int], not_before: datetime
+) -> list[tuple[t.Visit, t.Site]]:
+    rows = session.exec(
+        select(t.Visit, t.Site)
+        .join(t.Site, col(t.Site.id) == t.Visit.site_id)
+        .join(t.Plan, col(t.Plan.id) == t.Visit.plan_id)
+        .where(
+            col(t.Site.commune_id).in_(commune_ids),
+            t.Plan.status == "published",
+            t.Visit.status == "planned",
+            t.Visit.end_at > not_before,
+        )
+        .order_by(col(t.Visit.start_at))
+    ).all()
+    return list(rows)  # type: ignore[arg-type]
+
+
+def free_slots(
+    session: Session,
+    *,
+    commune_id: int,
+    now: datetime,
+    settings: Settings,
+    service_id: int | None = None,
+    limit: int = 3,
+    radius_km: float = 12.0,
+) -> list[FreeSlot]:
+    """The next bookable slots for a resident of ``commune_id``: own commune first, then nearby."""
+    nearby = _nearby_communes(session, commune_id, radius_km)
+    not_before = now + timedelta(minutes=settings.booking_cutoff_minutes)
+    service = session.get(t.Service, service_id) if service_id is not None else None
+    visits = _upcoming_visits(session, list(nearby), not_before)
+    if not visits:
+        return []
+    slots = session.exec(
+        select(t.Slot)
+        .where(
+            col(t.Slot.visit_id).in_([v.id for v, _ in visits]),
+            t.Slot.walk_in == False,  # noqa: E712
+            t.Slot.start_at >= not_before,
+        )
+        .order_by(col(t.Slot.start_at), col(t.Slot.desk))
+    ).all()
+    counts = dict(
+        session.exec(
+            select(t.Booking.slot_id, func.count())
+            .where(col(t.Booking.slot_id).in_([s.id for s in slots]), col(t.Booking.status).in_(t.LIVE_BOOKING_STATUSES))
+            .group_by(t.Booking.slot_id)
+        ).all()
+    )
+    by_visit = {v.id: (v, s) for v, s in visits}
+    candidates: list[tuple[float, datetime, FreeSlot]] = []
+    seen_times: set[tuple[int, datetime]] = set()
+    for slot in slots:
+        visit, site = by_visit[slot.visit_id]
+        if service is not None:
+            if slot.service_id not in (None, service.id):
+                continue
+            if service.required_skill and service.required_skill not in crew_skills(session, visit):
+                continue
+        elif slot.service_id is not None:
+            continue  # group workshops are offered only when asked for
+        left = slot.capacity - counts.get(slot.id, 0)
+        if left <= 0 or (slot.visit_id, slot.start_at) in seen_times:
+            continue  # two desks at the same time look the same to a resident: offer one
+        seen_times.add((slot.visit_id, slot.start_at))
+        commune, distance = nearby[site.commune_id]
+        candidates.append(
+            (
+                0.0 if site.commune_id == commune_id else 1.0,
+                slot.start_at,
+                FreeSlot(
+                    slot_id=slot.id,  # type: ignore[arg-type]
+                    visit_id=visit.id,  # type: ignore[arg-type]
+                    start_at=slot.start_at,
+                    end_at=slot.end_at,
+                    site_name=site.name,
+                    commune_id=site.commune_id,
+                    commune_name=commune.name,
+                    seats_left=left,
+                ),
+            )
+        )
+    candidates.sort(key=lambda item: (item[0], item[1]))
+    return [item[2] for item in candidates[:limit]]
+
+
+def services_offered(session: Session, *, commune_id: int, now: datetime, settings: Settings, radius_km: float = 12.0) -> list[t.Service]:
+    """Services the crews of the coming stops near the commune can handle."""
+    nearby = _nearby_communes(session, commune_id, radius_km)
+    visits = _upcoming_visits(session, list(nearby), now + timedelta(minutes=settings.booking_cutoff_minutes))
+    skills: set[str] = set()
+    for visit, _ in visits:
+        skills |= crew_skills(session, visit)
+    services = session.exec(select(t.Service).order_by(col(t.Service.id))).all()
+    if not visits:
+        return []
+    return [s for s in services if not s.is_group and (s.required_skill is None or s.required_skill in skills)]
+
+
+def upcoming_bookings(session: Session, *, phone: str, now: datetime) -> list[UpcomingBooking]:
+    """Live bookings of a resident that have not started yet, soonest first."""
+    phone = normalise_phone(phone)
+    rows = session.exec(
+        select(t.Booking, t.Slot, t.Site, t.Commune)
+        .join(t.Resident, col(t.Resident.id) == t.Booking.resident_id)
+        .join(t.Slot, col(t.Slot.id) == t.Booking.slot_id)
+        .join(t.Visit, col(t.Visit.id) == t.Booking.visit_id)
+        .join(t.Site, col(t.Site.id) == t.Visit.site_id)
+        .join(t.Commune, col(t.Commune.id) == t.Site.commune_id)
+        .where(
+            t.Resident.phone == phone,
+            col(t.Booking.status).in_(t.LIVE_BOOKING_STATUSES),
+            t.Slot.start_at > now,
+        )
+        .order_by(col(t.Slot.start_at))
+    ).all()
+    return [
+        UpcomingBooking(booking_id=b.id, start_at=s.start_at, commune_name=c.name, site_name=site.name)  # type: ignore[arg-type]
+        for b, s, site, c in rows
+    ]
+
+
+# --------------------------------------------------------------------------- provider callbacks
+
+_PROVIDER_TO_OUTBOX = {
+    "queued": "sent",
+    "accepted": "sent",
+    "scheduled": "sent",
+    "sending": "sent",
+    "sent": "sent",
+    "delivered": "delivered",
+    "undelivered": "undelivered",
+    "failed": "failed",
+    "canceled": "failed",
+}
+
+
+def record_status_callback(
+    session: Session, *, outbox_id: int | None, message_sid: str, status: str, error_code: str | None, now: datetime
+) -> list[Event]:
+    """Apply a provider status callback: idempotent, and a status only ever moves forward.
+
+    The callback also reconciles messages left ``unknown`` by a read timeout: the outbox
+    id in the callback URL tells us the request did reach the provider.
+    """
+    message = session.get(t.Message, outbox_id) if outbox_id is not None else None
+    if message is None:
+        message = session.exec(select(t.Message).where(t.Message.provider_sid == message_sid)).first()
+    if message is None:
+        logger.warning("status callback for an unknown message (outbox id %s)", outbox_id)
+        return []
+    if message.provider_sid is None:
+        message.provider_sid = message_sid
+    elif message.provider_sid != message_sid:
+        logger.warning("status callback sid mismatch for outbox %s", message.id)
+        return []
+    status = status.lower()
+    if message.provider_status is None or is_forward(message.provider_status, status):
+        message.provider_status = status
+        mapped = _PROVIDER_TO_OUTBOX.get(status)
+        if mapped is not None and message.status in ("sending", "unknown", "sent"):
+            message.status = mapped
+            message.sent_at = message.sent_at or now
+    if error_code:
+        message.error_code = error_code
+    session.add(message)
+    produced: list[Event] = []
+    if error_code and error_code.isdigit() and int(error_code) in RECIPIENT_ERROR_CODES and message.resident_id:
+        resident = session.get(t.Resident, message.resident_id)
+        if resident is not None and not resident.unreachable:
+            resident.unreachable = True
+            if int(error_code) == 21610:
+                resident.opted_out = True
+            session.add(resident)
+            produced.append(events.ResidentUnreachable(resident_id=resident.id, error_code=error_code))  # type: ignore[arg-type]
+    session.flush()
+    return produced
+
+
+# --------------------------------------------------------------------------- command handlers
+
+
+def book_slot(command: commands.BookSlot, *, uow: UnitOfWork, clock: Clock, settings: Settings) -> BookingConfirmation:
+    with uow:
+        confirmation, produced = book(
+            uow.session, phone=command.phone, slot_id=command.slot_id, service_id=command.service_id,
+            channel=command.channel, now=clock.now(), settings=settings,
+        )
+        for event in produced:
+            uow.emit(event)
+        uow.commit()
+        return confirmation
+
+
+def cancel_booking(command: commands.CancelBooking, *, uow: UnitOfWork, clock: Clock, settings: Settings) -> None:
+    with uow:
+        for event in cancel(
+            uow.session, booking_id=command.booking_id, phone=command.phone, reason=command.reason,
+            now=clock.now(), settings=settings,
+        ):
+            uow.emit(event)
+        uow.commit()
+
+
+def add_to_waitlist(command: commands.JoinWaitlist, *, uow: UnitOfWork, clock: Clock) -> int:
+    with uow:
+        entry_id, produced = join_waitlist(
+            uow.session, phone=command.phone, commune_id=command.commune_id, service_id=command.service_id, now=clock.now()
+        )
+        for event in produced:
+            uow.emit(event)
+        uow.commit()
+        return entry_id
+
+
+def change_opt_out(command: commands.SetOptOut, *, uow: UnitOfWork, clock: Clock) -> None:
+    with uow:
+        for event in set_opt_out(uow.session, phone=command.phone, opted_out=command.opted_out, now=clock.now()):
+            uow.emit(event)
+        uow.commit()

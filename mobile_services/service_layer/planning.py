@@ -1,0 +1,319 @@
+"""Planning handlers: solve a week into a draft plan, publish a draft into slots.
+
+The database side of planning; the optimisation itself is :mod:`routing` (pure). The
+translation DB -> routing lives in :mod:`planning_problem`; this module stores the
+result, computes the coordinator's figures, and publishes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlmodel import Session, col, delete, func, select
+
+from config import Settings
+from mobile_services.domain import commands, events
+from mobile_services.domain.calendar import local_datetime
+from mobile_services.adapters.travel_times import MatrixProvider
+from mobile_services.domain.exceptions import NotFound, PlanningError
+from mobile_services.service_layer.rebooking import carry_bookings
+from mobile_services.service_layer.planning_problem import PlanningOptions, WeekProblem, build_week_problem
+from mobile_services.service_layer.unit_of_work import UnitOfWork
+from mobile_services.storage import tables as t
+from notifications.ports import Clock
+from routing.params import SolveParams
+from routing.problem import MINUTES_PER_DAY, split_week_minute
+from routing.result import Plan as RoutingPlan
+from routing.result import SolveStatus, UnservedReason
+from routing.slots import ServiceSpec, Workshop, make_slots
+from routing.solver import SearchProgress, solve
+
+logger = logging.getLogger(__name__)
+
+SolverProgress = Callable[[SearchProgress], None]
+
+#: French explanation of each reason a candidate was left out (shown to coordinators).
+UNSERVED_REASONS_FR: dict[UnservedReason, str] = {
+    UnservedReason.NO_ROUTE: "aucune tournée possible cette semaine (pas de véhicule, jours fériés ou équipages absents)",
+    UnservedReason.NO_SKILLED_CREW: "aucun équipage disponible n'a la compétence demandée",
+    UnservedReason.OUTSIDE_OPENING_HOURS: "hors de tout créneau d'ouverture du site compatible avec les tournées",
+    UnservedReason.UNREACHABLE: "trop loin pour l'aller-retour dans la journée ou la limite de conduite",
+    UnservedReason.INFEASIBLE_PIN: "l'arrêt épinglé ne peut pas être tenu",
+    UnservedReason.COMMUNE_VISITED: "la commune a déjà un arrêt cette semaine",
+    UnservedReason.NO_ROOM: "obligatoire, mais plus de place avec les arrêts épinglés et obligatoires",
+    UnservedReason.NOT_WORTH_IT: "moins prioritaire cette semaine que les arrêts retenus",
+    UnservedReason.NO_SOLUTION: "le calcul n'a trouvé aucune solution dans le temps imparti",
+}
+
+WALK_IN_SHARE = 0.25
+SLOT_MINUTES = 30
+WORKSHOP = Workshop(code="atelier", duration=90, capacity=6, at_start=True, skill="atelier")
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlanOutcome:
+    """What `plan_week` returns to the CLI or web layer."""
+
+    plan_id: int
+    version: int
+    status: SolveStatus
+    kpis: dict[str, float | int]
+    messages: tuple[str, ...]
+
+
+def options_from(settings: Settings) -> PlanningOptions:
+    return PlanningOptions(road_factor=settings.road_factor)
+
+
+def plan_week(
+    command: commands.PlanWeek,
+    *,
+    uow: UnitOfWork,
+    settings: Settings,
+    clock: Clock,
+    travel: MatrixProvider,
+    solver_progress: SolverProgress | None = None,
+) -> PlanOutcome:
+    """Solve the week from demand and store it as a new draft version."""
+    with uow:
+        week = build_week_problem(uow.session, command.territory_id, command.week, options_from(settings), travel)
+        if not week.problem.shifts:
+            closed = "; ".join(f"{c.day.isoformat()} {c.reason_fr}" for c in week.closed) or "aucun véhicule actif"
+            raise PlanningError(
+                f"no route-day available in {command.week} for territory {command.territory_id}",
+                f"Aucune tournée possible en {command.week} : {closed}.",
+            )
+        params = SolveParams(
+            time_limit_s=command.time_limit_s or settings.solver_time_limit_seconds,
+            seed=command.seed if command.seed is not None else settings.solver_seed,
+        )
+        started = time.monotonic()
+        result = solve(week.problem, params, progress=solver_progress)
+        elapsed = time.monotonic() - started
+        logger.info(
+            "planned %s for territory %s: %s, %d visits in %.1fs",
+            command.week, command.territory_id, result.status, len(result.visits), elapsed,
+        )
+        if result.status is SolveStatus.NO_SOLUTION:
+            raise PlanningError(
+                f"solver found no plan for {command.week}",
+                f"Aucune solution trouvée pour {command.week} dans le temps imparti ; augmentez --time-limit.",
+            )
+        plan = _store_plan(uow.session, week, result, elapsed, clock.now(), settings)
+        uow.emit(events.PlanDrafted(plan_id=plan.id, territory_id=command.territory_id, week=command.week))  # type: ignore[arg-type]
+        uow.commit()
+        return PlanOutcome(
+            plan_id=plan.id,  # type: ignore[arg-type]
+            version=plan.version,
+            status=result.status,
+            kpis=plan.kpis,
+            messages=tuple(result.messages) + tuple(f"{c.day.isoformat()} : {c.reason_fr}" for c in week.closed),
+        )
+
+
+def _store_plan(
+    session: Session, week: WeekProblem, result: RoutingPlan, elapsed: float, now: datetime, settings: Settings
+) -> t.Plan:
+    tz = settings.tz
+    version = (
+        session.exec(
+            select(func.max(t.Plan.version)).where(t.Plan.territory_id == week.territory.id, t.Plan.week == week.week)
+        ).one()
+        or 0
+    ) + 1
+    plan = t.Plan(
+        territory_id=week.territory.id,  # type: ignore[arg-type]
+        week=week.week,
+        version=version,
+        status="draft",
+        solver_status=str(result.status),
+        objective=float(result.objective) if result.objective is not None else None,
+        solve_seconds=round(elapsed, 2),
+        created_at=now,
+    )
+    session.add(plan)
+    session.flush()
+
+    def at(week_minute: int) -> datetime:
+        day_index, minute = split_week_minute(week_minute)
+        return local_datetime(week.days[day_index], minute, tz)
+
+    pinned = {(p.candidate_id, p.resource_id, p.day) for p in week.problem.pins}
+    served_communes: set[int] = set()
+    population_covered = 0
+    demand_served = 0.0
+    co2_kg = 0.0
+    for route in result.routes:
+        if not route.visits:
+            continue
+        vehicle = week.vehicles[route.resource_id]
+        lunch = route.lunch
+        stored_route = t.Route(
+            plan_id=plan.id,  # type: ignore[arg-type]
+            day=week.days[route.day],
+            vehicle_id=route.resource_id,
+            crew=list(route.crew_ids),
+            start_at=at(route.start),
+            end_at=at(route.end),
+            break_start_at=at(lunch[0]) if lunch else None,
+            break_end_at=at(lunch[1]) if lunch else None,
+            distance_km=round(route.km, 2),
+            driving_minutes=route.driving_min,
+        )
+        session.add(stored_route)
+        session.flush()
+        co2_kg += route.km * vehicle.co2_g_per_km / 1000
+        for sequence, visit in enumerate(route.visits, start=1):
+            site = week.sites[visit.site_id]
+            commune = week.communes[site.commune_id]
+            minute_of_day = visit.start % MINUTES_PER_DAY
+            session.add(
+                t.Visit(
+                    plan_id=plan.id,  # type: ignore[arg-type]
+                    route_id=stored_route.id,
+                    site_id=visit.site_id,
+                    day=week.days[route.day],
+                    half_day="am" if minute_of_day < 12 * 60 else "pm",
+                    start_at=at(visit.start),
+                    end_at=at(visit.end),
+                    arrival_at=at(visit.arrive),
+                    vehicle_id=route.resource_id,
+                    crew=list(route.crew_ids),
+                    sequence=sequence,
+                    pinned=(visit.candidate_id, route.resource_id, route.day) in pinned,
+                    expected_demand=round(visit.prize, 2),
+                )
+            )
+            if commune.id not in served_communes:
+                served_communes.add(commune.id)  # type: ignore[arg-type]
+                population_covered += commune.population
+                demand_served += min(week.values[commune.id].expected_demand, week.values[commune.id].capacity)  # type: ignore[index]
+
+    total_demand = sum(week.demand_by_commune.values())
+    routing_kpis = result.kpis()
+    plan.kpis = {
+        "communes": len(week.communes),
+        "communes_with_demand": sum(1 for d in week.demand_by_commune.values() if d >= 1.0),
+        "communes_visited": len(served_communes),
+        "population": sum(c.population for c in week.communes.values()),
+        "population_covered": population_covered,
+        "demand_expected": round(total_demand, 1),
+        "demand_served": round(demand_served, 1),
+        "demand_served_share": round(demand_served / total_demand, 3) if total_demand else 0.0,
+        "visits": routing_kpis.visits,
+        "routes": sum(1 for r in result.routes if r.visits),
+        "km": round(routing_kpis.km, 1),
+        "driving_hours": round(routing_kpis.driving_min / 60, 1),
+        "co2_kg": round(co2_kg, 1),
+        "cost_eur": round(routing_kpis.cost / 100, 2),
+        "mandatory_unserved": routing_kpis.mandatory_unserved,
+    }
+    unserved_by_commune: dict[int, dict[str, object]] = {}
+    for item in result.unserved:
+        site = week.sites.get(item.candidate_id)
+        if site is None or site.commune_id in served_communes:
+            continue
+        commune = week.communes[site.commune_id]
+        previous = unserved_by_commune.get(commune.id)  # type: ignore[arg-type]
+        if previous is not None and not item.mandatory:
+            continue
+        unserved_by_commune[commune.id] = {  # type: ignore[index]
+            "commune_id": commune.id,
+            "commune": commune.name,
+            "site": site.name,
+            "reason": str(item.reason),
+            "reason_fr": UNSERVED_REASONS_FR.get(item.reason, str(item.reason)),
+            "detail": item.detail,
+            "mandatory": item.mandatory,
+            "expected_demand": round(week.demand_by_commune.get(commune.id, 0.0), 1),  # type: ignore[arg-type]
+        }
+    plan.unserved = sorted(unserved_by_commune.values(), key=lambda u: -float(u["expected_demand"]))  # type: ignore[arg-type]
+    session.add(plan)
+    session.flush()
+    return plan
+
+
+def latest_plan(session: Session, territory_id: int, week: str, status: str | None = None) -> t.Plan | None:
+    query = select(t.Plan).where(t.Plan.territory_id == territory_id, t.Plan.week == week)
+    if status:
+        query = query.where(t.Plan.status == status)
+    return session.exec(query.order_by(col(t.Plan.version).desc())).first()
+
+
+def publish_plan(command: commands.PublishPlan, *, uow: UnitOfWork, clock: Clock, settings: Settings) -> int:
+    """Make the latest draft of the week the published plan and cut its stops into slots."""
+    with uow:
+        draft = latest_plan(uow.session, command.territory_id, command.week, "draft")
+        if draft is None:
+            raise NotFound(
+                f"no draft plan for {command.week}",
+                f"Aucun plan brouillon pour {command.week} : lancez d'abord « mobile-services plan --week {command.week} ».",
+            )
+        previous = latest_plan(uow.session, command.territory_id, command.week, "published")
+        if previous is not None:
+            previous.status = "superseded"
+            uow.session.add(previous)
+        uow.session.flush()
+        create_slots(uow.session, draft)
+        draft.status = "published"
+        draft.published_at = clock.now()
+        uow.session.add(draft)
+        if previous is not None:
+            for event in carry_bookings(uow.session, previous, draft, clock.now(), settings):
+                uow.emit(event)
+        uow.emit(
+            events.PlanPublished(
+                plan_id=draft.id,  # type: ignore[arg-type]
+                territory_id=command.territory_id,
+                week=command.week,
+                superseded_plan_id=previous.id if previous else None,
+            )
+        )
+        uow.commit()
+        return draft.id  # type: ignore[return-value]
+
+
+def create_slots(session: Session, plan: t.Plan) -> int:
+    """Cut every visit of ``plan`` into slots (idempotent: existing slots are replaced)."""
+    visits = session.exec(select(t.Visit).where(t.Visit.plan_id == plan.id, t.Visit.status == "planned")).all()
+    if not visits:
+        return 0
+    session.exec(delete(t.Slot).where(col(t.Slot.visit_id).in_([v.id for v in visits])))  # type: ignore[call-overload]
+    counsellors = {c.id: c for c in session.exec(select(t.Counsellor).where(col(t.Counsellor.id).in_({i for v in visits for i in v.crew})))}
+    vehicles = {v.id: v for v in session.exec(select(t.Vehicle).where(col(t.Vehicle.id).in_({v.vehicle_id for v in visits})))}
+    workshop_service = session.exec(select(t.Service).where(t.Service.is_group == True)).first()  # noqa: E712
+    count = 0
+    for visit in visits:
+        skills = {s for cid in visit.crew if cid in counsellors for s in counsellors[cid].skills}
+        minutes = int((visit.end_at - visit.start_at).total_seconds() // 60)
+        long_enough = minutes >= 2 * 180 and workshop_service is not None
+        slots = make_slots(
+            0,
+            minutes,
+            desks=vehicles[visit.vehicle_id].desks,
+            services=[ServiceSpec(code="rdv", duration=SLOT_MINUTES)],
+            walk_in_share=WALK_IN_SHARE,
+            walk_in_slot=SLOT_MINUTES,
+            workshop=WORKSHOP if long_enough else None,
+            crew_skills=skills | {"rdv"},
+        )
+        for slot in slots:
+            is_workshop = slot.service_code == WORKSHOP.code
+            session.add(
+                t.Slot(
+                    visit_id=visit.id,  # type: ignore[arg-type]
+                    service_id=workshop_service.id if is_workshop and workshop_service else None,
+                    start_at=visit.start_at + timedelta(minutes=slot.start),
+                    end_at=visit.start_at + timedelta(minutes=slot.end),
+                    capacity=slot.capacity,
+                    walk_in=slot.walk_in,
+                    desk=slot.desk + 1,
+                )
+            )
+            count += 1
+    session.flush()
+    return count

@@ -1,0 +1,164 @@
+"""When a new plan replaces a published one, bookings follow their stops.
+
+A booking stays with a stop of the same site (same day preferred), else of the same
+commune, the nearest in time. Within each new stop, CP-SAT (``routing.slots``) keeps
+as many bookings as possible and moves them as little as possible; residents whose
+time changed get a ``stop_moved`` SMS and fresh reminders, those who could not be kept
+get ``stop_cancelled`` and join the commune's waiting list, so they hear of the next
+stop. Every booking either keeps a seat or is told: nobody turns up to an empty square.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from config import Settings
+from mobile_services.domain import events
+from mobile_services.domain.messages import Event
+from mobile_services.service_layer.booking import enqueue, join_waitlist, queue_reminders, renderer, withdraw_pending
+from mobile_services.storage import tables as t
+from routing.slots import Booking as RoutingBooking
+from routing.slots import Slot as RoutingSlot
+from routing.slots import reassign_bookings
+
+logger = logging.getLogger(__name__)
+
+#: Bookings never move by more than this (a booking moved to another week is lost instead).
+MAX_SHIFT_MIN = 4 * 24 * 60
+
+
+def _minutes(moment: datetime) -> int:
+    return int(moment.timestamp() // 60)
+
+
+def carry_bookings(session: Session, previous: t.Plan, new: t.Plan, now: datetime, settings: Settings) -> list[Event]:
+    old_rows = session.exec(
+        select(t.Booking, t.Slot, t.Visit, t.Site)
+        .join(t.Slot, col(t.Slot.id) == t.Booking.slot_id)
+        .join(t.Visit, col(t.Visit.id) == t.Booking.visit_id)
+        .join(t.Site, col(t.Site.id) == t.Visit.site_id)
+        .where(
+            t.Visit.plan_id == previous.id,
+            col(t.Booking.status).in_(t.LIVE_BOOKING_STATUSES),
+            t.Slot.start_at > now,
+        )
+    ).all()
+    if not old_rows:
+        return []
+    new_visits = session.exec(
+        select(t.Visit, t.Site)
+        .join(t.Site, col(t.Site.id) == t.Visit.site_id)
+        .where(t.Visit.plan_id == new.id, t.Visit.status == "planned", t.Visit.start_at > now)
+    ).all()
+    group_service = {s.id for s in session.exec(select(t.Service).where(t.Service.is_group == True))}  # noqa: E712
+    skills = {s.id: s.required_skill for s in session.exec(select(t.Service))}
+
+    def target(old_visit: t.Visit, old_site: t.Site) -> t.Visit | None:
+        same_site = [v for v, s in new_visits if s.id == old_site.id]
+        same_commune = [v for v, s in new_visits if s.commune_id == old_site.commune_id]
+        pool = same_site or same_commune
+        if not pool:
+            return None
+        return min(pool, key=lambda v: abs((v.start_at - old_visit.start_at).total_seconds()))
+
+    groups: dict[int, list[tuple[t.Booking, t.Slot, t.Visit, t.Site]]] = defaultdict(list)
+    lost: list[tuple[t.Booking, t.Slot, t.Visit, t.Site]] = []
+    for row in old_rows:
+        new_visit = target(row[2], row[3])
+        if new_visit is None:
+            lost.append(row)
+        else:
+            groups[new_visit.id].append(row)  # type: ignore[index]
+
+    produced: list[Event] = []
+    render = renderer(settings.timezone).render
+    visits_by_id = {v.id: (v, s) for v, s in new_visits}
+    for visit_id, rows in groups.items():
+        visit, site = visits_by_id[visit_id]
+        commune = session.get(t.Commune, site.commune_id)
+        assert commune is not None
+        slots = session.exec(select(t.Slot).where(t.Slot.visit_id == visit_id).order_by(col(t.Slot.start_at))).all()
+        routing_slots = [
+            RoutingSlot(
+                start=_minutes(s.start_at), end=_minutes(s.end_at),
+                service_code="atelier" if s.service_id in group_service else "rdv",
+                capacity=s.capacity, walk_in=s.walk_in, desk=s.desk,
+            )
+            for s in slots
+        ]
+        seen_residents: set[int] = set()
+        candidates = []
+        for booking, slot, _, _ in rows:
+            if booking.resident_id in seen_residents:
+                lost.append((booking, slot, visit, site))  # one booking per resident per stop
+                continue
+            seen_residents.add(booking.resident_id)
+            candidates.append((booking, slot))
+        outcome = reassign_bookings(
+            [
+                RoutingBooking(
+                    id=booking.id,  # type: ignore[arg-type]
+                    service_code="atelier" if slot.service_id in group_service else "rdv",
+                    start=_minutes(slot.start_at),
+                    skill=skills.get(booking.service_id) if booking.service_id else None,
+                )
+                for booking, slot in candidates
+            ],
+            routing_slots,
+            max_shift_min=MAX_SHIFT_MIN,
+        )
+        by_id = {booking.id: (booking, slot) for booking, slot in candidates}
+        seats: dict[int, int] = defaultdict(int)
+        for kept in outcome.kept:
+            booking, old_slot = by_id[kept.booking_id]
+            new_slot = slots[kept.slot_index]
+            seats[new_slot.id] += 1  # type: ignore[index]
+            booking.slot_id, booking.visit_id, booking.seat = new_slot.id, visit_id, seats[new_slot.id]  # type: ignore[assignment,index]
+            session.add(booking)
+            resident = session.get(t.Resident, booking.resident_id)
+            assert resident is not None
+            if new_slot.start_at != old_slot.start_at:
+                withdraw_pending(session, booking_id=booking.id)
+                enqueue(
+                    session, resident=resident, kind="stop_moved",
+                    body=render("stop_moved", commune=commune.name, start=new_slot.start_at, site=site.name),
+                    key=f"booking:{booking.id}:moved:{new_slot.id}", due_at=now, expires_at=new_slot.start_at,
+                    booking_id=booking.id,
+                )
+                queue_reminders(
+                    session, booking=booking, resident=resident, slot=new_slot, site=site, commune=commune,
+                    now=now, settings=settings,
+                )
+        for booking_id in outcome.lost:
+            booking, slot = by_id[booking_id]
+            lost.append((booking, slot, visit, site))
+
+    for booking, slot, old_visit, old_site in lost:
+        commune = session.get(t.Commune, old_site.commune_id)
+        resident = session.get(t.Resident, booking.resident_id)
+        assert commune is not None and resident is not None
+        booking.status = "cancelled"
+        booking.cancelled_at = now
+        session.add(booking)
+        withdraw_pending(session, booking_id=booking.id)
+        enqueue(
+            session, resident=resident, kind="stop_cancelled",
+            body=render("stop_cancelled", old_start=slot.start_at, commune=commune.name),
+            key=f"booking:{booking.id}:stop_cancelled", due_at=now, booking_id=booking.id,
+        )
+        if resident.phone:
+            _, waitlisted = join_waitlist(session, phone=resident.phone, commune_id=commune.id, service_id=booking.service_id, now=now)  # type: ignore[arg-type]
+            produced.extend(waitlisted)
+        produced.append(
+            events.BookingCancelled(
+                booking_id=booking.id, slot_id=booking.slot_id, visit_id=old_visit.id,  # type: ignore[arg-type]
+                resident_id=resident.id, reason="stop_cancelled",  # type: ignore[arg-type]
+            )
+        )
+    session.flush()
+    logger.info("plan %s replaced %s: %d bookings lost", new.id, previous.id, len(lost))
+    return produced

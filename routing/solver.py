@@ -1,0 +1,670 @@
+"""Weekly tour planning as one OR-Tools routing model (prize-collecting VRP with time windows).
+
+``solve(problem, params, progress=None, initial=None) -> Plan`` is the only entry point,
+and this is the only module that imports OR-Tools' routing library.
+
+The model
+=========
+
+**Vehicles.** Every route-day (a :class:`~routing.problem.Shift` that survives
+:func:`routing.precheck.route_days`: a bus needs a crew) is one OR-Tools vehicle, with
+its own start and end node (depot or home) and its own travel matrices (bus or car
+speed). Vehicle ``v`` of day ``d`` may only leave and return inside
+``d * 1440 + shift window``.
+
+**Time is absolute week-minutes.** A single ``time`` dimension runs from Monday 00:00
+to Sunday 24:00. Because each vehicle's start and end cumuls are pinned to its own day,
+every node it visits is on that day: "which day" is simply "which vehicle". The transit
+``i -> j`` is ``service(i) + travel(i, j)`` (per vehicle kind, registered with
+``RegisterTransitMatrix``: no Python callback in the search); slack is waiting. The
+cumul of a stop is the *start of service*.
+
+**Nodes.** One node per possible visit: a candidate with ``max_visits = k`` has ``k``
+nodes (copies). Place nodes (depots, homes) come first. The cumul domain of a node is the
+union, over the route-days it may use, of the start intervals computed by
+:mod:`routing.precheck` (opening window holds the whole stop, inside the shift, reachable
+from the route's start and back, not swallowing the lunch window, after a re-plan point):
+``SetRange`` on the hull and ``RemoveInterval`` on the gaps. Route-days a node may not use
+(crew lacks a skill, no fitting window that day, pin) are removed from its ``VehicleVar``
+domain (``SetAllowedVehiclesForIndex`` is not callable from Python in OR-Tools 9.15: its
+``absl::Span`` argument has no SWIG typemap).
+
+**Lunch break.** Each vehicle with a :class:`~routing.problem.Break` gets a
+fixed-duration ``IntervalVar`` whose start ranges over ``[window.start, window.end -
+duration]`` of its day, passed to ``SetBreakIntervalsOfVehicle`` with node visit
+transits equal to service durations: a break never overlaps a service, and when it falls
+between two stops the gap must hold the drive plus the break. The plan's timetable then
+places the drive before, after or around the break (see ``_timetable``).
+
+**Driving limit.** A ``driving`` dimension whose transit is the travel time only, with
+the vehicle's ``max_driving`` as capacity.
+
+**Prizes.** Candidates are grouped by commune; each commune is one disjunction over all
+its nodes with ``max_cardinality`` = the largest ``max_visits`` of its candidates (so one
+stop per commune per week by default) and penalty ``P`` = the best value any of its nodes
+can reach. A node's value on vehicle ``v`` is ``boosted_prize + market bonus (if v's day
+is a market day) + move bonus (v is where the stop was in the previous plan)`` times
+``prize_scale``; the difference ``P - value`` is added to the cost of every arc leaving
+the node on that vehicle. Serving a node therefore saves exactly its value, and since
+vehicle-dependent values live in per-vehicle cost matrices (deduplicated), the objective
+stays a plain matrix lookup. When a commune has several nodes and allows several visits,
+an ``AllDifferent`` over the nodes' day (``Element`` of the vehicle's day on
+``VehicleVar``) keeps its visits on different days.
+
+**Scale.** Arc costs are kilometre costs in euro cents (``metres * cost_per_km /
+1000``). One unit of prize is ``prize_scale`` (default 100 000 = 1 000 euros), so prizes
+dominate and kilometres break ties. The first visit of a mandatory candidate gets an extra
+value ``H`` = twice the sum of every other value and of a bound on kilometre costs; pinned
+and frozen nodes get ``(number of mandatory nodes + 1) * H`` (pins outrank mandatory
+visits). The search serves them whenever it can, and when it cannot the plan reports it
+instead of failing as a hard constraint would.
+
+**Re-planning.** ``initial`` warm-starts the search (``ReadAssignmentFromRoutes`` then
+``SolveFromAssignmentWithParameters``). With ``problem.frozen_before``, stops of
+``initial`` that started before it are frozen (same route-day, same start) and nothing new
+starts before it. Other stops of ``initial`` keep a move bonus (``params.move_penalty``)
+on their previous route-day and a soft cumul bound around their previous start
+(``params.shift_penalty_per_min``), so a re-plan moves as little as it must.
+
+**Search.** First solution by ``params.first_solution`` (parallel cheapest insertion by
+default, which handles optional nodes), then guided local search until the time limit, with the path and inactive-node LNS
+operators switched on (on random tiny instances they close the last gaps to the
+brute-force optimum that plain GLS leaves after half a second).
+``progress`` is called from ``AddAtSolutionCallback`` on each improving solution.
+``OPTIMAL`` is only reported when OR-Tools proves it.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from ortools.constraint_solver import pywrapcp, routing_enums_pb2, routing_parameters_pb2
+from ortools.util import optional_boolean_pb2
+
+from routing.params import FirstSolution, SolveParams
+from routing.precheck import NodeSpec, PastVisit, Preparation, RouteDay, prepare
+from routing.problem import MINUTES_PER_DAY, MINUTES_PER_WEEK, Problem, boosted_prize
+from routing.result import Leg, Plan, Route, SolveStatus, Unserved, UnservedReason, Visit
+
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+@dataclass(frozen=True, kw_only=True)
+class SearchProgress:
+    """A new best solution: its objective, seconds since the search began, visits served."""
+
+    objective: int
+    elapsed_s: float
+    served: int
+
+
+ProgressCallback = Callable[[SearchProgress], None]
+
+
+def solve(
+    problem: Problem,
+    params: SolveParams | None = None,
+    progress: ProgressCallback | None = None,
+    initial: Plan | None = None,
+) -> Plan:
+    """Plan the week: which candidates, on which route-day, in which order, at what time.
+
+    Never raises for infeasible or contradictory input: the plan's ``status``,
+    ``messages`` and ``unserved`` explain it. (Malformed data was already refused by
+    :class:`~routing.problem.Problem`.)
+    """
+    params = params or SolveParams()
+    frozen, prior = _split_initial(problem, initial)
+    prep = prepare(problem, frozen=frozen, prior=prior)
+    if not prep.route_days or not prep.nodes:
+        status = SolveStatus.INFEASIBLE_INPUT if prep.contradictions else SolveStatus.OPTIMAL
+        return Plan(
+            status=status,
+            routes=(),
+            unserved=tuple(sorted(prep.unserved, key=lambda u: u.candidate_id)),
+            messages=tuple(prep.messages),
+            objective=0 if status is SolveStatus.OPTIMAL else None,
+        )
+    return _Model(problem, prep, params).run(progress, initial)
+
+
+def _split_initial(problem: Problem, initial: Plan | None) -> tuple[list[PastVisit], list[PastVisit]]:
+    """Visits of the previous plan: (frozen before the re-plan point, the others)."""
+    if initial is None:
+        return [], []
+    frozen: list[PastVisit] = []
+    prior: list[PastVisit] = []
+    for route in initial.routes:
+        for v in route.visits:
+            past = PastVisit(candidate_id=v.candidate_id, resource_id=route.resource_id, day=route.day, start=v.start)
+            if problem.frozen_before is not None and v.start < problem.frozen_before:
+                frozen.append(past)
+            else:
+                prior.append(past)
+    return frozen, prior
+
+
+def _search_parameters(params: SolveParams) -> routing_parameters_pb2.RoutingSearchParameters:
+    """OR-Tools search parameters for ``params``."""
+    sp = pywrapcp.DefaultRoutingSearchParameters()
+    sp.first_solution_strategy = getattr(routing_enums_pb2.FirstSolutionStrategy, FirstSolution(params.first_solution).value)
+    if params.use_guided_local_search:
+        sp.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
+    else:
+        sp.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GREEDY_DESCENT
+    # Large-neighbourhood moves that drop and re-insert whole path segments or inactive
+    # nodes: prize collection needs "swap two small stops for one big one" moves that
+    # single-node operators only reach through worse intermediate plans.
+    sp.local_search_operators.use_inactive_lns = optional_boolean_pb2.BOOL_TRUE
+    sp.local_search_operators.use_path_lns = optional_boolean_pb2.BOOL_TRUE
+    sp.time_limit.FromMilliseconds(max(1, round(params.time_limit_s * 1000)))
+    if params.solution_limit is not None:
+        sp.solution_limit = params.solution_limit
+    sp.log_search = params.log_search
+    return sp
+
+
+class _Model:
+    """One OR-Tools routing model built from a :class:`Preparation` (see module docstring)."""
+
+    def __init__(self, problem: Problem, prep: Preparation, params: SolveParams) -> None:
+        self.problem = problem
+        self.prep = prep
+        self.params = params
+        self.days: tuple[RouteDay, ...] = prep.route_days
+        order = list(range(len(prep.nodes)))
+        if params.seed:
+            random.Random(params.seed).shuffle(order)
+        self.specs: list[NodeSpec] = [prep.nodes[k] for k in order]
+        places: dict[int, int] = {}
+        for rd in self.days:
+            for loc in (rd.resource.start.id, rd.resource.end_location.id):
+                places.setdefault(loc, len(places))
+        self.n_places = len(places)
+        self.node_loc: list[int] = list(places) + [s.candidate.site.location.id for s in self.specs]
+        self.service: list[int] = [0] * self.n_places + [s.candidate.duration for s in self.specs]
+        starts = [places[rd.resource.start.id] for rd in self.days]
+        ends = [places[rd.resource.end_location.id] for rd in self.days]
+        self.manager = pywrapcp.RoutingIndexManager(len(self.node_loc), len(self.days), starts, ends)
+        self.routing = pywrapcp.RoutingModel(self.manager)
+        self.solver = self.routing.solver()
+        self.values = [self._values(s) for s in self.specs]
+        self.breaks: dict[int, pywrapcp.IntervalVar] = {}
+        self._build()
+
+    # -- values -------------------------------------------------------------------------
+
+    def _base_value(self, spec: NodeSpec, rd: RouteDay) -> float:
+        c = spec.candidate
+        value = boosted_prize(
+            c.prize,
+            c.weeks_since_visit,
+            per_week=self.params.fairness_per_week,
+            max_factor=self.params.fairness_max_factor,
+        )
+        if rd.day in c.site.market_days:
+            value += c.market_bonus
+        return value
+
+    def _values(self, spec: NodeSpec) -> dict[int, int]:
+        """Scaled value of serving ``spec`` on each allowed vehicle (without the hard bonus)."""
+        out = {}
+        for v in spec.options:
+            value = self._base_value(spec, self.days[v])
+            if spec.prior is not None and spec.prior[0] == v and not spec.frozen:
+                value += self.params.move_penalty
+            out[v] = round(value * self.params.prize_scale)
+        return out
+
+    # -- model --------------------------------------------------------------------------
+
+    def _node_matrix(self, rd: RouteDay, which: str) -> list[list[int]]:
+        table = rd.matrix.minutes if which == "minutes" else rd.matrix.metres
+        pos = [rd.matrix.position(loc) for loc in self.node_loc]
+        return [[table[i][j] for j in pos] for i in pos]
+
+    def _build(self) -> None:
+        routing, manager, solver = self.routing, self.manager, self.solver
+        n_nodes = len(self.node_loc)
+        kinds = {rd.resource.kind for rd in self.days}
+        minutes = {k: self._node_matrix(next(rd for rd in self.days if rd.resource.kind == k), "minutes") for k in kinds}
+        metres = {k: self._node_matrix(next(rd for rd in self.days if rd.resource.kind == k), "metres") for k in kinds}
+
+        # Transit matrices: time = service + travel, driving = travel.
+        time_eval = {
+            k: routing.RegisterTransitMatrix(
+                [[self.service[i] + row[j] if i != j else 0 for j in range(n_nodes)] for i, row in enumerate(minutes[k])]
+            )
+            for k in kinds
+        }
+        drive_eval = {k: routing.RegisterTransitMatrix(minutes[k]) for k in kinds}
+
+        # Hard value H dominates everything else the objective can contain.
+        km_base: dict[tuple[object, int], list[list[int]]] = {}
+        for rd in self.days:
+            key = (rd.resource.kind, rd.resource.cost_per_km)
+            if key not in km_base:
+                per_m = rd.resource.cost_per_km
+                km_base[key] = [[(m * per_m + 500) // 1000 for m in row] for row in metres[rd.resource.kind]]
+        km_bound = max((max(max(row) for row in base) for base in km_base.values()), default=0) * (
+            n_nodes + 2 * len(self.days)
+        )
+        soft_sum = sum(max(v.values()) for v in self.values)
+        mandatory_value = 2 * (soft_sum + km_bound) + 1
+        n_mandatory = sum(1 for s in self.specs if s.mandatory)
+        n_pinned = sum(1 for s in self.specs if s.pinned or s.frozen)
+        # Pins and frozen stops outrank mandatory visits (the coordinator said so explicitly;
+        # a frozen stop already happened), unless that would overflow 64 bits.
+        pin_value = (n_mandatory + 1) * mandatory_value
+        if (n_pinned + 1) * pin_value > 10**18:
+            pin_value = mandatory_value
+        for spec, values in zip(self.specs, self.values):
+            bonus = pin_value if spec.pinned or spec.frozen else mandatory_value if spec.mandatory else 0
+            for v in values:
+                values[v] += bonus
+
+        # Communes: one disjunction each; P - value goes on the node's outgoing arcs.
+        groups: dict[int, list[int]] = {}
+        for k, spec in enumerate(self.specs):
+            groups.setdefault(spec.candidate.commune_id, []).append(k)
+        fixed = [[0] * n_nodes for _ in self.days]
+        self.group_of: dict[int, int] = {}
+        self.caps: dict[int, int] = {}
+        for commune, members in groups.items():
+            penalty = max(max(self.values[k].values()) for k in members)
+            cap = min(len(members), max(self.specs[k].candidate.max_visits for k in members))
+            self.caps[commune] = cap
+            indices = [manager.NodeToIndex(self.n_places + k) for k in members]
+            if len(indices) == 1:
+                routing.AddDisjunction(indices, penalty)
+            else:
+                routing.AddDisjunction(indices, penalty, cap)
+            for k in members:
+                for v, value in self.values[k].items():
+                    fixed[v][self.n_places + k] = penalty - value
+            if cap > 1:
+                day_vars = []
+                for sentinel, idx in enumerate(indices, start=1):
+                    table = [-sentinel] + [rd.day for rd in self.days]
+                    day_vars.append(solver.Element(table, (routing.VehicleVar(idx) + 1).Var()).Var())
+                solver.Add(solver.AllDifferent(day_vars))
+
+        # Arc costs per vehicle: kilometre cost + fixed cost of leaving the node.
+        cost_eval: dict[tuple[object, ...], int] = {}
+        for v, rd in enumerate(self.days):
+            base_key = (rd.resource.kind, rd.resource.cost_per_km)
+            key = base_key + (tuple(fixed[v]),)
+            if key not in cost_eval:
+                base = km_base[base_key]
+                matrix = [[c + f for c in row] if f else row for row, f in zip(base, fixed[v])]
+                cost_eval[key] = routing.RegisterTransitMatrix(matrix)
+            routing.SetArcCostEvaluatorOfVehicle(cost_eval[key], v)
+
+        # Time dimension in absolute week-minutes.
+        routing.AddDimensionWithVehicleTransits(
+            [time_eval[rd.resource.kind] for rd in self.days], MINUTES_PER_WEEK, MINUTES_PER_WEEK, False, "time"
+        )
+        self.time = routing.GetDimensionOrDie("time")
+        routing.AddDimensionWithVehicleTransitAndCapacity(
+            [drive_eval[rd.resource.kind] for rd in self.days],
+            0,
+            [rd.shift.max_driving if rd.shift.max_driving is not None else MINUTES_PER_WEEK for rd in self.days],
+            True,
+            "driving",
+        )
+
+        frozen_vehicles = {next(iter(s.options)) for s in self.specs if s.frozen}
+        point = self.problem.frozen_before
+        for v, rd in enumerate(self.days):
+            lo, hi = rd.window.start, rd.window.end
+            if point is not None and v not in frozen_vehicles:
+                lo = min(max(lo, point), hi)
+            self.time.CumulVar(routing.Start(v)).SetRange(lo, hi)
+            self.time.CumulVar(routing.End(v)).SetRange(lo, hi)
+            routing.AddVariableMaximizedByFinalizer(self.time.CumulVar(routing.Start(v)))
+            routing.AddVariableMinimizedByFinalizer(self.time.CumulVar(routing.End(v)))
+
+        for k, spec in enumerate(self.specs):
+            idx = manager.NodeToIndex(self.n_places + k)
+            intervals = sorted({w for ws in spec.options.values() for w in ws})
+            merged: list[list[int]] = []
+            for w in intervals:
+                if merged and w.start <= merged[-1][1] + 1:
+                    merged[-1][1] = max(merged[-1][1], w.end)
+                else:
+                    merged.append([w.start, w.end])
+            cumul = self.time.CumulVar(idx)
+            cumul.SetRange(merged[0][0], merged[-1][1])
+            for (_, a_end), (b_start, _) in zip(merged, merged[1:]):
+                cumul.RemoveInterval(a_end + 1, b_start - 1)
+            if len(spec.options) < len(self.days):
+                routing.VehicleVar(idx).SetValues([-1] + sorted(spec.options))
+            if spec.prior is not None and not spec.frozen and self.params.shift_penalty_per_min > 0:
+                coef = self.params.shift_penalty_per_min
+                self.time.SetCumulVarSoftUpperBound(idx, spec.prior[1], coef)
+                self.time.SetCumulVarSoftLowerBound(idx, spec.prior[1], coef)
+
+        visit_transits = [self.service[manager.IndexToNode(i)] for i in range(routing.Size())]
+        for v, rd in enumerate(self.days):
+            brk = rd.shift.lunch
+            if brk is None:
+                continue
+            offset = rd.day * MINUTES_PER_DAY
+            interval = solver.FixedDurationIntervalVar(
+                offset + brk.window.start, offset + brk.latest_start, brk.duration, False, f"lunch_{v}"
+            )
+            self.breaks[v] = interval
+            self.time.SetBreakIntervalsOfVehicle([interval], v, visit_transits)
+
+    # -- search -------------------------------------------------------------------------
+
+    def _warm_routes(self, initial: Plan) -> list[list[int]]:
+        """Routes of ``initial`` as lists of routing indices of this model."""
+        by_key = {rd.key: v for v, rd in enumerate(self.days)}
+        free: dict[int, list[int]] = {}
+        for k, spec in enumerate(self.specs):
+            free.setdefault(spec.candidate.id, []).append(k)
+        routes: list[list[int]] = [[] for _ in self.days]
+        for route in initial.routes:
+            v = by_key.get((route.resource_id, route.day))
+            if v is None:
+                continue
+            for visit in sorted(route.visits, key=lambda x: x.start):
+                choices = [k for k in free.get(visit.candidate_id, []) if v in self.specs[k].options]
+                if not choices:
+                    continue
+                choices.sort(key=lambda k: (not self.specs[k].frozen, not self.specs[k].pinned, k))
+                k = choices[0]
+                free[visit.candidate_id].remove(k)
+                routes[v].append(self.manager.NodeToIndex(self.n_places + k))
+        return routes
+
+    def run(self, progress: ProgressCallback | None, initial: Plan | None) -> Plan:
+        """Search (warm-started from ``initial`` when it still fits) and decode the plan."""
+        routing = self.routing
+        search = _search_parameters(self.params)
+        messages = list(self.prep.messages)
+        best: list[int | None] = [None]
+        started = [self.solver.WallTime()]
+        errors: list[str] = []
+
+        def on_solution() -> None:
+            try:
+                objective = routing.CostVar().Value()
+                if best[0] is not None and objective >= best[0]:
+                    return
+                best[0] = objective
+                if progress is None:
+                    return
+                served = sum(
+                    1
+                    for k in range(len(self.specs))
+                    if routing.NextVar(self.manager.NodeToIndex(self.n_places + k)).Value()
+                    != self.manager.NodeToIndex(self.n_places + k)
+                )
+                progress(
+                    SearchProgress(
+                        objective=objective,
+                        elapsed_s=(self.solver.WallTime() - started[0]) / 1000.0,
+                        served=served,
+                    )
+                )
+            except Exception as exc:  # never let a callback error unwind through C++
+                if not errors:
+                    errors.append(f"progress callback failed: {exc!r}")
+
+        routing.AddAtSolutionCallback(on_solution)
+        routing.CloseModelWithParameters(search)
+        solution = None
+        started[0] = self.solver.WallTime()
+        if initial is not None:
+            warm = routing.ReadAssignmentFromRoutes(self._warm_routes(initial), True)
+            if warm is None:
+                messages.append("the previous plan no longer fits the problem: searched from scratch")
+            else:
+                solution = routing.SolveFromAssignmentWithParameters(warm, search)
+        if solution is None:
+            solution = routing.SolveWithParameters(search)
+        elapsed = (self.solver.WallTime() - started[0]) / 1000.0
+        messages.extend(errors)
+        if solution is None:
+            unserved = list(self.prep.unserved)
+            seen = {u.candidate_id for u in unserved}
+            for spec in self.specs:
+                c = spec.candidate
+                if c.id not in seen:
+                    seen.add(c.id)
+                    unserved.append(
+                        Unserved(
+                            candidate_id=c.id,
+                            reason=UnservedReason.NO_SOLUTION,
+                            detail="the search found no plan within its time limit",
+                            mandatory=c.mandatory,
+                            prize=c.prize,
+                        )
+                    )
+            messages.append("no solution found: try a longer time limit")
+            return Plan(
+                status=SolveStatus.NO_SOLUTION,
+                routes=(),
+                unserved=tuple(sorted(unserved, key=lambda u: u.candidate_id)),
+                messages=tuple(messages),
+                elapsed_s=elapsed,
+            )
+        return self._decode(solution, messages, elapsed)
+
+    # -- decoding -----------------------------------------------------------------------
+
+    def _decode(self, solution: pywrapcp.Assignment, messages: list[str], elapsed: float) -> Plan:
+        routing, manager = self.routing, self.manager
+        routes: list[Route] = []
+        served_nodes: set[int] = set()
+        for v, rd in enumerate(self.days):
+            index = routing.Start(v)
+            stops: list[tuple[int, int]] = []  # (spec k, start)
+            index = solution.Value(routing.NextVar(index))
+            while not routing.IsEnd(index):
+                k = manager.IndexToNode(index) - self.n_places
+                stops.append((k, solution.Value(self.time.CumulVar(index))))
+                served_nodes.add(k)
+                index = solution.Value(routing.NextVar(index))
+            if not stops:
+                continue
+            lunch_hint = solution.StartValue(self.breaks[v]) if v in self.breaks else None
+            routes.append(self._route(v, rd, stops, lunch_hint, messages))
+
+        unserved = list(self.prep.unserved)
+        served_candidates = {self.specs[k].candidate.id for k in served_nodes}
+        commune_visits: dict[int, int] = {}
+        for k in served_nodes:
+            commune = self.specs[k].candidate.commune_id
+            commune_visits[commune] = commune_visits.get(commune, 0) + 1
+        reported: set[int] = set()
+        hard_missed = False
+        specs_of: dict[int, list[NodeSpec]] = {}
+        for spec in self.specs:
+            specs_of.setdefault(spec.candidate.id, []).append(spec)
+        for k, spec in enumerate(self.specs):
+            c = spec.candidate
+            if k in served_nodes:
+                continue
+            if spec.hard:
+                hard_missed = True
+                what = "frozen stop" if spec.frozen else "pin" if spec.pinned else "mandatory visit"
+                messages.append(f"candidate {c.id}: {what} could not be kept together with the other constraints")
+            if c.id in served_candidates or c.id in reported:
+                continue
+            reported.add(c.id)
+            if any(s.pinned or s.frozen for s in specs_of[c.id]):
+                reason = UnservedReason.INFEASIBLE_PIN
+                detail = "the pin conflicts with other pins, frozen stops or route limits"
+            elif spec.mandatory:
+                reason = UnservedReason.NO_ROOM
+                detail = "mandatory, and could be served alone, but not together with the pinned and mandatory stops"
+            elif commune_visits.get(c.commune_id, 0) >= self.caps[c.commune_id]:
+                reason = UnservedReason.COMMUNE_VISITED
+                detail = f"commune {c.commune_id} already gets its stop(s) this week from another candidate"
+            else:
+                reason = UnservedReason.NOT_WORTH_IT
+                detail = "could be served, but the stops that were served are worth more"
+            unserved.append(Unserved(candidate_id=c.id, reason=reason, detail=detail, mandatory=c.mandatory, prize=c.prize))
+
+        if self.prep.contradictions or hard_missed:
+            status = SolveStatus.INFEASIBLE_INPUT
+        elif routing.status() == routing_enums_pb2.RoutingSearchStatus.ROUTING_OPTIMAL:
+            status = SolveStatus.OPTIMAL
+        else:
+            status = SolveStatus.FEASIBLE
+        return Plan(
+            status=status,
+            routes=tuple(routes),
+            unserved=tuple(sorted(unserved, key=lambda u: u.candidate_id)),
+            messages=tuple(messages),
+            objective=solution.ObjectiveValue(),
+            elapsed_s=elapsed,
+        )
+
+    def _route(
+        self, v: int, rd: RouteDay, stops: Sequence[tuple[int, int]], lunch_hint: int | None, messages: list[str]
+    ) -> Route:
+        specs = [self.specs[k] for k, _ in stops]
+        services = [(s.candidate.site.location.id, start, start + s.candidate.duration) for s, (_, start) in zip(specs, stops)]
+        legs, lunch = _timetable(rd, services, lunch_hint)
+        if legs is None:
+            messages.append(f"{rd.label()}: could not lay out the lunch break around the stops (please report)")
+            legs, lunch = _timetable(rd, services, None, ignore_lunch=True)
+            assert legs is not None
+        visits = []
+        for leg, spec, (loc, start, end) in zip(legs, specs, services):
+            visits.append(
+                Visit(
+                    candidate_id=spec.candidate.id,
+                    site_id=spec.candidate.site.id,
+                    commune_id=spec.candidate.commune_id,
+                    location_id=loc,
+                    visit_index=spec.visit_index,
+                    arrive=leg.arrive,
+                    start=start,
+                    end=end,
+                    prize=round(self._base_value(spec, rd), 6),
+                    pinned=spec.pinned,
+                    frozen=spec.frozen,
+                )
+            )
+        metres = sum(leg.metres for leg in legs)
+        return Route(
+            resource_id=rd.resource.id,
+            day=rd.day,
+            kind=rd.resource.kind.value,
+            crew_ids=rd.crew_ids,
+            start_location_id=rd.resource.start.id,
+            end_location_id=rd.resource.end_location.id,
+            start=legs[0].depart,
+            end=legs[-1].arrive,
+            visits=tuple(visits),
+            legs=tuple(legs),
+            lunch=lunch,
+            metres=metres,
+            driving_min=sum(leg.drive_min for leg in legs),
+            cost=(metres * rd.resource.cost_per_km + 500) // 1000,
+        )
+
+
+def _timetable(
+    rd: RouteDay,
+    services: Sequence[tuple[int, int, int]],
+    lunch_hint: int | None,
+    *,
+    ignore_lunch: bool = False,
+) -> tuple[list[Leg] | None, tuple[int, int] | None]:
+    """Concrete legs and lunch for fixed service times ``(location, start, end)``.
+
+    The solver guarantees that a break of the right length fits somewhere; this picks a
+    break start (the solver's first, then the edges of every gap) and places each drive:
+    the first leg leaves as late as possible (no idle crew at the first stop), the others
+    leave right after the previous stop; when the break falls in a gap the drive goes
+    before it, after it, or, if neither fits, around it (lunch on the way).
+    """
+    s0, s1 = rd.window.start, rd.window.end
+    locs = [rd.resource.start.id] + [loc for loc, _, _ in services] + [rd.resource.end_location.id]
+    drive = [rd.matrix.minutes_between(a, b) for a, b in zip(locs, locs[1:])]
+    dist = [rd.matrix.metres_between(a, b) for a, b in zip(locs, locs[1:])]
+    lows = [s0] + [end for _, _, end in services]
+    highs = [start for _, start, _ in services] + [s1]
+    last = len(drive) - 1
+
+    def plain(k: int) -> tuple[int, int]:
+        depart = highs[k] - drive[k] if k == 0 else lows[k]
+        return depart, depart + drive[k]
+
+    def legs_for(b: int | None, length: int) -> list[tuple[int, int]] | None:
+        out = []
+        for k in range(len(drive)):
+            lo, hi, t = lows[k], highs[k], drive[k]
+            if b is None:
+                out.append(plain(k))
+                continue
+            e = b + length
+            if b >= lo and e <= hi:  # the break is in this gap
+                if hi - lo < t + length:
+                    return None
+                if k == 0 and hi - e >= t:
+                    depart = hi - t
+                elif k == 0 and b - t >= lo:
+                    depart = b - t
+                elif b - lo >= t:
+                    depart = lo
+                elif hi - e >= t:
+                    depart = e
+                else:  # drive around the break: leave now, lunch on the way
+                    out.append((lo, lo + t + length))
+                    continue
+                out.append((depart, depart + t))
+            elif k == 0 and b < lo:  # (partly) before the shift: leave after it
+                depart = hi - t
+                if depart < max(lo, e):
+                    return None
+                out.append((depart, hi))
+            elif k == last and e > hi:  # (partly) after the shift: be back before it
+                if lo + t > b:
+                    return None
+                out.append((lo, lo + t))
+            else:
+                out.append(plain(k))
+        return out
+
+    brk = None if ignore_lunch else rd.shift.lunch
+    lunch: tuple[int, int] | None = None
+    chosen: list[tuple[int, int]] | None = None
+    if brk is None:
+        chosen = legs_for(None, 0)
+    else:
+        offset = rd.day * MINUTES_PER_DAY
+        bs, bl = offset + brk.window.start, offset + brk.latest_start
+        length = brk.duration
+        options: list[int] = [] if lunch_hint is None else [lunch_hint]
+        for k in range(len(drive)):
+            options += [lows[k], lows[k] + drive[k], highs[k] - length, highs[k] - length - drive[k]]
+        options += [bs, bl]
+        seen: set[int] = set()
+        for b in options:
+            b = min(max(b, bs), bl)
+            if b in seen:
+                continue
+            seen.add(b)
+            if any(b < end and b + length > start for _, start, end in services):
+                continue
+            chosen = legs_for(b, length)
+            if chosen is not None:
+                lunch = (b, b + length)
+                break
+        if chosen is None:
+            return None, None
+    assert chosen is not None
+    legs = [
+        Leg(from_location_id=a, to_location_id=b, depart=d, arrive=r, drive_min=t, metres=m)
+        for a, b, (d, r), t, m in zip(locs, locs[1:], chosen, drive, dist)
+    ]
+    return legs, lunch
