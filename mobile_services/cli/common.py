@@ -10,6 +10,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from sqlalchemy import Engine
 
 from config import Settings, SettingsError, load_settings
@@ -71,7 +72,7 @@ def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
             return func(*args, **kwargs)
         except UserFacingError as exc:
             logging.getLogger(func.__module__).warning("%s", exc)
-            err_console.print(f"[red]{exc.french()}[/red]")
+            err_console.print(f"[red]{escape(exc.french())}[/red]")
             raise typer.Exit(code=1) from None
 
     return wrapper

@@ -36,7 +36,8 @@ def demo(
             territory = session.exec(select(t.Territory).where(t.Territory.name == DEMO_TERRITORY)).first()
         if territory is None:
             data = generate_territory(seed, communes, buses=2, counsellors=6, name=DEMO_TERRITORY)
-            summary = import_territory_data(engine, data, organisation=DEMO_ORGANISATION)
+            # The catalogue is seeded, never overwritten: a coordinator's own service edits stay.
+            summary = import_territory_data(engine, data.model_copy(update={"services": []}), organisation=DEMO_ORGANISATION)
             seed_catalogue(engine)
             console.print(f"[bold]Territoire « {DEMO_TERRITORY} » créé[/bold]\n{summary.french()}")
             with Session(engine) as session:

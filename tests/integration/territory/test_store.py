@@ -247,13 +247,13 @@ def test_seed_catalogue_is_idempotent_and_keeps_local_changes(engine: Engine, da
 
 
 def test_a_generated_territory_imports_and_reports_progress(engine: Engine) -> None:
-    data = generate_territory(12, 250, buses=2)
+    data = generate_territory(12, 150, buses=2)
     progress: list[tuple[str, int, int]] = []
     summary = import_territory_data(
         engine, data, organisation="Démo", progress=lambda kind, done, total: progress.append((kind, done, total))
     )
     assert summary.territory == data.name
-    assert counts(engine)["commune"] == 250 and counts(engine)["site"] == len(data.sites)
-    assert ("communes", 250, 250) in progress and ("communes", 100, 250) in progress
+    assert counts(engine)["commune"] == 150 and counts(engine)["site"] == len(data.sites)
+    assert ("communes", 100, 150) in progress and ("communes", 150, 150) in progress
     again = import_territory_data(engine, data, organisation="Démo")
     assert all(c.created == c.updated == 0 for c in again.counts.values())
