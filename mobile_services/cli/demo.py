@@ -9,7 +9,7 @@ import typer
 from sqlmodel import Session, select
 
 from mobile_services.cli.common import console, engine_scope, friendly_errors, settings
-from mobile_services.cli.planning import print_plan, run_plan
+from mobile_services.cli.planning import print_plan, run_plan, write_plan_html
 from mobile_services.bootstrap import bootstrap
 from mobile_services.domain import commands
 from mobile_services.domain.calendar import week_of
@@ -57,6 +57,7 @@ def demo(
         target_week = week or week_of((datetime.now(UTC) + timedelta(days=7)).date())
         outcome = run_plan(engine, current, territory.id, target_week, time_limit)  # type: ignore[arg-type]
         print_plan(engine, outcome.plan_id, current)
+        write_plan_html(engine, outcome.plan_id, current, current.data_dir / f"plan-{target_week}.html")
         bootstrap(current, engine=engine).handle(commands.PublishPlan(territory_id=territory.id, week=target_week))  # type: ignore[arg-type]
         with Session(engine) as session:
             slots = session.exec(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -19,6 +20,7 @@ from mobile_services.domain import commands
 from mobile_services.domain.calendar import parse_week
 from mobile_services.domain.exceptions import InvalidInput, NotFound
 from mobile_services.service_layer.planning import PlanOutcome, latest_plan
+from mobile_services.reports.plan_view import render_plan_html
 from mobile_services.storage import tables as t
 from routing.solver import SearchProgress
 
@@ -76,6 +78,13 @@ def run_plan(engine: Engine, current: Settings, territory_id: int, week: str, ti
         finally:
             done.set()
             ticker.join()
+
+
+def write_plan_html(engine: Engine, plan_id: int, current: Settings, path: Path) -> None:
+    """The map and timeline of a plan, as a self-contained HTML file."""
+    with Session(engine) as session:
+        path.write_text(render_plan_html(session, plan_id, current.tz), encoding="utf-8")
+    console.print(f"Carte et planning : {path}")
 
 
 def print_plan(engine: Engine, plan_id: int, current: Settings) -> None:
@@ -147,6 +156,7 @@ def plan(
     week: WeekOption,
     territory: TerritoryOption = None,
     time_limit: Annotated[float | None, typer.Option("--time-limit", help="Temps de calcul en secondes.")] = None,
+    html: Annotated[Path | None, typer.Option("--html", help="Écrire aussi la carte et le planning dans ce fichier HTML.")] = None,
 ) -> None:
     """Calcule le plan de la semaine à partir de la demande et l'enregistre en brouillon."""
     current = settings()
@@ -158,6 +168,8 @@ def plan(
         for message in outcome.messages:
             console.print(f"[yellow]• {message}[/yellow]")
         print_plan(engine, outcome.plan_id, current)
+        if html is not None:
+            write_plan_html(engine, outcome.plan_id, current, html)
         console.print(f"Brouillon v{outcome.version} enregistré. Publiez-le avec : mobile-services publish --week {week}")
 
 
