@@ -82,6 +82,7 @@ def run_plan(engine: Engine, current: Settings, territory_id: int, week: str, ti
 
 def write_plan_html(engine: Engine, plan_id: int, current: Settings, path: Path) -> None:
     """The map and timeline of a plan, as a self-contained HTML file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     with Session(engine) as session:
         path.write_text(render_plan_html(session, plan_id, current.tz), encoding="utf-8")
     console.print(f"Carte et planning : {path}")
