@@ -101,7 +101,8 @@ def print_plan(engine: Engine, plan_id: int, current: Settings) -> None:
         vehicles = {v.id: v for v in session.exec(select(t.Vehicle).where(t.Vehicle.territory_id == plan.territory_id))}
         people = {c.id: c for c in session.exec(select(t.Counsellor).where(t.Counsellor.territory_id == plan.territory_id))}
 
-    table = Table(title=f"Plan {plan.week} v{plan.version} ({plan.status})", show_lines=True)
+    status = {"draft": "brouillon", "published": "publié", "superseded": "remplacé"}[plan.status]
+    table = Table(title=f"Plan {plan.week} v{plan.version} ({status})", show_lines=True)
     for header in ("Jour", "Véhicule", "Équipage", "Arrêts", "km", "Conduite", "Pause"):
         table.add_column(header)
     by_route: dict[int | None, list[t.Visit]] = {}

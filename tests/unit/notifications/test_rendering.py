@@ -51,6 +51,7 @@ NINE_SERVICES = [
 ]
 
 LONGEST_FIELDS: dict[str, dict[str, Any]] = {
+    "already_booked": {},
     "ask_commune": {},
     "booking_confirmation": dict(
         service=LONGEST_SERVICE,
@@ -59,6 +60,13 @@ LONGEST_FIELDS: dict[str, dict[str, Any]] = {
         commune=LONGEST_COMMUNE,
         bring=LONGEST_BRING,
         link=LONGEST_LINK,
+    ),
+    "cancel_choice": dict(
+        bookings=[
+            dict(start=LONGEST_START, commune=LONGEST_COMMUNE),
+            dict(start=LONGEST_START, commune=LONG_COMMUNES[1]),
+        ],
+        more=12,
     ),
     "cancellation_ack": dict(start=LONGEST_START, commune=LONGEST_COMMUNE),
     "commune_choice": dict(communes=LONG_COMMUNES),
@@ -89,6 +97,7 @@ LONGEST_FIELDS: dict[str, dict[str, Any]] = {
         offer_commune=LONGEST_COMMUNE,
     ),
     "stop_moved": dict(commune=LONGEST_COMMUNE, start=LONGEST_START, site=LONGEST_SITE),
+    "technical_error": {},
     "unknown_answer": dict(expected="1, 2 ou 3"),
     "waitlist_ack": dict(commune=LONGEST_COMMUNE),
     "waitlist_offer": dict(commune=LONGEST_COMMUNE, start=LONGEST_START),
