@@ -10,6 +10,7 @@ from mobile_services.cli import sms as sms_cli
 from mobile_services.cli import territory as territory_cli
 from mobile_services.cli.demo import demo
 from mobile_services.cli.planning import pin, plan, publish, unpin
+from mobile_services.cli.serve import serve
 
 app = typer.Typer(
     help="mobile-services : planifier et faire tourner les services publics itinérants.",
@@ -25,3 +26,4 @@ app.command()(plan)
 app.command()(publish)
 app.command()(pin)
 app.command()(unpin)
+app.command()(serve)

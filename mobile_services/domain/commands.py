@@ -67,3 +67,25 @@ class DispatchDueMessages(Command):
     """Send what the outbox holds that is due now (the scheduler runs it every ~20 s)."""
 
     limit: int = 100
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReceiveSms(Command):
+    """A resident's SMS, as Twilio's inbound webhook delivered it (signature already checked)."""
+
+    message_sid: str
+    from_number: str
+    to_number: str = ""
+    body: str = ""
+    opt_out_type: str | None = None
+    """"STOP", "START" or "HELP" when Twilio's Advanced Opt-Out already acted on a keyword."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordDeliveryStatus(Command):
+    """Twilio reports what became of an SMS we sent (queued, sent, delivered, failed...)."""
+
+    message_sid: str
+    status: str
+    error_code: str | None = None
+    outbox_id: int | None = None

@@ -151,6 +151,7 @@ def enqueue(
     body: str,
     key: str,
     due_at: datetime,
+    now: datetime,
     expires_at: datetime | None = None,
     booking_id: int | None = None,
 ) -> t.Message | None:
@@ -168,7 +169,7 @@ def enqueue(
         idempotency_key=key,
         due_at=due_at,
         expires_at=expires_at,
-        created_at=due_at,
+        created_at=now,
     )
     session.add(message)
     return message
@@ -216,6 +217,7 @@ def queue_reminders(
             body=render(_REMINDER_TEMPLATES[reminder.kind], start=slot.start_at, site=site.name, commune=commune.name),
             key=f"booking:{booking.id}:slot:{slot.id}:{reminder.kind}",
             due_at=reminder.due_at,
+            now=now,
             expires_at=reminder.expires_at,
             booking_id=booking.id,
         )
@@ -234,10 +236,14 @@ def _visit_context(session: Session, visit_id: int) -> tuple[t.Visit, t.Plan, t.
 
 
 def crew_skills(session: Session, visit: t.Visit) -> set[str]:
-    if not visit.crew:
-        return set()
-    counsellors = session.exec(select(t.Counsellor).where(col(t.Counsellor.id).in_(visit.crew))).all()
-    return {skill for c in counsellors for skill in c.skills}
+    return crew_skills_by_visit(session, [visit])[visit.id]  # type: ignore[index]
+
+
+def crew_skills_by_visit(session: Session, visits: list[t.Visit]) -> dict[int, set[str]]:
+    """Skills of each visit's crew, in one query (the SMS dialogue asks for many visits)."""
+    ids = {cid for visit in visits for cid in visit.crew}
+    skills = dict(session.exec(select(t.Counsellor.id, t.Counsellor.skills).where(col(t.Counsellor.id).in_(ids))).all()) if ids else {}
+    return {visit.id: {s for cid in visit.crew for s in skills.get(cid, [])} for visit in visits}  # type: ignore[misc]
 
 
 def live_seats(session: Session, slot_id: int) -> set[int]:
@@ -259,8 +265,13 @@ def book(
     channel: str,
     now: datetime,
     settings: Settings,
+    resident_commune_id: int | None = None,
 ) -> tuple[BookingConfirmation, list[Event]]:
-    """Book one seat of a slot, with its confirmation and reminders, or refuse clearly."""
+    """Book one seat of a slot, with its confirmation and reminders, or refuse clearly.
+
+    ``resident_commune_id`` is where the resident lives when they said so (they may book
+    a stop in the next village); by default, the stop's commune.
+    """
     phone = normalise_phone(phone)
     slot = session.exec(select(t.Slot).where(t.Slot.id == slot_id).with_for_update()).first()
     if slot is None or slot.walk_in:
@@ -278,7 +289,7 @@ def book(
     if slot.service_id is not None and service_id is not None and slot.service_id != service_id:
         raise refused("service_not_offered", "slot reserved for another service")
 
-    resident = resident_for(session, phone, now, commune_id=commune.id)
+    resident = resident_for(session, phone, now, commune_id=resident_commune_id or commune.id)
     if resident.opted_out and channel == "sms":
         raise refused("opted_out")
     session.flush()
@@ -327,6 +338,7 @@ def book(
         ),
         key=f"booking:{booking.id}:confirmation",
         due_at=now,
+        now=now,
         expires_at=slot.start_at,
         booking_id=booking.id,
     )
@@ -392,6 +404,7 @@ def cancel(
             body=renderer(settings.timezone).render("cancellation_ack", start=slot.start_at, commune=commune.name),
             key=f"booking:{booking.id}:cancelled",
             due_at=now,
+            now=now,
             booking_id=booking.id,
         )
     session.flush()
@@ -458,7 +471,15 @@ def _nearby_communes(session: Session, commune_id: int, radius_km: float) -> dic
     if origin is None:
         raise NotFound(f"commune {commune_id} not found", "Commune inconnue.")
     result: dict[int, tuple[t.Commune, float]] = {}
-    for commune in session.exec(select(t.Commune).where(t.Commune.territory_id == origin.territory_id)):
+    dlat = radius_km / 111.0
+    dlon = radius_km / (111.0 * max(0.1, math.cos(math.radians(origin.latitude))))
+    for commune in session.exec(
+        select(t.Commune).where(
+            t.Commune.territory_id == origin.territory_id,
+            col(t.Commune.latitude).between(origin.latitude - dlat, origin.latitude + dlat),
+            col(t.Commune.longitude).between(origin.longitude - dlon, origin.longitude + dlon),
+        )
+    ):
         distance = _km(origin.latitude, origin.longitude, commune.latitude, commune.longitude)
         if commune.id == commune_id or distance <= radius_km:
             result[commune.id] = (commune, 0.0 if commune.id == commune_id else distance)  # type: ignore[index]
@@ -517,6 +538,7 @@ def free_slots(
         ).all()
     )
     by_visit = {v.id: (v, s) for v, s in visits}
+    skills_of = crew_skills_by_visit(session, [v for v, _ in visits]) if service is not None and service.required_skill else {}
     candidates: list[tuple[float, datetime, FreeSlot]] = []
     seen_times: set[tuple[int, datetime]] = set()
     for slot in slots:
@@ -524,7 +546,7 @@ def free_slots(
         if service is not None:
             if slot.service_id not in (None, service.id):
                 continue
-            if service.required_skill and service.required_skill not in crew_skills(session, visit):
+            if service.required_skill and service.required_skill not in skills_of[visit.id]:  # type: ignore[index]
                 continue
         elif slot.service_id is not None:
             continue  # group workshops are offered only when asked for
@@ -557,12 +579,10 @@ def services_offered(session: Session, *, commune_id: int, now: datetime, settin
     """Services the crews of the coming stops near the commune can handle."""
     nearby = _nearby_communes(session, commune_id, radius_km)
     visits = _upcoming_visits(session, list(nearby), now + timedelta(minutes=settings.booking_cutoff_minutes))
-    skills: set[str] = set()
-    for visit, _ in visits:
-        skills |= crew_skills(session, visit)
-    services = session.exec(select(t.Service).order_by(col(t.Service.id))).all()
     if not visits:
         return []
+    skills: set[str] = set().union(*crew_skills_by_visit(session, [v for v, _ in visits]).values())
+    services = session.exec(select(t.Service).order_by(col(t.Service.id))).all()
     return [s for s in services if not s.is_group and (s.required_skill is None or s.required_skill in skills)]
 
 
@@ -685,5 +705,16 @@ def add_to_waitlist(command: commands.JoinWaitlist, *, uow: UnitOfWork, clock: C
 def change_opt_out(command: commands.SetOptOut, *, uow: UnitOfWork, clock: Clock) -> None:
     with uow:
         for event in set_opt_out(uow.session, phone=command.phone, opted_out=command.opted_out, now=clock.now()):
+            uow.emit(event)
+        uow.commit()
+
+
+def record_delivery_status(command: commands.RecordDeliveryStatus, *, uow: UnitOfWork, clock: Clock) -> None:
+    """Apply a Twilio status callback in one transaction (idempotent, forward-only)."""
+    with uow:
+        for event in record_status_callback(
+            uow.session, outbox_id=command.outbox_id, message_sid=command.message_sid,
+            status=command.status, error_code=command.error_code, now=clock.now(),
+        ):
             uow.emit(event)
         uow.commit()

@@ -32,9 +32,12 @@ def _jsonable(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def command_handlers() -> dict[type[Command], Callable[..., Any]]:
+    from mobile_services import conversation
     from mobile_services.service_layer import booking, dispatch, planning
 
     return {
+        commands.ReceiveSms: conversation.handle_incoming_sms,
+        commands.RecordDeliveryStatus: booking.record_delivery_status,
         commands.PlanWeek: planning.plan_week,
         commands.PublishPlan: planning.publish_plan,
         commands.BookSlot: booking.book_slot,

@@ -7,11 +7,13 @@ result, computes the coordinator's figures, and publishes.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlmodel import Session, col, delete, func, select
 
@@ -28,6 +30,8 @@ from notifications.ports import Clock
 from routing.params import SolveParams
 from routing.problem import MINUTES_PER_DAY, split_week_minute
 from routing.result import Plan as RoutingPlan
+from routing.result import Route as RoutingRoute
+from routing.result import Visit as RoutingVisit
 from routing.result import SolveStatus, UnservedReason
 from routing.slots import ServiceSpec, Workshop, make_slots
 from routing.solver import SearchProgress, solve
@@ -91,8 +95,13 @@ def plan_week(
             time_limit_s=command.time_limit_s or settings.solver_time_limit_seconds,
             seed=command.seed if command.seed is not None else settings.solver_seed,
         )
+        previous = latest_plan(uow.session, command.territory_id, command.week)
+        initial = stored_plan_as_routing(uow.session, week, previous, settings) if previous is not None else None
+        frozen_before = _week_minute(clock.now(), week.days[0], settings) if initial is not None else None
+        if frozen_before is not None:
+            week.problem = dataclasses.replace(week.problem, frozen_before=frozen_before)
         started = time.monotonic()
-        result = solve(week.problem, params, progress=solver_progress)
+        result = solve(week.problem, params, progress=solver_progress, initial=initial)
         elapsed = time.monotonic() - started
         logger.info(
             "planned %s for territory %s: %s, %d visits in %.1fs",
@@ -235,6 +244,63 @@ def _store_plan(
     session.add(plan)
     session.flush()
     return plan
+
+
+def _week_minute(now: datetime, monday: date, settings: Settings) -> int | None:
+    """Minutes since Monday 00:00 (local) when ``now`` falls inside the week, else None.
+
+    A re-plan during the week keeps everything that already started (routing freezes
+    the stops of the previous plan that start before this point).
+    """
+    local = now.astimezone(settings.tz)
+    offset = (local.date() - monday).days
+    if not 0 <= offset < 7:
+        return None
+    return offset * MINUTES_PER_DAY + local.hour * 60 + local.minute
+
+
+def stored_plan_as_routing(session: Session, week: WeekProblem, plan: t.Plan, settings: Settings) -> RoutingPlan:
+    """The stored plan in routing's terms, for a warm start (only what the search reads:
+    which candidate, on which route-day, at what time)."""
+    tz = settings.tz
+    candidates = {c.id: c for c in week.problem.candidates}
+    by_route: dict[tuple[int, int], list[RoutingVisit]] = {}
+    visits = session.exec(
+        select(t.Visit).where(t.Visit.plan_id == plan.id, t.Visit.status != "cancelled").order_by(col(t.Visit.start_at))
+    ).all()
+    for visit in visits:
+        candidate = candidates.get(visit.site_id)
+        if candidate is None or visit.day not in week.days:
+            continue
+        day = week.days.index(visit.day)
+        start = day * MINUTES_PER_DAY + _minute_of_day(visit.start_at, tz)
+        by_route.setdefault((visit.vehicle_id, day), []).append(
+            RoutingVisit(
+                candidate_id=candidate.id, site_id=candidate.site.id, commune_id=candidate.commune_id,
+                location_id=candidate.site.location.id, visit_index=0, arrive=start, start=start,
+                end=start + candidate.duration, prize=candidate.prize, pinned=visit.pinned,
+            )
+        )
+    routes = []
+    for (resource_id, day), stops in by_route.items():
+        try:
+            resource = week.problem.resource(resource_id)
+        except KeyError:
+            continue
+        routes.append(
+            RoutingRoute(
+                resource_id=resource_id, day=day, kind=str(resource.kind), crew_ids=(),
+                start_location_id=resource.start.id, end_location_id=resource.end_location.id,
+                start=stops[0].start, end=stops[-1].end, visits=tuple(stops), legs=(), lunch=None,
+                metres=0, driving_min=0, cost=0,
+            )
+        )
+    return RoutingPlan(status=SolveStatus.FEASIBLE, routes=tuple(routes), unserved=())
+
+
+def _minute_of_day(moment: datetime, tz: Any) -> int:
+    local = moment.astimezone(tz)
+    return local.hour * 60 + local.minute
 
 
 def latest_plan(session: Session, territory_id: int, week: str, status: str | None = None) -> t.Plan | None:

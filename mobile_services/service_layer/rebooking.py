@@ -126,7 +126,7 @@ def carry_bookings(session: Session, previous: t.Plan, new: t.Plan, now: datetim
                 enqueue(
                     session, resident=resident, kind="stop_moved",
                     body=render("stop_moved", commune=commune.name, start=new_slot.start_at, site=site.name),
-                    key=f"booking:{booking.id}:moved:{new_slot.id}", due_at=now, expires_at=new_slot.start_at,
+                    key=f"booking:{booking.id}:moved:{new_slot.id}", due_at=now, now=now, expires_at=new_slot.start_at,
                     booking_id=booking.id,
                 )
                 queue_reminders(
@@ -148,7 +148,7 @@ def carry_bookings(session: Session, previous: t.Plan, new: t.Plan, now: datetim
         enqueue(
             session, resident=resident, kind="stop_cancelled",
             body=render("stop_cancelled", old_start=slot.start_at, commune=commune.name),
-            key=f"booking:{booking.id}:stop_cancelled", due_at=now, booking_id=booking.id,
+            key=f"booking:{booking.id}:stop_cancelled", due_at=now, now=now, booking_id=booking.id,
         )
         if resident.phone:
             _, waitlisted = join_waitlist(session, phone=resident.phone, commune_id=commune.id, service_id=booking.service_id, now=now)  # type: ignore[arg-type]

@@ -48,6 +48,7 @@ def _offer(session: Session, entry: t.WaitlistEntry, visit: t.Visit, commune: t.
         body=renderer(settings.timezone).render("waitlist_offer", commune=commune.name, start=visit.start_at),
         key=key,
         due_at=now,
+        now=now,
         expires_at=visit.start_at,
     )
     if message is None:

@@ -1,0 +1,380 @@
+"""Throughput and latency of the inbound SMS webhook, end to end.
+
+    python -m benchmarks.webhooks --requests 2000 --concurrency 8 [--database-url URL]
+
+What it does:
+
+1. a fresh database: a SQLite file in a temporary folder by default, or a new
+   schema (dropped afterwards) in the PostgreSQL database named by
+   ``--database-url``; migrated with Alembic like ``mobile-services serve`` does;
+2. a synthetic territory (``--communes``), the service catalogue, and a
+   published plan for week 2026-W49, so there are slots to book;
+3. the app under uvicorn in a separate process (so the load generator does not
+   share its interpreter lock), with a fixed clock on the Monday before;
+   ``--servers N`` starts N such processes (like N web workers behind a load
+   balancer) and spreads the clients over them;
+4. ``--concurrency`` workers, each playing residents one after the other, each
+   resident from its own phone number: RDV, a commune name (sometimes without
+   accents or in lower case), 0 at the service question, 1 at the slot offer,
+   OUI, and now and then MES RDV. Every request is signed like Twilio's.
+
+It prints throughput (requests per second over the whole run) and latency
+percentiles, with what the load did (bookings, waiting-list entries). Numbers
+depend on the machine: compare runs on the same one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import random
+import shutil
+import statistics
+import tempfile
+import threading
+import time
+import unicodedata
+import uuid
+import xml.etree.ElementTree as ET
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+from sqlalchemy import create_engine, func, text
+from sqlmodel import Session, select
+from twilio.request_validator import RequestValidator
+
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # Monday before the planned week, 10:00 in Paris
+WEEK = "2026-W49"
+PUBLIC_BASE = "https://bench.example.fr"
+AUTH_TOKEN = "bench0123456789abcdef0123456789"
+OUR_NUMBER = "+33939000000"
+ORGANISATION = "Benchmark"
+TERRITORY = "Vallée du benchmark"
+
+
+# --------------------------------------------------------------------------- database
+
+
+@dataclass
+class Database:
+    """The fresh database of one run, and how to throw it away."""
+
+    url: str
+    label: str
+    cleanup: Any = None
+
+    def drop(self) -> None:
+        if self.cleanup is not None:
+            self.cleanup()
+
+
+def fresh_database(database_url: str | None) -> Database:
+    from mobile_services.storage.db import normalise_url
+
+    if not database_url:
+        folder = Path(tempfile.mkdtemp(prefix="ms-bench-"))
+        return Database(
+            url=f"sqlite:///{(folder / 'bench.db').as_posix()}",
+            label="SQLite file (WAL)",
+            cleanup=lambda: shutil.rmtree(folder, ignore_errors=True),
+        )
+    base = normalise_url(database_url)
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+
+    def drop_schema() -> None:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+    separator = "&" if "?" in base else "?"
+    return Database(
+        url=f"{base}{separator}options=-csearch_path%3D{schema}",
+        label=f"PostgreSQL (schema {schema})",
+        cleanup=drop_schema,
+    )
+
+
+def prepare(url: str, communes: int, seed: int, plan_seconds: float) -> tuple[list[str], int]:
+    """Migrate, create the territory and publish a week; return commune names and bookable seats."""
+    from config import Settings
+    from mobile_services.bootstrap import bootstrap
+    from mobile_services.domain import commands
+    from mobile_services.storage import db
+    from mobile_services.storage import tables as t
+    from mobile_services.territory.catalogue import seed_catalogue
+    from mobile_services.territory.generator import generate_territory
+    from mobile_services.territory.store import import_territory_data
+    from notifications.fakes import FakeSmsSender
+    from notifications.ports import FixedClock
+
+    db.upgrade(url)
+    engine = db.make_engine(url)
+    try:
+        data = generate_territory(seed, communes, buses=2, counsellors=6, name=TERRITORY)
+        import_territory_data(engine, data, organisation=ORGANISATION)
+        seed_catalogue(engine)
+        with Session(engine) as session:
+            territory_id = session.exec(select(t.Territory.id)).one()
+        assert territory_id is not None
+        bus = bootstrap(Settings(), engine=engine, sms=FakeSmsSender(), clock=FixedClock(NOW))
+        bus.handle(commands.PlanWeek(territory_id=territory_id, week=WEEK, time_limit_s=plan_seconds, seed=seed))
+        bus.handle(commands.PublishPlan(territory_id=territory_id, week=WEEK))
+        with Session(engine) as session:
+            names = list(session.exec(select(t.Commune.name)).all())
+            seats = int(
+                session.exec(select(func.coalesce(func.sum(t.Slot.capacity), 0)).where(t.Slot.walk_in == False)).one()  # noqa: E712
+            )
+        return names, seats
+    finally:
+        engine.dispose()
+
+
+def outcome_counts(url: str) -> dict[str, int]:
+    from mobile_services.storage import db
+    from mobile_services.storage import tables as t
+
+    engine = db.make_engine(url)
+    try:
+        with Session(engine) as session:
+            return {
+                name: int(session.exec(select(func.count()).select_from(table)).one())
+                for name, table in (
+                    ("inbound messages", t.InboundMessage),
+                    ("bookings", t.Booking),
+                    ("waiting-list entries", t.WaitlistEntry),
+                    ("outbox messages", t.Message),
+                )
+            }
+    finally:
+        engine.dispose()
+
+
+# --------------------------------------------------------------------------- server process
+
+
+def _serve(url: str, data_dir: str, ready: Any) -> None:
+    """Child process: the app under uvicorn on a free port, reported through `ready`."""
+    import logging
+    import socket
+
+    import uvicorn
+
+    from config import Settings
+    from mobile_services.storage import db
+    from mobile_services.web.app import create_app
+    from notifications.fakes import FakeSmsSender
+    from notifications.ports import FixedClock
+
+    logging.basicConfig(level=logging.WARNING)
+    settings = Settings(
+        data_dir=Path(data_dir),
+        public_base_url=PUBLIC_BASE,  # type: ignore[arg-type]  # pydantic validates the string
+        twilio_auth_token=SecretStr(AUTH_TOKEN),
+    )
+    app = create_app(settings, engine=db.make_engine(url), clock=FixedClock(NOW), sms=FakeSmsSender())
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    ready.put(sock.getsockname()[1])
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+# --------------------------------------------------------------------------- load
+
+
+@dataclass
+class Load:
+    """Shared by the workers: the request budget, timings and answers seen."""
+
+    budget: int
+    communes: list[str]
+    seed: int
+    latencies: list[float] = field(default_factory=list)
+    statuses: Counter[int] = field(default_factory=Counter)
+    replies: Counter[str] = field(default_factory=Counter)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _issued: int = 0
+    _phones: int = 0
+
+    def take(self) -> bool:
+        with self._lock:
+            if self._issued >= self.budget:
+                return False
+            self._issued += 1
+            return True
+
+    def next_phone(self) -> str:
+        with self._lock:
+            self._phones += 1
+            return f"+336{10_000_000 + self._phones:08d}"
+
+    def record(self, seconds: float, status: int, first_words: str) -> None:
+        with self._lock:
+            self.latencies.append(seconds)
+            self.statuses[status] += 1
+            self.replies[first_words] += 1
+
+
+def _sloppy(name: str, rng: random.Random) -> str:
+    """How residents type a commune: often lower case, sometimes without accents or hyphens."""
+    draw = rng.random()
+    if draw < 0.3:
+        name = "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c))
+    if draw < 0.5:
+        name = name.replace("-", " ").replace("Saint ", "st ")
+    return name.lower() if rng.random() < 0.6 else name
+
+
+def _worker(client: httpx.Client, load: Load, worker: int) -> None:
+    rng = random.Random(load.seed * 1000 + worker)
+    validator = RequestValidator(AUTH_TOKEN)
+    url = f"{PUBLIC_BASE}/sms/inbound"
+
+    def say(phone: str, body: str) -> str | None:
+        if not load.take():
+            return None
+        form = {
+            "MessageSid": "SM" + uuid.uuid4().hex,
+            "AccountSid": "AC" + "0" * 32,
+            "From": phone,
+            "To": OUR_NUMBER,
+            "Body": body,
+            "NumMedia": "0",
+        }
+        headers = {"X-Twilio-Signature": validator.compute_signature(url, form)}
+        started = time.perf_counter()
+        response = client.post("/sms/inbound", data=form, headers=headers)
+        elapsed = time.perf_counter() - started
+        messages = [m.text or "" for m in ET.fromstring(response.text).findall("Message")] if response.status_code == 200 else []
+        reply = "\n".join(messages)
+        load.record(elapsed, response.status_code, " ".join(reply.split()[:2]) or "(no reply)")
+        return reply
+
+    while True:
+        phone = load.next_phone()
+        steps = ["RDV", _sloppy(rng.choice(load.communes), rng)]
+        reply = ""
+        for body in steps:
+            answer = say(phone, body)
+            if answer is None:
+                return
+            reply = answer
+        for _ in range(4):  # answer whatever question comes next, up to the booking
+            if reply.startswith("Quel service"):
+                body = "0"
+            elif reply.startswith(("Créneaux", "Quelle commune")):
+                body = "1"
+            elif reply.startswith("Confirmer"):
+                body = "OUI"
+            else:
+                break
+            answer = say(phone, body)
+            if answer is None:
+                return
+            reply = answer
+        if rng.random() < 0.2 and say(phone, "MES RDV") is None:
+            return
+
+
+def run_load(base_urls: list[str], load: Load, concurrency: int) -> float:
+    clients = [httpx.Client(base_url=base_urls[i % len(base_urls)], timeout=60) for i in range(concurrency)]
+    threads = [threading.Thread(target=_worker, args=(clients[i], load, i)) for i in range(concurrency)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    for client in clients:
+        client.close()
+    return elapsed
+
+
+def _percentile(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1] if len(values) > 1 else values[0]
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.webhooks", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=2000, help="signed inbound webhooks to send")
+    parser.add_argument("--concurrency", type=int, default=8, help="concurrent clients")
+    parser.add_argument("--database-url", default=None, help="PostgreSQL URL (default: a fresh SQLite file)")
+    parser.add_argument("--communes", type=int, default=60, help="communes of the synthetic territory")
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--plan-seconds", type=float, default=5.0, help="solver time for the week's plan")
+    parser.add_argument("--servers", type=int, default=1, help="app processes (web workers) sharing the database")
+    args = parser.parse_args(argv)
+    if args.requests < 1 or args.concurrency < 1 or args.servers < 1:
+        parser.error("--requests, --concurrency and --servers must be at least 1")
+
+    database = fresh_database(args.database_url)
+    data_dir = tempfile.mkdtemp(prefix="ms-bench-data-")
+    servers: list[multiprocessing.process.BaseProcess] = []
+    try:
+        print(f"Preparing {database.label}: {args.communes} communes, plan of {WEEK}...", flush=True)
+        communes, seats = prepare(database.url, args.communes, args.seed, args.plan_seconds)
+        context = multiprocessing.get_context("spawn")
+        ready = context.Queue()
+        for _ in range(args.servers):
+            servers.append(context.Process(target=_serve, args=(database.url, data_dir, ready), daemon=True))
+            servers[-1].start()
+        base_urls = [f"http://127.0.0.1:{ready.get(timeout=60)}" for _ in servers]
+        for base_url in base_urls:
+            _wait_healthy(base_url)
+
+        load = Load(budget=args.requests, communes=communes, seed=args.seed)
+        elapsed = run_load(base_urls, load, args.concurrency)
+        counts = outcome_counts(database.url)
+    finally:
+        for server in servers:
+            server.terminate()
+        for server in servers:
+            server.join(timeout=10)
+        database.drop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+    latencies_ms = [s * 1000 for s in load.latencies]
+    print()
+    print(
+        f"Inbound SMS webhook, {database.label.split(' (')[0]}: {len(latencies_ms)} requests, "
+        f"concurrency {args.concurrency}, {args.servers} app process{'es' if args.servers > 1 else ''}"
+    )
+    print(f"  territory      {len(communes)} communes, {seats} bookable seats")
+    print(f"  throughput     {len(latencies_ms) / elapsed:,.1f} req/s  ({elapsed:.1f} s)")
+    print(
+        "  latency        "
+        f"p50 {_percentile(latencies_ms, 50):.1f} ms, p95 {_percentile(latencies_ms, 95):.1f} ms, "
+        f"p99 {_percentile(latencies_ms, 99):.1f} ms, max {max(latencies_ms):.1f} ms"
+    )
+    print(f"  HTTP statuses  {dict(sorted(load.statuses.items()))}")
+    print("  stored         " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+    print("  replies        " + ", ".join(f"{k!r}: {v}" for k, v in load.replies.most_common(6)))
+    return 0 if set(load.statuses) == {200} else 1
+
+
+def _wait_healthy(base_url: str, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base_url}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError("the app did not become healthy")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,682 @@
+"""The SMS dialogue with residents, as a state machine persisted per phone number.
+
+A resident with a basic phone books by answering short questions; each answer
+is one inbound SMS, handled in one transaction: the inbound message is stored
+(once: Twilio redeliveries hit the unique MessageSid and get the stored reply),
+the dialogue moves on, the booking service does its work, and the reply text is
+returned for the webhook to answer in TwiML.
+
+States (``Conversation.state``) and what moves them::
+
+    idle --RDV / BONJOUR / anything unknown--> awaiting_commune   (or straight on
+         when the resident's commune is known from a previous booking)
+    awaiting_commune --name / postcode--> choosing_commune  (several matches)
+                                     \\--> choosing_service  (several services at the next stops)
+                                      \\-> choosing_slot     (up to 3 free slots)
+                                       \\> idle             (no stop nearby: waiting list)
+    choosing_commune --number--> choosing_service | choosing_slot | idle
+    choosing_service --number, 0 = no particular service--> choosing_slot | idle
+    choosing_slot --number--> confirming
+    confirming --OUI--> idle (booked: the booking service queues the confirmation)
+               --NON--> choosing_slot (fresh offer)
+    idle --ANNULER with several bookings--> choosing_cancellation --number--> idle
+
+Commands valid in every state: AIDE, MES RDV, ANNULER [n], RDV, STOP/ARRET, START.
+A dialogue left silent for ``settings.conversation_timeout_minutes`` expires:
+the next message is told so (conversation_expired) and then handled afresh.
+
+Keyword rules forced by Twilio: CANCEL, END, QUIT, STOPALL, UNSUBSCRIBE are
+Twilio opt-out words and YES, UNSTOP opt-in words; Twilio acts on them before
+us, so we only mirror them and never give them another meaning (OUI confirms,
+ANNULER cancels). Twilio answers STOP itself and blocks our reply, so STOP gets
+an empty reply; ARRET, which Twilio does not know, gets ``opt_out_ack``. An
+opted-out number gets no reply at all until START.
+
+Everything residents read comes from the French templates in
+``notifications/templates/sms``; logs are English and carry no phone number
+and no message body.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from config import Settings
+from mobile_services.commune_matching import Matches, candidates_from_rows, match_communes, normalise
+from mobile_services.domain.exceptions import BookingRefused, InvalidInput, NotFound
+from mobile_services.domain.commands import ReceiveSms
+from mobile_services.domain.messages import Event
+from mobile_services.service_layer import booking
+from mobile_services.service_layer.unit_of_work import UnitOfWork
+from mobile_services.storage import tables as t
+from notifications.gsm import count_segments
+from notifications.ports import Clock
+from notifications.rendering import SmsRenderer, reply_with_number
+
+__all__ = [
+    "Intent",
+    "IntentKind",
+    "ReceiveSms",
+    "SmsReply",
+    "State",
+    "decode_reply",
+    "encode_reply",
+    "handle_incoming_sms",
+    "parse_intent",
+]
+
+logger = logging.getLogger(__name__)
+
+#: How many services the service question lists at most (plus "Autre").
+MAX_SERVICES_LISTED = 8
+#: Label of the "no particular service" entry closing the service list; 0 works too.
+OTHER_SERVICE_LABEL = "Autre demande"
+#: Printed in confirm_question when the resident chose no particular service:
+#: "Confirmer le RDV d'accompagnement du mar. 8 déc. à 9h30 à Crocq ?"
+GENERIC_SERVICE_LABEL = "d'accompagnement"
+#: Why a booking made by SMS was cancelled, in the journal.
+CANCEL_REASON = "resident_sms"
+#: Bookings a choice list shows (the my_bookings and cancel_choice templates hold two).
+BOOKINGS_LISTED = 2
+
+
+class State(StrEnum):
+    IDLE = "idle"
+    AWAITING_COMMUNE = "awaiting_commune"
+    CHOOSING_COMMUNE = "choosing_commune"
+    CHOOSING_SERVICE = "choosing_service"
+    CHOOSING_SLOT = "choosing_slot"
+    CONFIRMING = "confirming"
+    CHOOSING_CANCELLATION = "choosing_cancellation"
+
+
+# --------------------------------------------------------------------------- the bus command
+
+
+@dataclass(frozen=True)
+class SmsReply:
+    """What to answer: zero, one or two SMS (two only after an expiry notice)."""
+
+    messages: tuple[str, ...] = ()
+    redelivery: bool = False
+    """True when the MessageSid was already handled: ``messages`` is the stored reply."""
+
+
+def encode_reply(messages: Sequence[str]) -> str:
+    """How a reply is kept in ``InboundMessage.reply`` (a JSON list: it may hold two SMS)."""
+    return json.dumps(list(messages), ensure_ascii=False)
+
+
+def decode_reply(stored: str | None) -> tuple[str, ...]:
+    if not stored:
+        return ()
+    try:
+        value = json.loads(stored)
+    except ValueError:
+        return (stored,)
+    return tuple(str(v) for v in value) if isinstance(value, list) else (str(value),)
+
+
+# --------------------------------------------------------------------------- intents (pure)
+
+
+class IntentKind(StrEnum):
+    OPT_OUT = "opt_out"  # ARRET: we acknowledge
+    OPT_OUT_SILENT = "opt_out_silent"  # STOP & co: Twilio acknowledges and blocks our reply
+    OPT_IN = "opt_in"  # START: we acknowledge
+    OPT_IN_SILENT = "opt_in_silent"  # YES, UNSTOP: Twilio's opt-in words, mirrored only, never "OUI"
+    HELP = "help"
+    MY_BOOKINGS = "my_bookings"
+    CANCEL = "cancel"
+    BOOK = "book"
+    YES = "yes"
+    NO = "no"
+    THANKS = "thanks"
+    NUMBER = "number"
+    TEXT = "text"
+
+
+@dataclass(frozen=True)
+class Intent:
+    """What a message means before looking at the state: a keyword, a number or free text."""
+
+    kind: IntentKind
+    number: int | None = None
+    text: str = ""
+
+
+_TWILIO_STOP = frozenset(
+    {"stop", "stopall", "stop all", "unsubscribe", "cancel", "end", "quit", "optout", "opt out", "revoke"}
+)
+_FRENCH_STOP = frozenset({"arret", "arreter", "arretez", "arret sms", "stop sms"})
+_TWILIO_START_SILENT = frozenset({"yes", "unstop"})
+_START = frozenset({"start"})
+_HELP = frozenset({"aide", "help", "info", "aidez moi", "menu"})
+_MY_BOOKINGS = frozenset(
+    {"mes rdv", "mesrdv", "mes rdvs", "mon rdv", "mes rendez vous", "mes rendezvous", "mon rendez vous"}
+)
+_CANCEL_WORDS = frozenset({"annuler", "annule", "annulez", "annulation", "annul"})
+_BOOK = frozenset(
+    {"rdv", "rendez vous", "rendezvous", "rv", "bonjour", "bonsoir", "salut", "hello", "coucou",
+     "prendre rdv", "prendre rendez vous", "un rdv", "nouveau rdv", "rdv svp", "reserver", "reservation"}
+)  # fmt: skip
+_YES = frozenset(
+    {"oui", "o", "ouais", "oui oui", "oui svp", "oui s il vous plait", "ok", "okay", "d accord", "daccord",
+     "oui merci", "ok merci", "je confirme", "confirme", "confirmer"}
+)  # fmt: skip
+_NO = frozenset({"non", "n", "non merci", "pas possible", "aucun"})
+_THANKS = frozenset(
+    {"merci", "merci beaucoup", "merci bien", "super", "super merci", "parfait", "tres bien", "au revoir",
+     "bonne journee", "bonne soiree", "c est note", "entendu", "top", "genial", "cool", "a bientot", "bien recu"}
+)  # fmt: skip
+_NUMBER = re.compile(r"^(?:le |la |n |no |num |numero |choix |option )?(\d{1,2})$")
+_BOOK_PREFIXES = (("rdv",), ("rendezvous",), ("rendez", "vous"), ("rdv", "a"), ("rendez", "vous", "a"))
+
+
+def parse_intent(body: str) -> Intent:
+    """Read a message the way a counter agent would: case, accents and punctuation ignored."""
+    raw = body.strip()
+    if raw == "?":
+        return Intent(IntentKind.HELP)
+    words = normalise(raw).split()
+    key = " ".join(words)
+    if key in _TWILIO_STOP:
+        return Intent(IntentKind.OPT_OUT_SILENT)
+    if key in _FRENCH_STOP:
+        return Intent(IntentKind.OPT_OUT)
+    if key in _START:
+        return Intent(IntentKind.OPT_IN)
+    if key in _TWILIO_START_SILENT:
+        return Intent(IntentKind.OPT_IN_SILENT, text=raw)
+    if key in _HELP:
+        return Intent(IntentKind.HELP)
+    if key in _MY_BOOKINGS:
+        return Intent(IntentKind.MY_BOOKINGS)
+    if words and words[0] in _CANCEL_WORDS:
+        numbers = [int(w) for w in words[1:] if w.isdigit() and len(w) <= 2]
+        return Intent(IntentKind.CANCEL, number=numbers[0] if len(numbers) == 1 else None)
+    if key in _BOOK:
+        return Intent(IntentKind.BOOK)
+    for prefix in sorted(_BOOK_PREFIXES, key=len, reverse=True):
+        if len(words) > len(prefix) and tuple(words[: len(prefix)]) == prefix:
+            return Intent(IntentKind.BOOK, text=" ".join(words[len(prefix) :]))
+    if key in _YES:
+        return Intent(IntentKind.YES)
+    if key in _NO:
+        return Intent(IntentKind.NO)
+    if key in _THANKS:
+        return Intent(IntentKind.THANKS)
+    number = _NUMBER.match(key)
+    if number:
+        return Intent(IntentKind.NUMBER, number=int(number.group(1)))
+    return Intent(IntentKind.TEXT, text=raw)
+
+
+# --------------------------------------------------------------------------- the handler
+
+
+def handle_incoming_sms(command: ReceiveSms, *, uow: UnitOfWork, clock: Clock, settings: Settings) -> SmsReply:
+    """Store the SMS once, move the dialogue on, return the reply (one transaction).
+
+    A concurrent delivery of the same MessageSid, or the first two messages of a new
+    number arriving together, make one transaction fail on a unique index; it is
+    retried once and then finds the stored reply or the existing conversation.
+    """
+    for attempt in (1, 2):
+        try:
+            return _handle_once(command, uow=uow, now=clock.now(), settings=settings)
+        except IntegrityError:
+            if attempt == 2:
+                raise
+            logger.info("sms %s: concurrent insert, retrying once", command.message_sid)
+    raise AssertionError("unreachable")
+
+
+def _handle_once(command: ReceiveSms, *, uow: UnitOfWork, now: datetime, settings: Settings) -> SmsReply:
+    with uow:
+        session = uow.session
+        stored = session.exec(
+            select(t.InboundMessage).where(t.InboundMessage.message_sid == command.message_sid)
+        ).first()
+        if stored is not None:
+            logger.info("sms %s: redelivery, answering the stored reply", command.message_sid)
+            return SmsReply(decode_reply(stored.reply), redelivery=True)
+        try:
+            phone: str | None = booking.normalise_phone(command.from_number)
+        except InvalidInput:
+            phone = None
+        body = _clean(command.body)
+        inbound = t.InboundMessage(
+            message_sid=command.message_sid,
+            from_phone=phone,
+            to_phone=command.to_number[:20],
+            body=body,
+            received_at=now,
+        )
+        session.add(inbound)
+        session.flush()
+        if phone is None:
+            logger.info("sms %s: sender is not a valid phone number, no reply", command.message_sid)
+            messages: tuple[str, ...] = ()
+        else:
+            dialogue = Dialogue(session, phone=phone, now=now, settings=settings)
+            messages = dialogue.respond(body, opt_out_type=command.opt_out_type)
+            for event in dialogue.events:
+                uow.emit(event)
+            logger.info(
+                "sms %s: %s -> %s, %d message(s) in reply",
+                command.message_sid, dialogue.state_before, dialogue.state_after, len(messages),
+            )  # fmt: skip
+        inbound.reply = encode_reply(messages)
+        session.add(inbound)
+        uow.commit()
+        return SmsReply(messages)
+
+
+def _clean(body: str) -> str:
+    """Body as we store and read it: NUL (refused by PostgreSQL text) and other C0 controls out."""
+    return "".join(ch for ch in body if ch in "\n\t" or ord(ch) >= 32)
+
+
+# --------------------------------------------------------------------------- the dialogue
+
+
+@dataclass
+class _Outcome:
+    """What one step produces: reply messages and the state to store."""
+
+    messages: list[str] = field(default_factory=list)
+    state: State = State.IDLE
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+class Dialogue:
+    """One step of the conversation with one phone number, inside the caller's transaction."""
+
+    def __init__(self, session: Session, *, phone: str, now: datetime, settings: Settings) -> None:
+        self.session = session
+        self.phone = phone
+        self.now = now
+        self.settings = settings
+        self.renderer: SmsRenderer = booking.renderer(settings.timezone)
+        self.events: list[Event] = []
+        self.state_before: State = State.IDLE
+        self.state_after: State = State.IDLE
+
+    # ------------------------------------------------------------------ entry point
+
+    def respond(self, body: str, *, opt_out_type: str | None = None) -> tuple[str, ...]:
+        intent = parse_intent(body)
+        resident = self.session.exec(select(t.Resident).where(t.Resident.phone == self.phone)).first()
+        conversation = self._conversation()
+        self.state_before = _state(conversation.state)
+        opted_out = resident is not None and resident.opted_out
+
+        mirrored = self._mirror_opt_out(intent, opt_out_type, opted_out)
+        if mirrored is not None:
+            self._save(conversation, _Outcome(mirrored))
+            return tuple(mirrored)
+        if opted_out:
+            return ()  # no message at all to an opted-out number
+
+        state, context = self.state_before, dict(conversation.context or {})
+        expired = state is not State.IDLE and conversation.expires_at is not None and self.now >= conversation.expires_at
+        if expired:
+            state, context = State.IDLE, {}
+        if expired and intent.kind is IntentKind.NUMBER:
+            # "2" answered a list we no longer hold: afresh it means nothing, and
+            # guessing a new booking from it would surprise the resident.
+            outcome = _Outcome()
+        else:
+            outcome = self._step(intent, state, context, resident)
+        if expired:
+            if outcome.messages == [self.render("ask_commune")]:
+                # The fresh start would only ask for the commune, which the expiry
+                # notice already invites ("envoyez RDV"): one SMS is enough.
+                outcome = _Outcome()
+            outcome.messages.insert(0, self.render("conversation_expired"))
+        self._save(conversation, outcome)
+        return tuple(outcome.messages)
+
+    def _mirror_opt_out(self, intent: Intent, opt_out_type: str | None, opted_out: bool) -> list[str] | None:
+        """Opt-out and opt-in words, whatever the state; None when the message is not one."""
+        kind = (opt_out_type or "").strip().upper()
+        if kind == "STOP" or intent.kind is IntentKind.OPT_OUT_SILENT:
+            self._set_opt_out(True)
+            return []
+        if intent.kind is IntentKind.OPT_OUT:
+            if opted_out:
+                return []
+            self._set_opt_out(True)
+            return [self.render("opt_out_ack")]
+        if intent.kind is IntentKind.OPT_IN:
+            self._set_opt_out(False)
+            return [self.render("opt_in_ack")]
+        if kind == "START" or (intent.kind is IntentKind.OPT_IN_SILENT and opted_out):
+            self._set_opt_out(False)
+            return []
+        return None
+
+    def _set_opt_out(self, opted_out: bool) -> None:
+        self.events.extend(booking.set_opt_out(self.session, phone=self.phone, opted_out=opted_out, now=self.now))
+
+    # ------------------------------------------------------------------ routing
+
+    def _step(self, intent: Intent, state: State, context: dict[str, Any], resident: t.Resident | None) -> _Outcome:
+        kind = intent.kind
+        if kind is IntentKind.HELP:
+            return _Outcome([self.render("help")], state, context)  # keep the dialogue where it was
+        if kind is IntentKind.MY_BOOKINGS:
+            return self._my_bookings()
+        if kind is IntentKind.CANCEL:
+            return self._cancel(intent.number)
+        if kind is IntentKind.BOOK:
+            return self._start_booking(intent.text, resident)
+        handler = {
+            State.IDLE: self._idle,
+            State.AWAITING_COMMUNE: self._awaiting_commune,
+            State.CHOOSING_COMMUNE: self._choosing_commune,
+            State.CHOOSING_SERVICE: self._choosing_service,
+            State.CHOOSING_SLOT: self._choosing_slot,
+            State.CONFIRMING: self._confirming,
+            State.CHOOSING_CANCELLATION: self._choosing_cancellation,
+        }[state]
+        return handler(intent, context, resident)
+
+    # ------------------------------------------------------------------ states
+
+    def _idle(self, intent: Intent, context: dict[str, Any], resident: t.Resident | None) -> _Outcome:
+        if intent.kind in (IntentKind.YES, IntentKind.NO, IntentKind.THANKS, IntentKind.OPT_IN_SILENT):
+            # "merci", "ok" after a confirmation or a reminder: nothing to add. YES and
+            # UNSTOP are Twilio's opt-in words, which Twilio answers itself.
+            return _Outcome()
+        if intent.kind is IntentKind.TEXT:
+            matches = self._match(intent.text)
+            if matches:
+                return self._communes_found(matches)
+        return self._start_booking("", resident)
+
+    def _awaiting_commune(self, intent: Intent, context: dict[str, Any], resident: t.Resident | None) -> _Outcome:
+        if intent.kind is IntentKind.TEXT:
+            matches = self._match(intent.text)
+            if matches:
+                return self._communes_found(matches)
+        return self._unknown("avec le nom de votre commune", State.AWAITING_COMMUNE, context)
+
+    def _choosing_commune(self, intent: Intent, context: dict[str, Any], resident: t.Resident | None) -> _Outcome:
+        choices: list[dict[str, Any]] = context.get("communes", [])
+        chosen = _pick(intent, choices)
+        if chosen is not None:
+            return self._with_commune(int(chosen["id"]), str(chosen["name"]))
+        switched = self._switch_commune(intent)
+        return switched or self._unknown(_numbers(len(choices)), State.CHOOSING_COMMUNE, context)
+
+    def _choosing_service(self, intent: Intent, context: dict[str, Any], resident: t.Resident | None) -> _Outcome:
+        services: list[dict[str, Any]] = context.get("services", [])
+        commune_id, commune_name = int(context["commune_id"]), str(context["commune_name"])
+        if intent.kind is IntentKind.NUMBER and intent.number in (0, len(services) + 1):
+            return self._offer_slots(commune_id, commune_name, None)
+        chosen = _pick(intent, services)
+        if chosen is None and intent.kind is IntentKind.TEXT:
+            chosen = _service_named(intent.text, services)
+        if chosen is not None:
+            return self._offer_slots(commune_id, commune_name, int(chosen["id"]))
+        switched = self._switch_commune(intent)
+        return switched or self._unknown(_numbers(len(services) + 1), State.CHOOSING_SERVICE, context)
+
+    def _choosing_slot(self, intent: Intent, context: dict[str, Any], resident: t.Resident | None) -> _Outcome:
+        offers: list[dict[str, Any]] = context.get("offers", [])
+        chosen = _pick(intent, offers)
+        if chosen is not None:
+            return self._confirm_question(context, chosen)
+        switched = self._switch_commune(intent)
+        return switched or self._unknown(_numbers(len(offers)), State.CHOOSING_SLOT, context)
+
+    def _confirming(self, intent: Intent, context: dict[str, Any], resident: t.Resident | None) -> _Outcome:
+        if intent.kind is IntentKind.YES:
+            return self._book(context)
+        if intent.kind is IntentKind.NO:
+            return self._offer_slots(int(context["commune_id"]), str(context["commune_name"]), context.get("service_id"))
+        chosen = _pick(intent, context.get("offers", []))
+        if chosen is not None:  # changed their mind about the time
+            return self._confirm_question(context, chosen)
+        switched = self._switch_commune(intent)
+        return switched or self._unknown("OUI", State.CONFIRMING, context)
+
+    def _choosing_cancellation(self, intent: Intent, context: dict[str, Any], resident: t.Resident | None) -> _Outcome:
+        booking_ids: list[int] = context.get("bookings", [])
+        if intent.kind is IntentKind.NUMBER and intent.number is not None and 1 <= intent.number <= len(booking_ids):
+            return self._cancel_booking(int(booking_ids[intent.number - 1]))
+        return self._unknown(_numbers(min(len(booking_ids), BOOKINGS_LISTED)), State.CHOOSING_CANCELLATION, context)
+
+    # ------------------------------------------------------------------ booking steps
+
+    def _start_booking(self, text: str, resident: t.Resident | None) -> _Outcome:
+        """RDV [commune]: the commune given, else the one of a previous booking, else ask."""
+        if text:
+            matches = self._match(text)
+            if matches:
+                return self._communes_found(matches)
+        if resident is not None and resident.commune_id is not None:
+            commune = self.session.get(t.Commune, resident.commune_id)
+            if commune is not None:
+                return self._with_commune(commune.id, commune.name)  # type: ignore[arg-type]
+        return _Outcome([self.render("ask_commune")], State.AWAITING_COMMUNE)
+
+    def _match(self, text: str) -> Matches:
+        rows = self.session.exec(select(t.Commune.id, t.Commune.name, t.Commune.postcodes, t.Commune.insee_code)).all()
+        return match_communes(text, candidates_from_rows(rows))  # type: ignore[arg-type]
+
+    def _switch_commune(self, intent: Intent) -> _Outcome | None:
+        """Mid-dialogue, a commune name means "not there, here": start over with it."""
+        if intent.kind is not IntentKind.TEXT:
+            return None
+        matches = self._match(intent.text)
+        return self._communes_found(matches) if matches else None
+
+    def _communes_found(self, matches: Matches) -> _Outcome:
+        if matches.decisive:
+            return self._with_commune(matches.best.commune_id, matches.best.name)
+        shown = list(matches.items[:3])
+        names = [m.name for m in shown]
+        labels = [f"{m.name} ({m.postcode})" if names.count(m.name) > 1 and m.postcode else m.name for m in shown]
+        context = {"communes": [{"id": m.commune_id, "name": m.name} for m in shown]}
+        return _Outcome([self.render("commune_choice", communes=labels)], State.CHOOSING_COMMUNE, context)
+
+    def _with_commune(self, commune_id: int, commune_name: str) -> _Outcome:
+        services = booking.services_offered(self.session, commune_id=commune_id, now=self.now, settings=self.settings)
+        if len(services) < 2:
+            return self._offer_slots(commune_id, commune_name, None)
+        listed = [{"id": s.id, "label": _short(s.short_label or s.label)} for s in services[:MAX_SERVICES_LISTED]]
+        body = self._service_question(listed)
+        while count_segments(body).segments > 1 and len(listed) > 1:
+            listed.pop()
+            body = self._service_question(listed)
+        context = {"commune_id": commune_id, "commune_name": commune_name, "services": listed}
+        return _Outcome([body], State.CHOOSING_SERVICE, context)
+
+    def _service_question(self, listed: list[dict[str, Any]]) -> str:
+        return self.render("service_choice", services=[s["label"] for s in listed] + [OTHER_SERVICE_LABEL])
+
+    def _offer_slots(self, commune_id: int, commune_name: str, service_id: int | None) -> _Outcome:
+        slots = booking.free_slots(
+            self.session, commune_id=commune_id, now=self.now, settings=self.settings, service_id=service_id, limit=3
+        )
+        if not slots:
+            _, produced = booking.join_waitlist(
+                self.session, phone=self.phone, commune_id=commune_id, service_id=service_id, now=self.now
+            )
+            self.events.extend(produced)
+            return _Outcome([self.render("waitlist_ack", commune=commune_name)])
+        # One commune per offer (the template names one): the resident's own first,
+        # else the nearest stop that has room.
+        shown = [s for s in slots if s.commune_id == slots[0].commune_id]
+        offers = [
+            {"slot_id": s.slot_id, "start": s.start_at.isoformat(), "commune": s.commune_name} for s in shown
+        ]
+        context = {
+            "commune_id": commune_id,
+            "commune_name": commune_name,
+            "service_id": service_id,
+            "service_label": self._service_label(service_id),
+            "offers": offers,
+        }
+        body = self.render("slot_offer", commune=shown[0].commune_name, slots=[s.start_at for s in shown])
+        return _Outcome([body], State.CHOOSING_SLOT, context)
+
+    def _service_label(self, service_id: int | None) -> str:
+        service = self.session.get(t.Service, service_id) if service_id is not None else None
+        return service.short_label if service is not None else GENERIC_SERVICE_LABEL
+
+    def _confirm_question(self, context: dict[str, Any], offer: dict[str, Any]) -> _Outcome:
+        body = self.render(
+            "confirm_question",
+            service=context.get("service_label") or GENERIC_SERVICE_LABEL,
+            start=datetime.fromisoformat(offer["start"]),
+            commune=offer["commune"],
+        )
+        return _Outcome([body], State.CONFIRMING, {**context, "chosen": offer})
+
+    def _book(self, context: dict[str, Any]) -> _Outcome:
+        chosen = context["chosen"]
+        try:
+            with self.session.begin_nested():
+                _, produced = booking.book(
+                    self.session,
+                    phone=self.phone,
+                    slot_id=int(chosen["slot_id"]),
+                    service_id=context.get("service_id"),
+                    channel="sms",
+                    now=self.now,
+                    settings=self.settings,
+                    resident_commune_id=context.get("commune_id"),
+                )
+        except BookingRefused as refusal:
+            code = getattr(refusal, "code", "")
+            logger.info("sms booking refused: %s", code)
+            if code == "already_booked":
+                return _Outcome([self.render("already_booked")])
+            if code == "opted_out":
+                return _Outcome()
+            return _Outcome([self.render("slot_unavailable")])
+        except NotFound:
+            return _Outcome([self.render("slot_unavailable")])
+        self.events.extend(produced)
+        # No reply: the booking service queued the confirmation (date, place, what to
+        # bring, link) in the same transaction; a second SMS would only repeat it.
+        return _Outcome()
+
+    # ------------------------------------------------------------------ bookings already made
+
+    def _upcoming(self) -> list[booking.UpcomingBooking]:
+        return booking.upcoming_bookings(self.session, phone=self.phone, now=self.now)
+
+    def _my_bookings(self) -> _Outcome:
+        upcoming = self._upcoming()
+        return _Outcome([self.render("my_bookings", bookings=_listed(upcoming), more=len(upcoming) - len(_listed(upcoming)))])
+
+    def _cancel(self, number: int | None) -> _Outcome:
+        """ANNULER cancels at once when it is clear which booking is meant, else asks which.
+
+        Clear means: one upcoming booking, or a number ("ANNULER 2") in the order MES RDV
+        lists them. The reminders end with "Pour annuler, répondez ANNULER", so that
+        single word must be enough.
+        """
+        upcoming = self._upcoming()
+        if not upcoming:
+            return _Outcome([self.render("my_bookings", bookings=[])])
+        if number is not None and 1 <= number <= len(upcoming):
+            return self._cancel_booking(upcoming[number - 1].booking_id)
+        if len(upcoming) == 1 and number is None:
+            return self._cancel_booking(upcoming[0].booking_id)
+        listed = _listed(upcoming)
+        body = self.render("cancel_choice", bookings=listed, more=len(upcoming) - len(listed))
+        return _Outcome([body], State.CHOOSING_CANCELLATION, {"bookings": [b.booking_id for b in upcoming]})
+
+    def _cancel_booking(self, booking_id: int) -> _Outcome:
+        try:
+            with self.session.begin_nested():
+                produced = booking.cancel(
+                    self.session, booking_id=booking_id, phone=self.phone, reason=CANCEL_REASON,
+                    now=self.now, settings=self.settings,
+                )  # fmt: skip
+        except (BookingRefused, NotFound):
+            return self._my_bookings()  # cancelled or past meanwhile: show what is left
+        self.events.extend(produced)
+        return _Outcome()  # the booking service queued cancellation_ack
+
+    # ------------------------------------------------------------------ helpers
+
+    def _unknown(self, expected: str, state: State, context: dict[str, Any]) -> _Outcome:
+        return _Outcome([self.render("unknown_answer", expected=expected)], state, context)
+
+    def render(self, name: str, /, **fields: Any) -> str:
+        return self.renderer.render(name, **fields)
+
+    def _conversation(self) -> t.Conversation:
+        conversation = self.session.exec(
+            select(t.Conversation).where(t.Conversation.phone == self.phone).with_for_update()
+        ).first()
+        if conversation is None:
+            conversation = t.Conversation(phone=self.phone, state=State.IDLE, context={}, updated_at=self.now)
+            self.session.add(conversation)
+            self.session.flush()  # a concurrent first message of this number fails here, and is retried
+        return conversation
+
+    def _save(self, conversation: t.Conversation, outcome: _Outcome) -> None:
+        self.state_after = outcome.state
+        conversation.state = outcome.state.value
+        conversation.context = outcome.context  # a new dict: JSON columns do not track in-place changes
+        conversation.expires_at = (
+            None
+            if outcome.state is State.IDLE
+            else self.now + timedelta(minutes=self.settings.conversation_timeout_minutes)
+        )
+        conversation.updated_at = self.now
+        self.session.add(conversation)
+
+
+def _state(value: str) -> State:
+    try:
+        return State(value)
+    except ValueError:
+        return State.IDLE  # a state from an older version: start afresh rather than fail
+
+
+def _pick(intent: Intent, choices: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    if intent.kind is IntentKind.NUMBER and intent.number is not None and 1 <= intent.number <= len(choices):
+        return choices[intent.number - 1]
+    return None
+
+
+def _numbers(count: int) -> str:
+    """"1, 2 ou 3" for the unknown_answer template ("Répondez 1, 2 ou 3.")."""
+    return reply_with_number(max(1, count)).removeprefix("Répondez ")
+
+
+def _short(label: str) -> str:
+    """A service label for a numbered SMS list: "Carte d'identité / passeport" -> "Carte d'identité"."""
+    return re.split(r"\s+[/(]", label, maxsplit=1)[0].strip()
+
+
+def _service_named(text: str, services: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """The resident typed the service ("caf") instead of its number."""
+    wanted = normalise(text)
+    for service in services:
+        if wanted and normalise(service["label"]).startswith(wanted) and len(wanted) >= 3:
+            return service
+    return None
+
+
+def _listed(upcoming: Sequence[booking.UpcomingBooking]) -> list[dict[str, Any]]:
+    return [{"start": b.start_at, "commune": b.commune_name} for b in upcoming[:BOOKINGS_LISTED]]

@@ -1,0 +1,53 @@
+"""The web application: `create_app(settings)` wires routes to a message bus.
+
+Routes only turn HTTP into commands for the bus (STYLE.md items 1 and 7); the bus
+is built with :func:`mobile_services.bootstrap.bootstrap` unless a test or the
+CLI passes one. Nothing happens at import time: `mobile-services serve` calls
+`create_app` once, tests call it with fakes (`clock=FixedClock(...)`).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy import Engine
+
+from config import Settings
+from mobile_services.bootstrap import bootstrap
+from mobile_services.service_layer.messagebus import MessageBus
+from mobile_services.web.routes import health
+from mobile_services.web.routes import sms as sms_routes
+from notifications.ports import Clock, SmsSender
+
+__all__ = ["create_app"]
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    bus: MessageBus | None = None,
+    engine: Engine | None = None,
+    clock: Clock | None = None,
+    sms: SmsSender | None = None,
+) -> FastAPI:
+    """Build the app. `engine`, `clock` and `sms` are used only when no `bus` is given."""
+    if bus is None:
+        bus = bootstrap(settings, engine=engine, sms=sms, clock=clock)
+    app = FastAPI(title="mobile-services", version="0.1.0", openapi_url=None, docs_url=None, redoc_url=None)
+    app.state.settings = settings
+    app.state.bus = bus
+    app.include_router(health.router)
+    app.include_router(sms_routes.router)
+    app.add_exception_handler(RequestValidationError, _bad_request)
+    return app
+
+
+async def _bad_request(request: Request, exc: Exception) -> JSONResponse:
+    """Malformed input is the client's fault: 400, with no echo of what was sent."""
+    logger.info("bad request on %s", request.url.path)
+    return JSONResponse({"detail": "bad request"}, status_code=400)
