@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import typer
+from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from config import Settings
+from mobile_services.bootstrap import bootstrap
 from mobile_services.cli.common import console, engine_scope, friendly_errors, settings
 from mobile_services.cli.planning import print_plan, run_plan, write_plan_html
-from mobile_services.bootstrap import bootstrap
+from mobile_services.conversation import SmsReply
 from mobile_services.domain import commands
 from mobile_services.domain.calendar import week_of
 from mobile_services.storage import tables as t
@@ -20,6 +24,8 @@ from mobile_services.territory.store import import_territory_data
 
 DEMO_ORGANISATION = "Démonstration"
 DEMO_TERRITORY = "Pays de la Vallée (démo)"
+#: libphonenumber's example French mobile; the demo only ever writes to the local outbox log.
+DEMO_PHONE = "+33612345678"
 
 
 @friendly_errors
@@ -67,3 +73,51 @@ def demo(
             f"[green]Plan {target_week} publié[/green] : {len(slots)} créneaux, "
             f"{sum(s.capacity for s in slots if not s.walk_in)} places réservables par SMS."
         )
+        _sms_booking(engine, current, outcome.plan_id)
+
+
+def _sms_booking(engine: Engine, current: Settings, plan_id: int) -> None:
+    """A resident of the first visited commune books by SMS; the outbox sends to the local log."""
+    with Session(engine) as session:
+        first = session.exec(
+            select(t.Commune)
+            .join(t.Site, t.Site.commune_id == t.Commune.id)  # type: ignore[arg-type]
+            .join(t.Visit, t.Visit.site_id == t.Site.id)  # type: ignore[arg-type]
+            .where(t.Visit.plan_id == plan_id)
+            .order_by(t.Visit.start_at)  # type: ignore[arg-type]
+        ).first()
+    if first is None:
+        return
+    bus = bootstrap(current, engine=engine)
+    console.print(f"\n[bold]Réservation par SMS[/bold] (numéro fictif {DEMO_PHONE}) :")
+    text: str | None = "RDV"
+    for _ in range(6):
+        if text is None:
+            break
+        reply: SmsReply = bus.handle(
+            commands.ReceiveSms(message_sid=f"SMdemo{secrets.token_hex(14)}", from_number=DEMO_PHONE, body=text)
+        )
+        console.print(f"  [cyan]> {text}[/cyan]")
+        for message in reply.messages:
+            console.print("  < " + message.replace("\n", "\n    "))
+        if not reply.messages:
+            console.print("  [dim](pas de réponse : la confirmation part par la file d'envoi)[/dim]")
+        text = _resident_answer(reply.messages[-1] if reply.messages else "", first.name)
+    report = bus.handle(commands.DispatchDueMessages())
+    console.print(
+        f"{report.sent} SMS envoyé(s) vers le journal local {current.data_dir / 'sms-outbox.log'} "
+        "(confirmation ; les rappels partiront la veille à 18 h et deux heures avant)."
+    )
+
+
+def _resident_answer(question: str, commune: str) -> str | None:
+    """What the demo resident answers to each question of the dialogue."""
+    if question.startswith("Bonjour"):
+        return commune.lower()  # typed without capitals, as on a basic phone
+    if question.startswith(("Quelle commune", "Créneaux")):
+        return "1"
+    if question.startswith("Quel service"):
+        return "0"
+    if question.startswith("Confirmer"):
+        return "oui"
+    return None

@@ -94,7 +94,7 @@ def catalogue() -> list[ServiceRecord]:
         ServiceRecord(
             code="ants_permis",
             label="ANTS : permis de conduire (renouvellement, perte, vol, inscription à l'examen)",
-            short_label="Permis de conduire",
+            short_label="Permis conduire",
             operator="ANTS",
             duration_minutes=30,
             required_skill="ants",
