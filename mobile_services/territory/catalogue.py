@@ -108,7 +108,7 @@ def catalogue() -> list[ServiceRecord]:
         ServiceRecord(
             code="ants_titres",
             label="ANTS : pré-demande de carte d'identité ou de passeport",
-            short_label="Carte d'identité / passeport",
+            short_label="CNI / passeport",
             operator="ANTS",
             duration_minutes=30,
             required_skill="ants",
@@ -155,7 +155,7 @@ def catalogue() -> list[ServiceRecord]:
         ServiceRecord(
             code="smartphone",
             label="Premiers pas avec un smartphone : réglages, applications, appels vidéo",
-            short_label="Débuter avec un smartphone",
+            short_label="Smartphone",
             operator="Conseiller numérique",
             duration_minutes=45,
             required_skill="numerique_base",
@@ -164,7 +164,7 @@ def catalogue() -> list[ServiceRecord]:
         ServiceRecord(
             code="ordinateur",
             label="Premiers pas avec un ordinateur : souris, clavier, navigateur, documents",
-            short_label="Débuter avec un ordinateur",
+            short_label="Ordinateur",
             operator="Conseiller numérique",
             duration_minutes=45,
             required_skill="numerique_base",
@@ -173,7 +173,7 @@ def catalogue() -> list[ServiceRecord]:
         ServiceRecord(
             code="messagerie",
             label="Créer et utiliser une adresse e-mail",
-            short_label="Créer une adresse e-mail",
+            short_label="Adresse e-mail",
             operator="Conseiller numérique",
             duration_minutes=30,
             required_skill="numerique_base",
@@ -182,7 +182,7 @@ def catalogue() -> list[ServiceRecord]:
         ServiceRecord(
             code="atelier_numerique",
             label="Atelier collectif : les bons réflexes en ligne (arnaques, mots de passe, démarches sûres)",
-            short_label="Atelier numérique",
+            short_label="Atelier",
             operator="Conseiller numérique",
             duration_minutes=90,
             required_skill="atelier",
