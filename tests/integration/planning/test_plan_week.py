@@ -144,3 +144,31 @@ def test_pinned_stops_are_kept_by_the_next_plan(engine: Engine, small_valley: in
             for v in session.exec(select(t.Visit).where(t.Visit.plan_id == second.plan_id, t.Visit.pinned == True))  # noqa: E712
         ]
     assert kept == [pinned]
+
+
+def test_replanning_mid_week_keeps_what_already_happened(engine: Engine, small_valley: int) -> None:
+    clock = FixedClock(NOW)
+    bus = bootstrap(Settings(), engine=engine, sms=FakeSmsSender(), clock=clock)
+    first = bus.handle(commands.PlanWeek(territory_id=small_valley, week="2026-W49", time_limit_s=2))
+    bus.handle(commands.PublishPlan(territory_id=small_valley, week="2026-W49"))
+    # Wednesday 2 December, 10:00 Paris: every counsellor is off sick from Thursday on.
+    clock.set(datetime(2026, 12, 2, 9, 0, tzinfo=UTC))
+    with Session(engine) as session:
+        for counsellor in session.exec(select(t.Counsellor)):
+            counsellor.unavailable_dates = ["2026-12-03", "2026-12-04"]
+            session.add(counsellor)
+        session.commit()
+    second = bus.handle(commands.PlanWeek(territory_id=small_valley, week="2026-W49", time_limit_s=2))
+
+    def stops(plan_id: int) -> set[tuple[int, int, datetime]]:
+        with Session(engine) as session:
+            return {
+                (v.site_id, v.vehicle_id, v.start_at)
+                for v in session.exec(select(t.Visit).where(t.Visit.plan_id == plan_id))
+            }
+
+    cutoff = clock.now()
+    before = {s for s in stops(first.plan_id) if s[2] < cutoff}
+    assert before, "the first plan had stops before Wednesday 10:00"
+    assert {s for s in stops(second.plan_id) if s[2] < cutoff} == before
+    assert not any(s[2].astimezone(PARIS).day in (3, 4) for s in stops(second.plan_id))
