@@ -22,7 +22,7 @@ from mobile_services.storage.db import make_engine, normalise_url
 
 PG_URL_ENV = "MOBILE_SERVICES_TEST_DATABASE_URL"
 
-pytest_plugins = ["tests.fakes.plugin"] if (Path(__file__).parent / "fakes" / "plugin.py").exists() else []
+pytest_plugins = ["tests.fakes.plugin", "tests.fixtures.territory", "tests.fixtures.valley"]
 
 
 def _backends() -> list[str]:

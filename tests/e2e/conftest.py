@@ -27,7 +27,7 @@ from mobile_services.web.app import create_app
 from mobile_services.web.background import BackgroundServer
 from notifications.fakes import FakeSmsSender
 from notifications.ports import FixedClock
-from tests.unit.conversation.valley import NOW, Valley, build_valley
+from tests.fixtures.valley import Valley
 
 AUTH_TOKEN = "e2e0123456789abcdef0123456789ab"
 PUBLIC_BASE = "https://rdv.example.fr"
@@ -35,16 +35,6 @@ OUR_NUMBER = "+33939000000"
 ACCOUNT_SID = "AC" + "0" * 32
 
 
-@pytest.fixture
-def valley(engine: Engine) -> Valley:
-    """Eight communes around Guéret and three published stops (tests/unit/conversation/valley.py)."""
-    return build_valley(engine)
-
-
-@pytest.fixture
-def clock() -> FixedClock:
-    """Monday 23 November 2026, 10:00 in Paris; tests move it forward."""
-    return FixedClock(NOW)
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from mobile_services.storage import tables as t
 from notifications.gsm import count_segments, is_gsm7
 from notifications.ports import FixedClock
 from tests.e2e.conftest import Resident
-from tests.unit.conversation.valley import Valley
+from tests.fixtures.valley import Valley
 
 NOTHING = ""
 

@@ -27,7 +27,7 @@ from notifications.fakes import FakeSmsSender
 from notifications.gsm import count_segments, is_gsm7
 from notifications.ports import FixedClock
 from tests.e2e.conftest import ACCOUNT_SID, OUR_NUMBER, sign, twiml_messages
-from tests.unit.conversation.valley import Valley
+from tests.fixtures.valley import Valley
 
 SENDERS = ["+33612345678", "+33698765432", "+33700000001"]
 DIALOGUE_WORDS = [

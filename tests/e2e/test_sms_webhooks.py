@@ -19,7 +19,7 @@ from mobile_services.web.app import create_app
 from notifications.fakes import FakeSmsSender
 from notifications.ports import FixedClock
 from tests.e2e.conftest import Resident, TwilioWebhooks, sign, twiml_messages
-from tests.unit.conversation.valley import NOW
+from tests.fixtures.valley import NOW
 
 SENDER = "+33612345678"
 

@@ -16,7 +16,7 @@ from mobile_services.domain.commands import ReceiveSms
 from mobile_services.service_layer.messagebus import MessageBus
 from notifications.fakes import FakeSmsSender
 from notifications.ports import FixedClock
-from tests.unit.conversation.valley import NOW, Valley, build_valley
+from tests.fixtures.valley import Valley
 
 RESIDENT = "+33612345678"
 NEIGHBOUR = "+33698765432"
@@ -24,16 +24,6 @@ NEIGHBOUR = "+33698765432"
 Chat = Callable[..., SmsReply]
 
 
-@pytest.fixture
-def valley(engine: Engine) -> Valley:
-    """Eight communes around Guéret and three published stops (see valley.py)."""
-    return build_valley(engine)
-
-
-@pytest.fixture
-def clock() -> FixedClock:
-    """Monday 23 November 2026, 10:00 in Paris; tests move it forward."""
-    return FixedClock(NOW)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from mobile_services.storage import tables as t
 from notifications.gsm import count_segments
 from notifications.ports import FixedClock
 from tests.unit.conversation.conftest import NEIGHBOUR, RESIDENT, Chat
-from tests.unit.conversation.valley import NOW, Valley
+from tests.fixtures.valley import NOW, Valley
 
 GUERET_OFFER = "Créneaux à Guéret :\n1) mar. 1er déc. 9h\n2) mar. 1er déc. 9h30\n3) mar. 1er déc. 10h\nRépondez 1, 2 ou 3"
 
