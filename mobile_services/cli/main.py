@@ -10,6 +10,7 @@ from mobile_services.cli import sms as sms_cli
 from mobile_services.cli import territory as territory_cli
 from mobile_services.cli.demo import demo
 from mobile_services.cli.planning import pin, plan, publish, unpin
+from mobile_services.cli.scheduler import scheduler
 from mobile_services.cli.serve import serve
 
 app = typer.Typer(
@@ -27,3 +28,4 @@ app.command()(publish)
 app.command()(pin)
 app.command()(unpin)
 app.command()(serve)
+app.command()(scheduler)

@@ -89,3 +89,10 @@ class RecordDeliveryStatus(Command):
     status: str
     error_code: str | None = None
     outbox_id: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class AnonymiseInactiveResidents(Command):
+    """Retention: forget the phone number and messages of residents inactive for too long."""
+
+    older_than_days: int

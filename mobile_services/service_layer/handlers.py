@@ -33,9 +33,10 @@ def _jsonable(payload: dict[str, Any]) -> dict[str, Any]:
 
 def command_handlers() -> dict[type[Command], Callable[..., Any]]:
     from mobile_services import conversation
-    from mobile_services.service_layer import booking, dispatch, planning
+    from mobile_services.service_layer import booking, dispatch, planning, retention
 
     return {
+        commands.AnonymiseInactiveResidents: retention.anonymise_inactive_residents,
         commands.ReceiveSms: conversation.handle_incoming_sms,
         commands.RecordDeliveryStatus: booking.record_delivery_status,
         commands.PlanWeek: planning.plan_week,

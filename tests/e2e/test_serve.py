@@ -52,3 +52,46 @@ def test_serve_migrates_a_fresh_database_and_answers(tmp_path: Path, empty_datab
         output, _ = process.communicate(timeout=20)
     assert "Application web sur http://127.0.0.1" in output
     assert "+33612345678" not in output, "no phone number in the logs"
+
+
+def test_serve_runs_the_scheduler_that_sends_due_sms(tmp_path: Path, empty_database_url: str) -> None:
+    from datetime import UTC, datetime
+
+    from sqlmodel import Session, select
+
+    from mobile_services.storage import tables as t
+    from mobile_services.storage.db import make_engine, session_scope, upgrade
+
+    database_url = empty_database_url
+    upgrade(database_url)
+    engine = make_engine(database_url)
+    with session_scope(engine) as session:
+        session.add(
+            t.Message(recipient="+33612345678", kind="confirmation", body="RDV confirmé : test", idempotency_key="serve-1",
+                      due_at=datetime.now(UTC))
+        )
+    port = free_port()
+    env = {
+        **os.environ,
+        "MOBILE_SERVICES_DATABASE_URL": database_url,
+        "MOBILE_SERVICES_DATA_DIR": str(tmp_path / "data"),
+        "MOBILE_SERVICES_DISPATCH_INTERVAL_SECONDS": "5",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-c", SERVE, "--port", str(port)],
+        env=env, cwd=Path(__file__).resolve().parents[2], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        status = "pending"
+        while status == "pending" and time.monotonic() < deadline:
+            assert process.poll() is None, process.stdout.read() if process.stdout else "serve exited"
+            time.sleep(0.5)
+            with Session(engine) as session:
+                status = session.exec(select(t.Message.status)).one()
+        assert status == "sent"
+        assert "RDV confirmé : test" in (tmp_path / "data" / "sms-outbox.log").read_text(encoding="utf-8")
+    finally:
+        process.terminate()
+        process.communicate(timeout=20)
+        engine.dispose()

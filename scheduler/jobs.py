@@ -1,0 +1,33 @@
+"""The timed jobs: one tiny function each, building a command for the bus.
+
+Reminders are not jobs: they are outbox rows with a due time, sent by the dispatch
+job (DESIGN.md section 4), so a code change or a restart never loses one.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Protocol
+
+from mobile_services.domain import commands
+
+logger = logging.getLogger(__name__)
+
+
+class Bus(Protocol):
+    def handle(self, message: Any) -> Any: ...
+
+
+def dispatch_outbox(bus: Bus) -> None:
+    """Send what is due (every ``dispatch_interval_seconds``)."""
+    report = bus.handle(commands.DispatchDueMessages())
+    if report.claimed or report.expired or report.stale:
+        logger.info(
+            "dispatch: %d sent, %d retried, %d failed, %d unknown, %d expired",
+            report.sent, report.retried, report.failed, report.unknown, report.expired,
+        )
+
+
+def anonymise_inactive(bus: Bus, retention_days: int) -> None:
+    """Forget residents inactive for longer than the retention period (daily)."""
+    bus.handle(commands.AnonymiseInactiveResidents(older_than_days=retention_days))

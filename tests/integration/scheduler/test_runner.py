@@ -1,0 +1,84 @@
+"""The scheduler: static jobs wired to the bus, one leader at a time, retention."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from config import Settings
+from mobile_services.bootstrap import bootstrap
+from mobile_services.domain import commands
+from mobile_services.storage import tables as t
+from mobile_services.storage.db import make_engine, session_scope
+from notifications.fakes import FakeSmsSender
+from notifications.ports import FixedClock
+from scheduler.runner import LeaderLock, add_jobs
+
+NOW = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+
+
+def test_jobs_are_static_and_avoid_the_dst_hour(engine: Engine) -> None:
+    scheduler = BackgroundScheduler()
+    bus = bootstrap(Settings(), engine=engine, sms=FakeSmsSender(), clock=FixedClock(NOW))
+    add_jobs(scheduler, bus, Settings(), LeaderLock(engine))
+    add_jobs(scheduler, bus, Settings(), LeaderLock(engine))  # replace_existing: still one of each
+    jobs = {job.id: job for job in scheduler.get_jobs()}
+    assert set(jobs) == {"dispatch_outbox", "anonymise_inactive"}
+    for job in jobs.values():
+        if isinstance(job.trigger, CronTrigger):
+            hour = str(job.trigger.fields[5])
+            assert hour.isdigit() and not 2 <= int(hour) < 3
+
+
+def test_dispatch_job_sends_due_messages_through_the_bus(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        session.add(t.Message(recipient="+33612345678", kind="confirmation", body="RDV confirmé", idempotency_key="k", due_at=NOW))
+    sms = FakeSmsSender()
+    scheduler = BackgroundScheduler()
+    add_jobs(scheduler, bootstrap(Settings(), engine=engine, sms=sms, clock=FixedClock(NOW)), Settings(), LeaderLock(engine))
+    scheduler.get_job("dispatch_outbox").func(*scheduler.get_job("dispatch_outbox").args)
+    assert [m.body for m in sms.sent] == ["RDV confirmé"]
+
+
+def test_only_one_process_leads(engine: Engine, database_url: str, backend: str) -> None:
+    other_engine = make_engine(database_url)
+    first, second = LeaderLock(engine), LeaderLock(other_engine)
+    try:
+        if backend == "sqlite":
+            assert first.is_leader() and second.is_leader()  # one machine, one scheduler
+            return
+        assert first.is_leader()
+        assert not second.is_leader()
+        first.release()
+        assert second.is_leader()
+    finally:
+        first.release()
+        second.release()
+        other_engine.dispose()
+
+
+def test_retention_forgets_inactive_residents_but_keeps_those_with_a_coming_booking(engine: Engine) -> None:
+    old = NOW - timedelta(days=400)
+    with session_scope(engine) as session:
+        gone = t.Resident(phone="+33611111111", created_at=old, last_seen_at=old)
+        recent = t.Resident(phone="+33622222222", created_at=old, last_seen_at=NOW - timedelta(days=10))
+        session.add_all([gone, recent])
+        session.flush()
+        session.add(t.Message(recipient=gone.phone, resident_id=gone.id, kind="confirmation", body="RDV à Ahun", idempotency_key="g", due_at=old, status="sent"))
+        session.add(t.InboundMessage(message_sid="SM1", from_phone=gone.phone, body="rdv ahun", received_at=old))
+        session.add(t.Conversation(phone="+33611111111", state="idle"))
+    bus = bootstrap(Settings(), engine=engine, sms=FakeSmsSender(), clock=FixedClock(NOW))
+    assert bus.handle(commands.AnonymiseInactiveResidents(older_than_days=365)) == 1
+    with Session(engine) as session:
+        phones = {r.phone for r in session.exec(select(t.Resident))}
+        message = session.exec(select(t.Message)).one()
+        inbound = session.exec(select(t.InboundMessage)).one()
+        conversations = session.exec(select(t.Conversation)).all()
+    assert phones == {None, "+33622222222"}
+    assert message.recipient is None and "Ahun" not in message.body
+    assert inbound.from_phone is None and "ahun" not in inbound.body
+    assert conversations == []
