@@ -27,8 +27,9 @@ from scheduler import jobs
 
 logger = logging.getLogger(__name__)
 
-#: Arbitrary 64-bit key of our advisory lock ("mobile-s" in ASCII).
-ADVISORY_LOCK_KEY = 0x6D6F62696C652D73
+#: First half of our advisory lock key ("mobi" in ASCII); the second half is a hash of
+#: the schema, so two deployments sharing a database (one schema each) elect their own leader.
+ADVISORY_LOCK_NAMESPACE = 0x6D6F6269
 
 
 class LeaderLock:
@@ -47,7 +48,10 @@ class LeaderLock:
             try:
                 if self._connection is None:
                     self._connection = self.engine.connect()
-                held = self._connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_LOCK_KEY}).scalar()
+                held = self._connection.execute(
+                    text("SELECT pg_try_advisory_lock(:namespace, hashtext(current_schema()))"),
+                    {"namespace": ADVISORY_LOCK_NAMESPACE},
+                ).scalar()
                 self._connection.commit()
             except Exception:  # noqa: BLE001 - lost connection: not leader, retry later
                 logger.warning("leader lock unavailable", exc_info=True)
