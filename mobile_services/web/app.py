@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from config import Settings
 from mobile_services.bootstrap import bootstrap
 from mobile_services.service_layer.messagebus import MessageBus
+from mobile_services.web.routes import bookings as booking_routes
 from mobile_services.web.routes import health
 from mobile_services.web.routes import sms as sms_routes
 from notifications.ports import Clock, SmsSender
@@ -43,6 +44,7 @@ def create_app(
     app.state.bus = bus
     app.include_router(health.router)
     app.include_router(sms_routes.router)
+    app.include_router(booking_routes.router)
     app.add_exception_handler(RequestValidationError, _bad_request)
     return app
 
