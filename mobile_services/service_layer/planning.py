@@ -53,6 +53,10 @@ UNSERVED_REASONS_FR: dict[UnservedReason, str] = {
     UnservedReason.NO_SOLUTION: "le calcul n'a trouvé aucune solution dans le temps imparti",
 }
 
+#: A commune with demand but no site open on a working day cannot get a stop: say so.
+NO_SITE = "no_site"
+NO_SITE_FR = "aucun lieu d'accueil ouvert en semaine n'est déclaré (ajoutez-en un dans sites.csv)"
+
 WALK_IN_SHARE = 0.25
 SLOT_MINUTES = 30
 WORKSHOP = Workshop(code="atelier", duration=90, capacity=6, at_start=True, skill="atelier")
@@ -240,6 +244,20 @@ def _store_plan(
             "mandatory": item.mandatory,
             "expected_demand": round(week.demand_by_commune.get(commune.id, 0.0), 1),  # type: ignore[arg-type]
         }
+    offered = {c.commune_id for c in week.problem.candidates}
+    for commune in week.communes.values():
+        demand = week.demand_by_commune.get(commune.id, 0.0)  # type: ignore[arg-type]
+        if commune.id not in offered and commune.id not in served_communes and demand >= 1.0:
+            unserved_by_commune[commune.id] = {  # type: ignore[index]
+                "commune_id": commune.id,
+                "commune": commune.name,
+                "site": "",
+                "reason": NO_SITE,
+                "reason_fr": NO_SITE_FR,
+                "detail": "no site with opening hours on a working day",
+                "mandatory": False,
+                "expected_demand": round(demand, 1),
+            }
     plan.unserved = sorted(unserved_by_commune.values(), key=lambda u: -float(u["expected_demand"]))  # type: ignore[arg-type]
     session.add(plan)
     session.flush()

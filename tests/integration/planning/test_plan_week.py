@@ -172,3 +172,19 @@ def test_replanning_mid_week_keeps_what_already_happened(engine: Engine, small_v
     assert before, "the first plan had stops before Wednesday 10:00"
     assert {s for s in stops(second.plan_id) if s[2] < cutoff} == before
     assert not any(s[2].astimezone(PARIS).day in (3, 4) for s in stops(second.plan_id))
+
+
+def test_a_commune_without_any_site_is_explained(engine: Engine, small_valley: int) -> None:
+    with Session(engine) as session:
+        commune = session.exec(select(t.Commune).order_by(t.Commune.population.desc())).first()  # type: ignore[attr-defined]
+        assert commune is not None
+        for site in session.exec(select(t.Site).where(t.Site.commune_id == commune.id)):
+            session.delete(site)
+        session.commit()
+        name = commune.name
+    outcome = _bus(engine).handle(commands.PlanWeek(territory_id=small_valley, week="2026-W49", time_limit_s=1))
+    with Session(engine) as session:
+        plan = session.get(t.Plan, outcome.plan_id)
+    assert plan is not None
+    [entry] = [u for u in plan.unserved if u["commune"] == name]
+    assert entry["reason"] == "no_site" and "sites.csv" in entry["reason_fr"]
