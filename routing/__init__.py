@@ -4,7 +4,7 @@ Stdlib and OR-Tools only (a test enforces it). Entry point: :func:`routing.solve
 """
 
 from routing.matrix import OsrmTableClient, TableFetcher, TravelMatrix, haversine_matrix
-from routing.params import FirstSolution, ParamsError, SolveParams
+from routing.params import FirstSolution, ParamsError, SolveParams, Strategy
 from routing.problem import (
     Break,
     Candidate,
@@ -56,6 +56,7 @@ __all__ = [
     "SolveStatus",
     "Stop",
     "StopRequest",
+    "Strategy",
     "TableFetcher",
     "TimeWindow",
     "TravelMatrix",

@@ -20,6 +20,13 @@ class ParamsError(ValueError):
     """Solver parameters are invalid (unknown key, wrong type, out of range)."""
 
 
+class Strategy(StrEnum):
+    """How the search goes on after the first solution (see :mod:`routing.solver`)."""
+
+    LNS = "lns"
+    ORTOOLS = "ortools"
+
+
 class FirstSolution(StrEnum):
     """Construction heuristics offered by OR-Tools that handle optional (prize) nodes well."""
 
@@ -40,10 +47,16 @@ class SolveParams:
     * ``seed``: permutes the order in which candidates become solver nodes. OR-Tools breaks
       ties by node order, so another seed explores another part of the space; the same seed
       and a ``solution_limit`` reproduce a run exactly.
+    * ``strategy``: ``"lns"`` (default): ruin-and-recreate large neighbourhood search
+      around OR-Tools (each step removes a few stops and lets OR-Tools' greedy descent
+      repair the plan); ``"ortools"``: OR-Tools' own guided local search for the whole
+      budget (the planner before November 2026).
     * ``first_solution``: construction heuristic.
     * ``use_guided_local_search``: escape local optima (default); False stops at the first
       local optimum, which is fast and fine for previews and small tests.
     * ``solution_limit``: stop after this many solutions (None: only the time limit).
+      With ``strategy = "lns"`` it counts ruin-and-recreate steps (each ends in one
+      local optimum), so the same seed and limit reproduce a run exactly.
     * ``log_search``: OR-Tools search log on stderr.
     * ``prize_scale``: objective units per unit of prize. Kilometre costs are in euro
       cents, so 100 000 means one person served is worth 1 000 euros of driving: prizes
@@ -58,6 +71,7 @@ class SolveParams:
 
     time_limit_s: float = 20.0
     seed: int = 0
+    strategy: Strategy = Strategy.LNS
     first_solution: FirstSolution = FirstSolution.PARALLEL_CHEAPEST_INSERTION
     use_guided_local_search: bool = True
     solution_limit: int | None = None
@@ -89,6 +103,11 @@ class SolveParams:
             or self.solution_limit < 1
         ):
             raise ParamsError("solution_limit must be a positive integer or None")
+        try:
+            object.__setattr__(self, "strategy", Strategy(self.strategy))
+        except ValueError:
+            choices = ", ".join(f.value for f in Strategy)
+            raise ParamsError(f"strategy must be one of {choices}") from None
         try:
             object.__setattr__(self, "first_solution", FirstSolution(self.first_solution))
         except ValueError:

@@ -66,16 +66,53 @@ starts before it. Other stops of ``initial`` keep a move bonus (``params.move_pe
 on their previous route-day and a soft cumul bound around their previous start
 (``params.shift_penalty_per_min``), so a re-plan moves as little as it must.
 
-**Search.** First solution by ``params.first_solution`` (parallel cheapest insertion by
-default, which handles optional nodes), then guided local search until the time limit, with the path and inactive-node LNS
-operators switched on (on random tiny instances they close the last gaps to the
-brute-force optimum that plain GLS leaves after half a second).
-``progress`` is called from ``AddAtSolutionCallback`` on each improving solution.
-``OPTIMAL`` is only reported when OR-Tools proves it.
+**Search.** Two strategies (``params.strategy``), both on this one model, built once.
+
+*``"lns"`` (default): ruin and recreate around OR-Tools.* The first solution is
+``params.first_solution`` (parallel cheapest insertion by default) followed by OR-Tools'
+greedy descent to a local optimum, with a curated operator set (``_repair_parameters``:
+no CP-based LNS, no cheapest-insertion LNS, no chain / shortest-path / Lin-Kernighan /
+cross moves, which cost 2-3x per descent without improving the outer loop). Then, until
+the time limit (or ``params.solution_limit`` steps):
+
+1. *ruin* (:mod:`routing.search`): remove 2-12 stops of the current plan, by one of five
+   operators drawn at random: the stops closest to a random stop (related, Shaw/SISR),
+   strings of consecutive stops on the routes around a random stop, random stops, most
+   of one route-day, or the stops worth least per minute they cost (randomised). Pins and
+   frozen stops are never removed;
+2. *perturb*: try to place up to two of the most valuable unserved stops near the ruin
+   (not the removed ones) at their cheapest feasible positions (feasibility by
+   ``ReadAssignmentFromRoutes``). Without this the descent, which takes the first
+   improving move in a fixed order, mostly puts the removed stops back;
+3. *recreate*: ``SolveFromAssignmentWithParameters`` from that partial plan (a fresh
+   assignment of the next variables, see ``_assignment``) with the greedy descent:
+   OR-Tools inserts, relocates and swaps stops until a local optimum. Every constraint
+   of the model (windows, lunch, driving, days of second visits) is enforced by OR-Tools
+   itself, so every plan the loop sees is feasible;
+4. *accept* (:class:`routing.search.Acceptance`): a plan at least as good always, a worse
+   one with probability ``exp(-delta / T)``, ``T`` falling linearly from 30 % of a median
+   stop's value to 0 over the budget; after 400 steps without a new best the search goes
+   back to the best plan.
+
+Randomness comes from ``random.Random(params.seed)`` and every descent stops at a local
+optimum, so a seed plus ``solution_limit`` reproduces a run exactly; with the time limit
+only, the number of steps depends on the machine.
+
+*``"ortools"``: the planner before November 2026.* Guided local search until the time
+limit, with the path and inactive-node LNS operators switched on (on random tiny
+instances they close the last gaps to the brute-force optimum that plain GLS leaves after
+half a second). On the public benchmarks it stalls right after its first local optimum
+(``benchmarks/README.md``).
+
+With ``use_guided_local_search = False`` both strategies stop at the first local
+optimum. ``progress`` is called from ``AddAtSolutionCallback`` on each solution better
+than every earlier one (across all steps). ``OPTIMAL`` is only reported when OR-Tools
+proves it.
 """
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -83,10 +120,11 @@ from dataclasses import dataclass
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2, routing_parameters_pb2
 from ortools.util import optional_boolean_pb2
 
-from routing.params import FirstSolution, SolveParams
+from routing.params import FirstSolution, SolveParams, Strategy
 from routing.precheck import NodeSpec, PastVisit, Preparation, RouteDay, prepare
 from routing.problem import MINUTES_PER_DAY, MINUTES_PER_WEEK, Problem, boosted_prize
 from routing.result import Leg, Plan, Route, SolveStatus, Unserved, UnservedReason, Visit
+from routing.search import Acceptance, RuinContext, ruin
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -166,6 +204,49 @@ def _search_parameters(params: SolveParams) -> routing_parameters_pb2.RoutingSea
     return sp
 
 
+# Operators left out of each LNS repair: the CP-based LNS (about 1.5 s per call), the
+# insertion-heuristic LNS operators, each of which re-runs a cheapest-insertion pass (the
+# outer ruin-and-recreate does their job; without them a repair is 2-3x cheaper), and the
+# chain / shortest-path / Lin-Kernighan / cross moves (another 20 % per repair on 240
+# customers, no loss of quality measured).
+_HEAVY_OPERATORS = (
+    "use_swap_active_chain",
+    "use_shortest_path_swap_active",
+    "use_shortest_path_two_opt",
+    "use_lin_kernighan",
+    "use_cross",
+    "use_make_chain_inactive",
+    "use_inactive_lns",
+    "use_path_lns",
+    "use_global_cheapest_insertion_path_lns",
+    "use_local_cheapest_insertion_path_lns",
+    "use_relocate_path_global_cheapest_insertion_insert_unperformed",
+    "use_global_cheapest_insertion_visit_types_lns",
+    "use_local_cheapest_insertion_visit_types_lns",
+    "use_relocate_expensive_chain",
+)
+
+
+def _repair_parameters(params: SolveParams) -> routing_parameters_pb2.RoutingSearchParameters:
+    """OR-Tools parameters of one LNS step: greedy descent to a local optimum, light operators."""
+    sp = pywrapcp.DefaultRoutingSearchParameters()
+    sp.first_solution_strategy = getattr(routing_enums_pb2.FirstSolutionStrategy, FirstSolution(params.first_solution).value)
+    sp.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GREEDY_DESCENT
+    for name in _HEAVY_OPERATORS:
+        setattr(sp.local_search_operators, name, optional_boolean_pb2.BOOL_FALSE)
+    sp.time_limit.FromMilliseconds(max(1, round(params.time_limit_s * 1000)))
+    sp.log_search = params.log_search
+    return sp
+
+
+# LNS tuning (measured on TOPTW/VRPTW/rural, see benchmarks/README.md).
+_MAX_REMOVE = 12  # a ruin removes 2.._MAX_REMOVE stops
+_TEMPERATURE = 0.3  # start temperature, as a fraction of the median value of a stop
+_RESTART_AFTER = 400  # steps without a new best before going back to the best plan
+_INSERT_TRIES = 2  # unserved stops tried before each repair (x 3 positions each)...
+_INSERT_NEAR = 15  # ...among the most valuable of the _INSERT_NEAR closest to the ruin
+
+
 class _Model:
     """One OR-Tools routing model built from a :class:`Preparation` (see module docstring)."""
 
@@ -191,7 +272,9 @@ class _Model:
         self.routing = pywrapcp.RoutingModel(self.manager)
         self.solver = self.routing.solver()
         self.values = [self._values(s) for s in self.specs]
+        self.soft_values = [max(v.values(), default=0) for v in self.values]
         self.breaks: dict[int, pywrapcp.IntervalVar] = {}
+        self._partial: pywrapcp.Assignment | None = None
         self._build()
 
     # -- values -------------------------------------------------------------------------
@@ -231,6 +314,7 @@ class _Model:
         kinds = {rd.resource.kind for rd in self.days}
         minutes = {k: self._node_matrix(next(rd for rd in self.days if rd.resource.kind == k), "minutes") for k in kinds}
         metres = {k: self._node_matrix(next(rd for rd in self.days if rd.resource.kind == k), "metres") for k in kinds}
+        self.minutes = minutes[self.days[0].resource.kind]
 
         # Transit matrices: time = service + travel, driving = travel.
         time_eval = {
@@ -384,7 +468,8 @@ class _Model:
     def run(self, progress: ProgressCallback | None, initial: Plan | None) -> Plan:
         """Search (warm-started from ``initial`` when it still fits) and decode the plan."""
         routing = self.routing
-        search = _search_parameters(self.params)
+        lns = self.params.strategy is Strategy.LNS
+        search = _repair_parameters(self.params) if lns else _search_parameters(self.params)
         messages = list(self.prep.messages)
         best: list[int | None] = [None]
         started = [self.solver.WallTime()]
@@ -420,13 +505,16 @@ class _Model:
         solution = None
         started[0] = self.solver.WallTime()
         if initial is not None:
-            warm = routing.ReadAssignmentFromRoutes(self._warm_routes(initial), True)
-            if warm is None:
+            warm_routes = self._warm_routes(initial)
+            if routing.ReadAssignmentFromRoutes(warm_routes, True) is None:
                 messages.append("the previous plan no longer fits the problem: searched from scratch")
             else:
-                solution = routing.SolveFromAssignmentWithParameters(warm, search)
+                solution = routing.SolveFromAssignmentWithParameters(self._assignment(warm_routes), search)
         if solution is None:
             solution = routing.SolveWithParameters(search)
+        optimal = routing.status() == routing_enums_pb2.RoutingSearchStatus.ROUTING_OPTIMAL
+        if solution is not None and lns and self.params.use_guided_local_search and not optimal:
+            solution = self._lns(solution, search, started[0])
         elapsed = (self.solver.WallTime() - started[0]) / 1000.0
         messages.extend(errors)
         if solution is None:
@@ -453,11 +541,162 @@ class _Model:
                 messages=tuple(messages),
                 elapsed_s=elapsed,
             )
-        return self._decode(solution, messages, elapsed)
+        return self._decode(solution, messages, elapsed, optimal)
+
+    def _routes_of(self, solution: pywrapcp.Assignment) -> list[list[int]]:
+        routing = self.routing
+        out = []
+        for v in range(len(self.days)):
+            index = solution.Value(routing.NextVar(routing.Start(v)))
+            route = []
+            while not routing.IsEnd(index):
+                route.append(index)
+                index = solution.Value(routing.NextVar(index))
+            out.append(route)
+        return out
+
+    def _ruin_context(self) -> RuinContext:
+        node = self.manager.IndexToNode
+        minutes = self.minutes
+        n_places = self.n_places
+        specs = self.specs
+
+        def value(index: int, v: int) -> int:
+            return self.values[node(index) - n_places].get(v, 0)
+
+        return RuinContext(
+            travel=lambda a, b: minutes[node(a)][node(b)],
+            value=value,
+            service=lambda index: self.service[node(index)],
+            removable=lambda index: not (specs[node(index) - n_places].pinned or specs[node(index) - n_places].frozen),
+            starts=[self.routing.Start(v) for v in range(len(self.days))],
+            ends=[self.routing.End(v) for v in range(len(self.days))],
+        )
+
+    def _assignment(self, routes: Sequence[Sequence[int]]) -> pywrapcp.Assignment:
+        """A fresh assignment of the next variables for ``routes`` (absent stops unperformed).
+
+        Used instead of the assignment ``ReadAssignmentFromRoutes`` returns: that one is
+        owned by the model, and solving from it left later ``ReadAssignmentFromRoutes``
+        calls refusing feasible routes (seen on the rural territories with OR-Tools 9.15).
+        """
+        routing = self.routing
+        following: dict[int, int] = {}
+        for v, route in enumerate(routes):
+            path = [routing.Start(v), *route, routing.End(v)]
+            following.update(itertools.pairwise(path))
+        if self._partial is None:  # one object reused: the solver frees assignments only at the end
+            self._partial = self.solver.Assignment()
+            for i in range(routing.Size()):
+                self._partial.Add(routing.NextVar(i))
+        for i in range(routing.Size()):
+            self._partial.SetValue(routing.NextVar(i), following.get(i, i))
+        return self._partial
+
+    def _insert_unserved(
+        self,
+        routes: list[list[int]],
+        removed: set[int],
+        ctx: RuinContext,
+        rng: random.Random,
+    ) -> list[list[int]]:
+        """Insert a few unserved stops near the ruin (not the removed ones) before the repair.
+
+        OR-Tools' greedy descent takes the first improving move in a fixed order, so left
+        alone it tends to put the removed stops back; placing other valuable stops first
+        (at their cheapest feasible position by detour, feasibility checked by
+        ``ReadAssignmentFromRoutes``) makes each step explore a different plan.
+        """
+        routing, manager = self.routing, self.manager
+        served = {i for r in routes for i in r}
+        visits: dict[int, int] = {}
+        for i in served:
+            commune = self.specs[manager.IndexToNode(i) - self.n_places].candidate.commune_id
+            visits[commune] = visits.get(commune, 0) + 1
+        anchor = rng.choice(sorted(removed))
+        pool = []
+        for k, spec in enumerate(self.specs):
+            index = manager.NodeToIndex(self.n_places + k)
+            commune = spec.candidate.commune_id
+            if index in served or index in removed or visits.get(commune, 0) >= self.caps[commune]:
+                continue
+            pool.append((ctx.travel(anchor, index) + ctx.travel(index, anchor), index, k))
+        pool.sort()
+        # the most valuable of the unserved stops closest to the ruin, in random order of value
+        near = pool[:_INSERT_NEAR]
+        near.sort(key=lambda item: -self.soft_values[item[2]] * (0.5 + rng.random()))
+        for _, index, k in near[:_INSERT_TRIES]:
+            options = []
+            for v in self.specs[k].options:
+                path = [ctx.starts[v], *routes[v], ctx.ends[v]]
+                for i in range(len(path) - 1):
+                    a, b = path[i], path[i + 1]
+                    options.append((ctx.travel(a, index) + ctx.travel(index, b) - ctx.travel(a, b), v, i))
+            options.sort()
+            for _, v, i in options[:3]:
+                trial = [list(r) for r in routes]
+                trial[v].insert(i, index)
+                if routing.ReadAssignmentFromRoutes(trial, True) is not None:
+                    routes = trial
+                    break
+        return routes
+
+    def _lns(
+        self,
+        solution: pywrapcp.Assignment,
+        search: routing_parameters_pb2.RoutingSearchParameters,
+        started_ms: int,
+    ) -> pywrapcp.Assignment:
+        """Ruin and recreate until the time or step limit; returns the best assignment.
+
+        Each step removes a few stops of the current plan (:func:`routing.search.ruin`),
+        pre-places a few unserved ones (:meth:`_insert_unserved`) and lets OR-Tools'
+        greedy descent re-insert, move and swap stops from there until a local optimum
+        (``SolveFromAssignmentWithParameters`` on :meth:`_assignment`). The result replaces the current plan
+        under :class:`routing.search.Acceptance`; the best plan is kept aside.
+        """
+        routing, solver = self.routing, self.solver
+        rng = random.Random(self.params.seed)
+        ctx = self._ruin_context()
+        budget_ms = self.params.time_limit_s * 1000.0
+        limit = self.params.solution_limit
+        soft = sorted(v for v in self.soft_values if v > 0)
+        acceptance = Acceptance(_TEMPERATURE * soft[len(soft) // 2] if soft else 0.0, rng)
+        best = solver.Assignment(solution)
+        best_obj = current_obj = solution.ObjectiveValue()
+        current = self._routes_of(solution)
+        step = since_best = 0
+        while limit is None or step < limit:
+            used = solver.WallTime() - started_ms
+            left = budget_ms - used
+            if left < 5:
+                break
+            step += 1
+            _, removed = ruin(current, ctx, rng, _MAX_REMOVE)
+            if not removed:
+                break
+            kept = [[i for i in r if i not in removed] for r in current]
+            if _INSERT_TRIES:
+                kept = self._insert_unserved(kept, removed, ctx, rng)
+            partial = self._assignment(kept)
+            search.time_limit.FromMilliseconds(max(1, int(left)))
+            repaired = routing.SolveFromAssignmentWithParameters(partial, search)
+            if repaired is None:
+                continue
+            objective = repaired.ObjectiveValue()
+            since_best += 1
+            if objective < best_obj:  # a copy: the solver reuses the assignment it returns
+                best, best_obj, since_best = solver.Assignment(repaired), objective, 0
+            progress = step / limit if limit is not None else used / budget_ms
+            if acceptance.accept(objective, current_obj, progress):
+                current, current_obj = self._routes_of(repaired), objective
+            if since_best >= _RESTART_AFTER:
+                current, current_obj, since_best = self._routes_of(best), best_obj, 0
+        return best
 
     # -- decoding -----------------------------------------------------------------------
 
-    def _decode(self, solution: pywrapcp.Assignment, messages: list[str], elapsed: float) -> Plan:
+    def _decode(self, solution: pywrapcp.Assignment, messages: list[str], elapsed: float, optimal: bool) -> Plan:
         routing, manager = self.routing, self.manager
         routes: list[Route] = []
         served_nodes: set[int] = set()
@@ -513,7 +752,7 @@ class _Model:
 
         if self.prep.contradictions or hard_missed:
             status = SolveStatus.INFEASIBLE_INPUT
-        elif routing.status() == routing_enums_pb2.RoutingSearchStatus.ROUTING_OPTIMAL:
+        elif optimal:
             status = SolveStatus.OPTIMAL
         else:
             status = SolveStatus.FEASIBLE

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from routing.params import FirstSolution, ParamsError, SolveParams
+from routing.params import FirstSolution, ParamsError, SolveParams, Strategy
 
 
 def test_defaults_use_guided_local_search_with_a_time_limit() -> None:
@@ -14,6 +14,14 @@ def test_defaults_use_guided_local_search_with_a_time_limit() -> None:
 
     assert params.use_guided_local_search and params.time_limit_s == 20.0
     assert params.first_solution is FirstSolution.PARALLEL_CHEAPEST_INSERTION
+    assert params.strategy is Strategy.LNS
+
+
+def test_strategy_is_read_from_toml_as_a_string(tmp_path: Path) -> None:
+    path = tmp_path / "routing.toml"
+    path.write_text('strategy = "ortools"\n')
+
+    assert SolveParams.from_file(path).strategy is Strategy.ORTOOLS
 
 
 def test_from_file_reads_a_table_of_a_toml_file(tmp_path: Path) -> None:
@@ -39,6 +47,7 @@ def test_from_file_rejects_unknown_keys(tmp_path: Path) -> None:
         ({"time_limit_s": 0}, "time_limit_s"),
         ({"seed": -1}, "seed"),
         ({"first_solution": "BEST"}, "first_solution"),
+        ({"strategy": "tabu"}, "strategy must be one of lns, ortools"),
         ({"prize_scale": 10**9}, "overflow"),
         ({"solution_limit": 0}, "solution_limit"),
         ({"move_penalty": -1}, "move_penalty"),

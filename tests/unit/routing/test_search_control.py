@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from routing.params import FirstSolution, SolveParams
+from routing.params import FirstSolution, SolveParams, Strategy
 from routing.problem import Problem
 from routing.result import SolveStatus
 from routing.solver import SearchProgress, solve
@@ -63,3 +63,26 @@ def test_other_first_solution_strategies_work(three_communes: Problem) -> None:
     for strategy in (FirstSolution.SAVINGS, FirstSolution.LOCAL_CHEAPEST_INSERTION, FirstSolution.PATH_CHEAPEST_ARC):
         plan = solve(three_communes, SolveParams(time_limit_s=0.2, first_solution=strategy, use_guided_local_search=False))
         assert len(plan.visits) == 3, strategy
+
+
+def test_plain_ortools_strategy_still_plans_the_week(valley_week: Problem) -> None:
+    from tests.unit.routing.checker import assert_feasible
+
+    plan = solve(valley_week, SolveParams(time_limit_s=0.3, strategy=Strategy.ORTOOLS))
+
+    assert_feasible(valley_week, plan)
+    assert plan.status is SolveStatus.FEASIBLE
+
+
+def test_large_neighbourhood_search_is_at_least_as_good_as_its_first_local_optimum(valley_week: Problem) -> None:
+    first = solve(valley_week, SolveParams(time_limit_s=2, use_guided_local_search=False))
+    searched = solve(valley_week, SolveParams(time_limit_s=2, solution_limit=30))
+
+    assert searched.objective is not None and first.objective is not None
+    assert searched.objective <= first.objective
+
+
+def test_step_limit_stops_the_search_before_the_time_limit(valley_week: Problem) -> None:
+    plan = solve(valley_week, SolveParams(time_limit_s=30, solution_limit=3))
+
+    assert plan.elapsed_s < 5 and plan.is_feasible()
