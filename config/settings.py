@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     osrm_url: AnyHttpUrl | None = None
     solver_time_limit_seconds: float = Field(30, gt=0, le=3600)
     solver_seed: int = Field(1, ge=0)
+    solver_strategy: Literal["lns", "ortools"] = "lns"
     road_factor: float = Field(1.3, ge=1.0, le=3.0)
 
     @field_validator("timezone")

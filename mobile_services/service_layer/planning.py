@@ -27,7 +27,7 @@ from mobile_services.service_layer.planning_problem import PlanningOptions, Week
 from mobile_services.service_layer.unit_of_work import UnitOfWork
 from mobile_services.storage import tables as t
 from notifications.ports import Clock
-from routing.params import SolveParams
+from routing.params import SolveParams, Strategy
 from routing.problem import MINUTES_PER_DAY, split_week_minute
 from routing.result import Plan as RoutingPlan
 from routing.result import Route as RoutingRoute
@@ -98,6 +98,7 @@ def plan_week(
         params = SolveParams(
             time_limit_s=command.time_limit_s or settings.solver_time_limit_seconds,
             seed=command.seed if command.seed is not None else settings.solver_seed,
+            strategy=Strategy(settings.solver_strategy),
         )
         previous = latest_plan(uow.session, command.territory_id, command.week)
         initial = stored_plan_as_routing(uow.session, week, previous, settings) if previous is not None else None

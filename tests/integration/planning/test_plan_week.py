@@ -188,3 +188,9 @@ def test_a_commune_without_any_site_is_explained(engine: Engine, small_valley: i
     assert plan is not None
     [entry] = [u for u in plan.unserved if u["commune"] == name]
     assert entry["reason"] == "no_site" and "sites.csv" in entry["reason_fr"]
+
+
+def test_the_plain_ortools_search_remains_available(engine: Engine, small_valley: int) -> None:
+    bus = bootstrap(Settings(solver_strategy="ortools"), engine=engine, sms=FakeSmsSender(), clock=FixedClock(NOW))
+    outcome = bus.handle(commands.PlanWeek(territory_id=small_valley, week="2026-W49", time_limit_s=1))
+    assert outcome.kpis["visits"] > 0
