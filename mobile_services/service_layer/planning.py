@@ -87,6 +87,7 @@ def plan_week(
     solver_progress: SolverProgress | None = None,
 ) -> PlanOutcome:
     """Solve the week from demand and store it as a new draft version."""
+    budget_started = time.monotonic()
     with uow:
         week = build_week_problem(uow.session, command.territory_id, command.week, options_from(settings), travel)
         if not week.problem.shifts:
@@ -95,8 +96,11 @@ def plan_week(
                 f"no route-day available in {command.week} for territory {command.territory_id}",
                 f"Aucune tournée possible en {command.week} : {closed}.",
             )
+        # The coordinator's time limit covers the whole planning, reading the territory
+        # and the travel times included: the search gets what is left (at least 1 s).
+        budget = command.time_limit_s or settings.solver_time_limit_seconds
         params = SolveParams(
-            time_limit_s=command.time_limit_s or settings.solver_time_limit_seconds,
+            time_limit_s=max(1.0, budget - (time.monotonic() - budget_started)),
             seed=command.seed if command.seed is not None else settings.solver_seed,
             strategy=Strategy(settings.solver_strategy),
         )
