@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-# `serve` is registered in mobile_services.cli.main by its owner; run the function itself.
+# The `serve` command function itself, as `mobile-services serve` runs it (no console script needed).
 SERVE = "import typer; from mobile_services.cli.serve import serve; typer.run(serve)"
 
 
@@ -21,18 +21,25 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_serve_migrates_a_fresh_database_and_answers(tmp_path: Path, empty_database_url: str) -> None:
-    port = free_port()
+def start_serve(port: int, database_url: str, data_dir: Path, **settings: str) -> subprocess.Popen[str]:
+    """`serve` in its own process on ``port``, with MOBILE_SERVICES_<NAME> settings."""
     env = {
         **os.environ,
-        "MOBILE_SERVICES_DATABASE_URL": empty_database_url,
-        "MOBILE_SERVICES_DATA_DIR": str(tmp_path / "data"),
-        "MOBILE_SERVICES_TWILIO_AUTH_TOKEN": "serve0123456789abcdef0123456789",
+        "MOBILE_SERVICES_DATABASE_URL": database_url,
+        "MOBILE_SERVICES_DATA_DIR": str(data_dir),
+        **{f"MOBILE_SERVICES_{name.upper()}": value for name, value in settings.items()},
     }
-    process = subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, "-c", SERVE, "--port", str(port)],
         env=env, cwd=Path(__file__).resolve().parents[2], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
+
+
+def test_serve_migrates_a_fresh_database_and_answers(tmp_path: Path, empty_database_url: str) -> None:
+    port = free_port()
+    process = start_serve(
+        port, empty_database_url, tmp_path / "data", twilio_auth_token="serve0123456789abcdef0123456789"
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
@@ -70,17 +77,7 @@ def test_serve_runs_the_scheduler_that_sends_due_sms(tmp_path: Path, empty_datab
             t.Message(recipient="+33612345678", kind="confirmation", body="RDV confirmé : test", idempotency_key="serve-1",
                       due_at=datetime.now(UTC))
         )
-    port = free_port()
-    env = {
-        **os.environ,
-        "MOBILE_SERVICES_DATABASE_URL": database_url,
-        "MOBILE_SERVICES_DATA_DIR": str(tmp_path / "data"),
-        "MOBILE_SERVICES_DISPATCH_INTERVAL_SECONDS": "5",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-c", SERVE, "--port", str(port)],
-        env=env, cwd=Path(__file__).resolve().parents[2], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+    process = start_serve(free_port(), database_url, tmp_path / "data", dispatch_interval_seconds="5")
     try:
         deadline = time.monotonic() + 60
         status = "pending"
