@@ -30,10 +30,6 @@ class DemandModel:
     never_visited_weeks: int = 6
     #: a waiting-list entry or an unserved booking counts as this many visitors
     explicit_request_weight: float = 1.0
-    #: prize multiplier per week since the last visit (fairness across weeks)
-    fairness_per_week: float = 0.04
-    #: fairness multiplier cap
-    fairness_cap: float = 1.6
     #: minutes per person served at a desk (a typical procedure with explanations)
     minutes_per_person: int = 30
     #: length of a stop block (a half-day permanence)
@@ -66,9 +62,9 @@ class StopValue:
     blocks: int
     duration_minutes: int
     capacity: int
+    #: people the stop can serve this week; routing raises it for fairness (``boosted_prize``)
     prize: float
     max_visits: int
-    fairness: float
 
 
 def expected_demand(commune: CommuneDemand, model: DemandModel = DemandModel()) -> float:
@@ -80,12 +76,6 @@ def expected_demand(commune: CommuneDemand, model: DemandModel = DemandModel()) 
     return baseline + explicit + commune.signals
 
 
-def fairness_multiplier(weeks_since_visit: int | None, model: DemandModel = DemandModel()) -> float:
-    """A commune left out for weeks rises in priority, up to a cap."""
-    weeks = weeks_since_visit if weeks_since_visit is not None else model.never_visited_weeks
-    return min(model.fairness_cap, 1.0 + model.fairness_per_week * max(0, weeks))
-
-
 def stop_value(
     commune: CommuneDemand, desks: int, model: DemandModel = DemandModel(), *, longest_opening: int | None = None
 ) -> StopValue:
@@ -94,8 +84,9 @@ def stop_value(
     The stop lasts as many half-day blocks as its demand fills (at least one, at most
     ``max_blocks_per_stop``, and no longer than the site's ``longest_opening`` window,
     which shortens a stop at a mairie open two hours a day); the prize is the demand
-    it can actually serve (capped by desks x duration / minutes per person), raised by
-    fairness. Demand beyond one stop allows a second stop on another day.
+    it can actually serve (capped by desks x duration / minutes per person); fairness
+    across weeks is applied once, by ``routing.problem.boosted_prize`` from
+    ``weeks_since_visit``. Demand beyond one stop allows a second stop on another day.
     """
     demand = expected_demand(commune, model)
     per_block = max(1, desks * model.block_minutes // model.minutes_per_person)
@@ -105,7 +96,6 @@ def stop_value(
         blocks = max(1, longest_opening // model.block_minutes)
         duration = min(longest_opening, blocks * model.block_minutes)
     capacity = max(1, desks * duration // model.minutes_per_person)
-    fairness = fairness_multiplier(commune.weeks_since_visit, model)
     served = min(demand, capacity)
     visits = min(model.max_visits_per_week, max(1, math.ceil(demand / capacity)))
     return StopValue(
@@ -113,7 +103,6 @@ def stop_value(
         blocks=blocks,
         duration_minutes=duration,
         capacity=capacity,
-        prize=served * fairness,
+        prize=served,
         max_visits=visits,
-        fairness=fairness,
     )

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlmodel import Session, col, select
 
+from mobile_services.domain.calendar import minute_of_day
 from mobile_services.storage import tables as t
 
 PALETTE = ("#1b6ca8", "#d1495b", "#2a9d8f", "#e9a03b", "#6a4c93", "#3d5a80", "#8a5a44", "#577590", "#c06c84", "#43aa8b")
@@ -64,11 +64,6 @@ def _project(lat: float, lon: float, centre: tuple[float, float], scale: float) 
     return round(x, 1), round(y, 1)
 
 
-def _minute(moment: datetime, tz: ZoneInfo) -> int:
-    local = moment.astimezone(tz)
-    return local.hour * 60 + local.minute
-
-
 def render_plan_html(session: Session, plan_id: int, tz: ZoneInfo) -> str:
     plan = session.get(t.Plan, plan_id)
     if plan is None:
@@ -107,13 +102,13 @@ def render_plan_html(session: Session, plan_id: int, tz: ZoneInfo) -> str:
         lines.append(RouteLine(colour=colour, points=" ".join(f"{x},{y}" for x, y in path), label=label))
         bars: list[Bar] = []
         for stop in stops:
-            start, end = _minute(stop.start_at, tz), _minute(stop.end_at, tz)
-            arrival = _minute(stop.arrival_at, tz) if stop.arrival_at else start
+            start, end = minute_of_day(stop.start_at, tz), minute_of_day(stop.end_at, tz)
+            arrival = minute_of_day(stop.arrival_at, tz) if stop.arrival_at else start
             commune = by_commune[sites[stop.site_id].commune_id]
             bars.append(Bar(x=100 * (arrival - TIMELINE_START) / width, width=100 * max(0, start - arrival) / width, label="", kind="wait"))
             bars.append(Bar(x=100 * (start - TIMELINE_START) / width, width=100 * (end - start) / width, label=commune.name, kind="stop"))
         if route.break_start_at and route.break_end_at:
-            b0, b1 = _minute(route.break_start_at, tz), _minute(route.break_end_at, tz)
+            b0, b1 = minute_of_day(route.break_start_at, tz), minute_of_day(route.break_end_at, tz)
             bars.append(Bar(x=100 * (b0 - TIMELINE_START) / width, width=100 * (b1 - b0) / width, label="pause", kind="lunch"))
         lanes.append(Lane(label=f"{label} ({route.distance_km:.0f} km)", colour=colour, bars=bars))
 

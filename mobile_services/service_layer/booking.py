@@ -33,6 +33,7 @@ from mobile_services.storage import tables as t
 from notifications.ports import RECIPIENT_ERROR_CODES, Clock
 from notifications.rendering import SmsRenderer
 from notifications.webhooks import is_forward
+from routing.matrix import haversine_m
 from scheduler.timing import MessagingRules, reminders
 
 logger = logging.getLogger(__name__)
@@ -459,13 +460,6 @@ def set_opt_out(session: Session, *, phone: str, opted_out: bool, now: datetime)
 # --------------------------------------------------------------------------- queries
 
 
-def _km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    phi1, phi2 = math.radians(lat1), math.radians(lat2)
-    dphi, dlambda = phi2 - phi1, math.radians(lon2 - lon1)
-    a = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlambda / 2) ** 2
-    return 2 * 6371.0 * math.asin(math.sqrt(a))
-
-
 def _nearby_communes(session: Session, commune_id: int, radius_km: float) -> dict[int, tuple[t.Commune, float]]:
     origin = session.get(t.Commune, commune_id)
     if origin is None:
@@ -480,7 +474,7 @@ def _nearby_communes(session: Session, commune_id: int, radius_km: float) -> dic
             col(t.Commune.longitude).between(origin.longitude - dlon, origin.longitude + dlon),
         )
     ):
-        distance = _km(origin.latitude, origin.longitude, commune.latitude, commune.longitude)
+        distance = haversine_m(origin.latitude, origin.longitude, commune.latitude, commune.longitude) / 1000
         if commune.id == commune_id or distance <= radius_km:
             result[commune.id] = (commune, 0.0 if commune.id == commune_id else distance)  # type: ignore[index]
     return result

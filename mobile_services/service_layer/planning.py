@@ -13,13 +13,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
 
 from sqlmodel import Session, col, delete, func, select
 
 from config import Settings
 from mobile_services.domain import commands, events
-from mobile_services.domain.calendar import local_datetime
+from mobile_services.domain.calendar import local_datetime, minute_of_day
 from mobile_services.adapters.travel_times import MatrixProvider
 from mobile_services.domain.exceptions import NotFound, PlanningError
 from mobile_services.service_layer.rebooking import carry_bookings
@@ -296,7 +295,7 @@ def stored_plan_as_routing(session: Session, week: WeekProblem, plan: t.Plan, se
         if candidate is None or visit.day not in week.days:
             continue
         day = week.days.index(visit.day)
-        start = day * MINUTES_PER_DAY + _minute_of_day(visit.start_at, tz)
+        start = day * MINUTES_PER_DAY + minute_of_day(visit.start_at, tz)
         by_route.setdefault((visit.vehicle_id, day), []).append(
             RoutingVisit(
                 candidate_id=candidate.id, site_id=candidate.site.id, commune_id=candidate.commune_id,
@@ -319,11 +318,6 @@ def stored_plan_as_routing(session: Session, week: WeekProblem, plan: t.Plan, se
             )
         )
     return RoutingPlan(status=SolveStatus.FEASIBLE, routes=tuple(routes), unserved=())
-
-
-def _minute_of_day(moment: datetime, tz: Any) -> int:
-    local = moment.astimezone(tz)
-    return local.hour * 60 + local.minute
 
 
 def latest_plan(session: Session, territory_id: int, week: str, status: str | None = None) -> t.Plan | None:

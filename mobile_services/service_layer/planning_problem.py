@@ -164,12 +164,12 @@ def build_week_problem(
                     name=f"{commune.name} - {site.name}",
                 ),
                 duration=value.duration_minutes,
-                prize=round(min(value.expected_demand, value.capacity), 3),
+                prize=round(value.prize, 3),
                 weeks_since_visit=min(weeks if weeks is not None else options.demand.never_visited_weeks, 52),
                 mandatory=mandatory,
                 max_visits=value.max_visits,
                 skills=frozenset(requirements),
-                market_bonus=round(min(value.expected_demand, value.capacity) * options.demand.market_day_bonus, 3)
+                market_bonus=round(value.prize * options.demand.market_day_bonus, 3)
                 if site.market_day is not None
                 else 0.0,
             )

@@ -29,10 +29,10 @@ def test_unmet_needs_stop_accumulating_after_the_cap() -> None:
     assert expected_demand(village(weeks_since_visit=50), model) == capped
 
 
-def test_prize_never_exceeds_what_the_stop_can_serve_times_fairness() -> None:
+def test_prize_never_exceeds_what_the_stop_can_serve() -> None:
     value = stop_value(village(population=20000, fragility=1.0), desks=2)
     assert value.blocks == DemandModel().max_blocks_per_stop
-    assert value.prize <= value.capacity * value.fairness
+    assert value.prize <= value.capacity
     assert value.max_visits == 2
 
 
