@@ -17,6 +17,40 @@ from rich.table import Table
 MINUTES_PER_DAY = 1440
 
 
+@dataclass(frozen=True)
+class OurSearch:
+    """How our planner searches in a benchmark run (``--seed``, ``--strategy``, ``--workers``).
+
+    PyVRP takes the seed only (it searches on one core).
+    """
+
+    seed: int = 0
+    strategy: str = "lns"
+    workers: int = 1
+
+    def params(self, seconds: float):  # type: ignore[no-untyped-def]
+        """Our :class:`routing.params.SolveParams` for a budget of ``seconds``."""
+        from routing.params import SolveParams
+
+        return SolveParams(time_limit_s=seconds, seed=self.seed, strategy=self.strategy, workers=self.workers)
+
+
+def add_search_arguments(parser, default_seed: int) -> None:  # type: ignore[no-untyped-def]
+    """``--seed``, ``--strategy`` and ``--workers`` (see :class:`OurSearch`)."""
+    parser.add_argument("--seed", type=int, default=default_seed)
+    parser.add_argument(
+        "--strategy",
+        choices=("lns", "ils", "ortools"),
+        default="lns",
+        help="our search (default lns; with --workers 2 the second worker runs the other of lns/ils)",
+    )
+    parser.add_argument("--workers", type=int, default=1, help="parallel searches of our planner (default 1)")
+
+
+def search_from_args(args) -> OurSearch:  # type: ignore[no-untyped-def]
+    return OurSearch(seed=args.seed, strategy=args.strategy, workers=args.workers)
+
+
 def ceil_frac(value: Fraction) -> int:
     """Smallest integer >= ``value``."""
     return -((-value.numerator) // value.denominator)

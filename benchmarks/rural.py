@@ -41,6 +41,9 @@ from typing import Any
 
 from benchmarks.checkers import RuralCheck, RuralRoute, RuralStop, check_rural
 from benchmarks.common import (
+    OurSearch,
+    add_search_arguments,
+    search_from_args,
     console,
     fmt,
     machine,
@@ -117,12 +120,16 @@ def plan_value(problem: Any, routes: Sequence[RuralRoute]) -> float:
 # --------------------------------------------------------------------------- our planner
 
 
-def _child(n: int, seed: int, buses: int, cars: int, week: str, seconds: float, queue: Any) -> None:
-    """Build and solve the full model in a fresh process; report times and peak memory."""
+def _child(n: int, search: OurSearch, buses: int, cars: int, week: str, seconds: float, queue: Any) -> None:
+    """Build and solve the full model in a fresh process; report times and peak memory.
+
+    Peak memory is this process's plus the largest of its own search workers' (they run at
+    the same time, so the sum bounds what the machine needs).
+    """
     try:
-        from routing.params import SolveParams
         from routing.solver import SearchProgress, solve
 
+        seed = search.seed
         started = time.perf_counter()
         week_problem = build_week(n, seed=seed, buses=buses, cars=cars, week=week)
         built = time.perf_counter()
@@ -132,7 +139,7 @@ def _child(n: int, seed: int, buses: int, cars: int, week: str, seconds: float, 
         def progress(p: SearchProgress) -> None:
             trajectory.append((p.elapsed_s, p.objective))
 
-        plan = solve(week_problem.problem, SolveParams(time_limit_s=seconds, seed=seed), progress=progress)
+        plan = solve(week_problem.problem, search.params(seconds), progress=progress)
         solved = time.perf_counter()
         queue.put(
             {
@@ -142,7 +149,11 @@ def _child(n: int, seed: int, buses: int, cars: int, week: str, seconds: float, 
                 "solve_s": solved - built,
                 "search_s": plan.elapsed_s,
                 "rss_built_mb": rss_built / 1024,
-                "rss_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "rss_peak_mb": (
+                    resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+                    + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+                )
+                / 1024,
                 "first_s": trajectory[0][0] if trajectory else None,
                 "last_s": trajectory[-1][0] if trajectory else None,
                 "improvements": len(trajectory),
@@ -152,10 +163,10 @@ def _child(n: int, seed: int, buses: int, cars: int, week: str, seconds: float, 
         queue.put({"error": repr(exc)})
 
 
-def solve_full_in_child(n: int, seed: int, buses: int, cars: int, week: str, seconds: float) -> dict[str, Any]:
+def solve_full_in_child(n: int, search: OurSearch, buses: int, cars: int, week: str, seconds: float) -> dict[str, Any]:
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
-    proc = ctx.Process(target=_child, args=(n, seed, buses, cars, week, seconds, queue))
+    proc = ctx.Process(target=_child, args=(n, search, buses, cars, week, seconds, queue))
     proc.start()
     try:
         result: dict[str, Any] = queue.get(timeout=max(600.0, 20 * seconds))
@@ -168,12 +179,11 @@ def solve_full_in_child(n: int, seed: int, buses: int, cars: int, week: str, sec
     return result
 
 
-def solve_ours_subset(problem: Any, seconds: float, seed: int) -> tuple[list[RuralRoute], float]:
-    from routing.params import SolveParams
+def solve_ours_subset(problem: Any, seconds: float, search: OurSearch) -> tuple[list[RuralRoute], float]:
     from routing.solver import solve
 
     started = time.perf_counter()
-    plan = solve(problem, SolveParams(time_limit_s=seconds, seed=seed))
+    plan = solve(problem, search.params(seconds))
     return plan_routes(plan), time.perf_counter() - started
 
 
@@ -303,7 +313,7 @@ def run_size(n: int, args: argparse.Namespace, out: Any) -> tuple[list[Line], di
         f"{stats['route_days']} route-days, {stats['locations']} locations, built in {stats['build_parent_s']:.1f} s",
         highlight=False,
     )
-    full = solve_full_in_child(n, args.seed, args.buses, args.cars, args.week, args.seconds)
+    full = solve_full_in_child(n, search_from_args(args), args.buses, args.cars, args.week, args.seconds)
     check = check_rural(problem, full["routes"], one_visit_per_commune=False)
     lines.append(
         Line(
@@ -320,7 +330,7 @@ def run_size(n: int, args: argparse.Namespace, out: Any) -> tuple[list[Line], di
     )
     sub = subset_problem(problem)
     if not args.skip_subset:
-        routes, wall = solve_ours_subset(sub, args.seconds, args.seed)
+        routes, wall = solve_ours_subset(sub, args.seconds, search_from_args(args))
         lines.append(Line(n, "ours, subset", check_rural(sub, routes), plan_value(sub, routes), wall))
     if not args.skip_pyvrp:
         routes, wall, clients = solve_pyvrp_subset(sub, args.seconds, args.seed)
@@ -342,7 +352,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seconds", type=float, default=30.0, help="search budget per solver")
     parser.add_argument("--buses", type=int, default=4)
     parser.add_argument("--cars", type=int, default=2, help="counsellors driving their own car")
-    parser.add_argument("--seed", type=int, default=1)
+    add_search_arguments(parser, default_seed=1)
     parser.add_argument("--week", default=DEFAULT_WEEK, help="ISO week planned (Monday-Friday)")
     parser.add_argument("--csv", type=Path)
     parser.add_argument("--skip-pyvrp", action="store_true")

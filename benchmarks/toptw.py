@@ -43,6 +43,9 @@ from pathlib import Path
 
 from benchmarks.checkers import TourCheck, check_toptw
 from benchmarks.common import (
+    OurSearch,
+    add_search_arguments,
+    search_from_args,
     SolverRun,
     TimeGrid,
     ceil_frac,
@@ -296,10 +299,9 @@ def build_problem(inst: ToptwInstance, m: int, model: GridModel, dist: Sequence[
 
 
 def solve_ours(
-    inst: ToptwInstance, m: int, seconds: float, seed: int, model: GridModel, dist: Sequence[Sequence[int]]
+    inst: ToptwInstance, m: int, seconds: float, search: OurSearch, model: GridModel, dist: Sequence[Sequence[int]]
 ) -> SolverRun:
     """Build the Problem and run :func:`routing.solver.solve` for ``seconds``."""
-    from routing.params import SolveParams
     from routing.solver import SearchProgress, solve
 
     trajectory: list[tuple[float, int]] = []
@@ -308,7 +310,7 @@ def solve_ours(
         trajectory.append((p.elapsed_s, p.objective))
 
     problem = build_problem(inst, m, model, dist)
-    plan = solve(problem, SolveParams(time_limit_s=seconds, seed=seed), progress=progress)
+    plan = solve(problem, search.params(seconds), progress=progress)
     tours = [[v.candidate_id for v in route.visits] for route in plan.routes]
     return SolverRun("ours", tours, 0.0, plan.elapsed_s, plan.status.value, trajectory)
 
@@ -423,11 +425,12 @@ class Row:
 
 
 def run_one(
-    inst: ToptwInstance, m: int, seconds: float, seed: int, bks: int | None, *, pyvrp: bool, diagnose: bool
+    inst: ToptwInstance, m: int, seconds: float, search: OurSearch, bks: int | None, *, pyvrp: bool, diagnose: bool
 ) -> Row:
+    seed = search.seed
     dist = scaled_distances(inst)
     model = grid_model(inst, dist)
-    ours = timed(lambda: solve_ours(inst, m, seconds, seed, model, dist))
+    ours = timed(lambda: solve_ours(inst, m, seconds, search, model, dist))
     ours_check = check_toptw(inst.nodes, inst.scores, ours.tours, m, inst.decimals)
     row = Row(inst.name, m, inst.n, model.grid.describe(), bks, ours, ours_check, None, None)
     if ours.trajectory:
@@ -517,7 +520,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--only-bks", action="store_true", help="skip (instance, m) pairs without a best known score")
     parser.add_argument("--pairs", help="explicit instance:m list, e.g. c101:1,pr01:2 (overrides --m)")
     parser.add_argument("--csv", type=Path, help="write one row per instance and m")
-    parser.add_argument("--seed", type=int, default=0)
+    add_search_arguments(parser, default_seed=0)
     parser.add_argument("--decimals", default="auto", help="distance truncation: auto (pr*: 2, else 1) or a number")
     parser.add_argument(
         "--diagnose", action="store_true", help="also run PyVRP on our time grid; show our first solution"
@@ -562,7 +565,9 @@ def main(args: argparse.Namespace) -> int:
             if args.only_bks and best is None:
                 continue
             started = time.perf_counter()
-            row = run_one(inst, m, args.seconds, args.seed, best, pyvrp=not args.skip_pyvrp, diagnose=args.diagnose)
+            row = run_one(
+                inst, m, args.seconds, search_from_args(args), best, pyvrp=not args.skip_pyvrp, diagnose=args.diagnose
+            )
             rows.append(row)
             out.print(
                 f"{inst.name} m={m}: ours {row.ours_score}{_flag(row.ours_check)}, pyvrp {fmt(row.pyvrp_score)}"

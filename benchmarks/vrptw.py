@@ -13,9 +13,10 @@ Mapping onto our planner: one CAR resource per vehicle of the file (``VEHICLES``
 shift each on day 0, every customer a *mandatory* candidate (prize 0), ``cost_per_km =
 1000`` so the plan's cost is exactly the scaled distance (metres = ``floor(10 d)``).
 Times go on the same conservative :class:`~benchmarks.common.TimeGrid` as for TOPTW
-(service folded into the leg, 1-minute stops). **Our planner has no load capacity**: the
-capacity constraint is not given to it, and the checker reports a capacity violation
-as infeasible. PyVRP gets the exact instance, capacity included.
+(service folded into the leg, 1-minute stops). Each customer's demand is its candidate's
+``load`` and the file's ``CAPACITY`` every shift's ``capacity``, so our model's load
+dimension enforces the capacity; the checker still verifies it (``cap!`` should never
+appear). PyVRP gets the exact instance, capacity included.
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ from typing import Any
 
 from benchmarks.checkers import TourCheck, check_vrptw
 from benchmarks.common import (
+    OurSearch,
+    add_search_arguments,
+    search_from_args,
     SolverRun,
     TimeGrid,
     console,
@@ -203,7 +207,7 @@ def scaled_distances(inst: VrptwInstance) -> list[list[int]]:
 
 
 def build_problem(inst: VrptwInstance, dist: Sequence[Sequence[int]]) -> tuple[Any, TimeGrid]:
-    """The instance as a :class:`routing.problem.Problem` (capacity left out), and its grid."""
+    """The instance as a :class:`routing.problem.Problem` (demand = load, CAPACITY per shift), and its grid."""
     from routing.matrix import TravelMatrix
     from routing.problem import (
         Candidate,
@@ -233,13 +237,16 @@ def build_problem(inst: VrptwInstance, dist: Sequence[Sequence[int]]) -> tuple[A
     resources = tuple(
         Resource(id=r, kind=ResourceKind.CAR, start=depot, cost_per_km=1000) for r in range(1, inst.vehicles + 1)
     )
-    shifts = tuple(Shift(resource_id=r.id, day=0, window=TimeWindow(start, horizon), lunch=None) for r in resources)
+    shifts = tuple(
+        Shift(resource_id=r.id, day=0, window=TimeWindow(start, horizon), lunch=None, capacity=inst.capacity)
+        for r in resources
+    )
     candidates = []
     for node in inst.nodes[1:]:
         lo, hi = grid.up(node.open), min(grid.down(node.close), horizon - 1)
         opening = OpeningHours.weekly({0: [TimeWindow(lo, hi + 1)]} if lo <= hi else {})
         site = Site(id=node.id, commune_id=node.id, location=Location(id=node.id, lat=0.0, lon=0.0), opening=opening)
-        candidates.append(Candidate(id=node.id, site=site, duration=1, prize=0.0, mandatory=True))
+        candidates.append(Candidate(id=node.id, site=site, duration=1, prize=0.0, mandatory=True, load=node.demand))
     problem = Problem(
         resources=resources,
         shifts=shifts,
@@ -250,9 +257,8 @@ def build_problem(inst: VrptwInstance, dist: Sequence[Sequence[int]]) -> tuple[A
 
 
 def solve_ours(
-    inst: VrptwInstance, seconds: float, seed: int, dist: Sequence[Sequence[int]]
+    inst: VrptwInstance, seconds: float, search: OurSearch, dist: Sequence[Sequence[int]]
 ) -> tuple[SolverRun, TimeGrid]:
-    from routing.params import SolveParams
     from routing.solver import SearchProgress, solve
 
     problem, grid = build_problem(inst, dist)
@@ -261,7 +267,7 @@ def solve_ours(
     def progress(p: SearchProgress) -> None:
         trajectory.append((p.elapsed_s, p.objective))
 
-    plan = solve(problem, SolveParams(time_limit_s=seconds, seed=seed), progress=progress)
+    plan = solve(problem, search.params(seconds), progress=progress)
     tours = [[v.candidate_id for v in route.visits] for route in plan.routes]
     return SolverRun("ours", tours, 0.0, plan.elapsed_s, plan.status.value, trajectory), grid
 
@@ -327,12 +333,13 @@ class Row:
         return float(check.distance)
 
 
-def run_one(inst: VrptwInstance, seconds: float, seed: int, best: float | None, *, pyvrp: bool) -> Row:
+def run_one(inst: VrptwInstance, seconds: float, search: OurSearch, best: float | None, *, pyvrp: bool) -> Row:
+    seed = search.seed
     dist = scaled_distances(inst)
     holder: dict[str, TimeGrid] = {}
 
     def ours_run() -> SolverRun:
-        run, grid = solve_ours(inst, seconds, seed, dist)
+        run, grid = solve_ours(inst, seconds, search, dist)
         holder["grid"] = grid
         return run
 
@@ -415,7 +422,7 @@ def print_table(rows: Sequence[Row], seconds: float) -> None:
         for who, check in (("ours", r.ours_check), ("pyvrp", r.pyvrp_check)):
             if check is not None and not check.feasible:
                 out.print(f"[red]{r.instance} {who}: {'; '.join(check.violations[:3])}[/]", highlight=False)
-    out.print("cap! = time windows and visits fine, vehicle capacity exceeded (our planner has no load dimension)")
+    out.print("cap! = time windows and visits fine, vehicle capacity exceeded (a bug: our model has a load dimension)")
     out.print(f"machine: {machine()}; {versions()}")
 
 
@@ -425,7 +432,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--instances", help="only these instances, e.g. R101,C101")
     parser.add_argument("--bks", type=Path, help="best-known CSV (default: bks.csv in DATA, DATA/.. or DATA/../..)")
     parser.add_argument("--csv", type=Path, help="write one row per instance")
-    parser.add_argument("--seed", type=int, default=0)
+    add_search_arguments(parser, default_seed=0)
     parser.add_argument("--skip-pyvrp", action="store_true", help="only our planner")
 
 
@@ -452,7 +459,7 @@ def main(args: argparse.Namespace) -> int:
         best = bks.get(inst.name.lower(), bks.get(path.stem.lower()))
         if best is None:
             best = sol_cost(path.with_suffix(".sol"))
-        row = run_one(inst, args.seconds, args.seed, best, pyvrp=not args.skip_pyvrp)
+        row = run_one(inst, args.seconds, search_from_args(args), best, pyvrp=not args.skip_pyvrp)
         rows.append(row)
         out.print(
             f"{inst.name}: ours {_cell(row.ours_check, row.ours_tw_only)}, pyvrp {_cell(row.pyvrp_check)}, "

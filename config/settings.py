@@ -61,7 +61,8 @@ class Settings(BaseSettings):
     osrm_url: AnyHttpUrl | None = None
     solver_time_limit_seconds: float = Field(30, gt=0, le=3600)
     solver_seed: int = Field(1, ge=0)
-    solver_strategy: Literal["lns", "ortools"] = "lns"
+    solver_strategy: Literal["lns", "ils", "ortools"] = "lns"
+    solver_workers: int = Field(2, ge=1, le=64)
     road_factor: float = Field(1.3, ge=1.0, le=3.0)
 
     @field_validator("timezone")

@@ -24,6 +24,7 @@ class Strategy(StrEnum):
     """How the search goes on after the first solution (see :mod:`routing.solver`)."""
 
     LNS = "lns"
+    ILS = "ils"
     ORTOOLS = "ortools"
 
 
@@ -72,6 +73,7 @@ class SolveParams:
     time_limit_s: float = 20.0
     seed: int = 0
     strategy: Strategy = Strategy.LNS
+    workers: int = 1
     first_solution: FirstSolution = FirstSolution.PARALLEL_CHEAPEST_INSERTION
     use_guided_local_search: bool = True
     solution_limit: int | None = None
@@ -87,7 +89,7 @@ class SolveParams:
             raise ParamsError("time_limit_s must be a number of seconds")
         if not math.isfinite(self.time_limit_s) or self.time_limit_s <= 0:
             raise ParamsError(f"time_limit_s must be > 0, got {self.time_limit_s}")
-        for name in ("seed", "prize_scale", "shift_penalty_per_min"):
+        for name in ("seed", "prize_scale", "shift_penalty_per_min", "workers"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ParamsError(f"{name} must be an integer, got {value!r}")
@@ -95,6 +97,8 @@ class SolveParams:
             raise ParamsError("seed must be >= 0")
         if not 1 <= self.prize_scale <= 10**7:
             raise ParamsError("prize_scale must be in 1..10**7 (larger overflows the objective)")
+        if not 1 <= self.workers <= 64:
+            raise ParamsError(f"workers must be in 1..64, got {self.workers}")
         if self.shift_penalty_per_min < 0:
             raise ParamsError("shift_penalty_per_min must be >= 0")
         if self.solution_limit is not None and (

@@ -8,6 +8,8 @@ so that the reason for leaving a candidate out is exact and cheap:
   opening window must hold the whole stop inside the shift, the stop must not swallow the
   whole lunch-break window, it must start after the re-plan point, and the site must be
   reachable from the route's start and back within the shift and the driving limit;
+  finally the candidate's load must fit the route-day's capacity (a candidate heavier
+  than every route-day that passes the other rules is ``OVER_CAPACITY``);
 * pins and stops frozen by a re-plan are checked against the same rules.
 
 The result, :class:`Preparation`, lists the *start intervals* (week-minutes) of each
@@ -62,6 +64,15 @@ class RouteDay:
     def window(self) -> TimeWindow:
         """Shift window in week-minutes."""
         return self.shift.week_window
+
+    @property
+    def capacity(self) -> int | None:
+        """Load the route-day can take (None: unlimited)."""
+        return self.shift.capacity
+
+    def holds(self, candidate: Candidate) -> bool:
+        """True when one visit of ``candidate`` alone fits the capacity."""
+        return self.capacity is None or candidate.load <= self.capacity
 
     def label(self) -> str:
         """``bus 3 on Tue`` for messages."""
@@ -189,6 +200,22 @@ def _reason(candidate: Candidate, fits: Sequence[tuple[RouteDay, _Fit]], not_bef
     )
 
 
+def _over_capacity(candidate: Candidate, days: Sequence[RouteDay]) -> Unserved:
+    """``OVER_CAPACITY`` for a candidate heavier than every route-day in ``days``."""
+    largest = max(rd.capacity or 0 for rd in days)
+    detail = (
+        f"its load {candidate.load} exceeds the capacity of every route-day it could use "
+        f"(largest: {largest}, {', '.join(rd.label() for rd in days[:3])}{', ...' if len(days) > 3 else ''})"
+    )
+    return Unserved(
+        candidate_id=candidate.id,
+        reason=UnservedReason.OVER_CAPACITY,
+        detail=detail,
+        mandatory=candidate.mandatory,
+        prize=candidate.prize,
+    )
+
+
 def route_days(problem: Problem) -> tuple[tuple[RouteDay, ...], list[str]]:
     """Usable route-days in a stable order (day, resource), and messages for dropped ones."""
     resources = {r.id: r for r in problem.resources}
@@ -224,6 +251,8 @@ def _pin_intervals(
     missing = candidate.skills - rd.skills
     if missing:
         return (), f"{what}: the crew of {rd.label()} lacks {', '.join(sorted(missing))}"
+    if not rd.holds(candidate):
+        return (), f"{what}: its load {candidate.load} exceeds the capacity {rd.capacity} of {rd.label()}"
     fit = _fit(candidate, rd, not_before)
     when = f"{format_minute(start.start)}-{format_minute(start.end)}"
     if not _intersect(fit.opening, start.start, start.end):
@@ -325,10 +354,13 @@ def prepare(
 
         skilled = [rd for rd in days if c.skills <= rd.skills]
         fits = [(rd, _fit(c, rd, not_before)) for rd in skilled]
-        options = {rd.index: f.reachable for rd, f in fits if f.reachable}
+        options = {rd.index: f.reachable for rd, f in fits if f.reachable and rd.holds(c)}
         free = c.max_visits - len(hard)
         if not hard and not options:
-            if not skilled:
+            reachable = [rd for rd, f in fits if f.reachable]
+            if reachable:  # time and place fit, the capacity does not
+                u = _over_capacity(c, reachable)
+            elif not skilled:
                 u = Unserved(
                     candidate_id=c.id,
                     reason=UnservedReason.NO_SKILLED_CREW,

@@ -12,7 +12,8 @@ Vocabulary:
 * a :class:`Shift` is one working day of a resource. Each shift becomes one route, with
   its own window, lunch :class:`Break`, driving limit and (for a bus) :class:`Crew`;
 * a :class:`Candidate` (alias :data:`StopRequest`) is a possible stop at a :class:`Site`
-  of a commune, with a duration and a prize (expected demand served);
+  of a commune, with a duration, a prize (expected demand served) and optionally a load
+  that counts against the route-day's capacity;
 * a :class:`Pin` forces a candidate onto a resource, day and start window.
 
 Malformed data (duplicate ids, references to unknown things, impossible numbers) raises
@@ -326,6 +327,10 @@ class Shift:
     ``max_driving`` caps the minutes spent driving that day (None: no cap beyond the shift).
     A bus shift needs a ``crew``; without one the route-day is not created and the plan
     says so. A car shift may carry a crew of one to state the counsellor's id and skills.
+    ``capacity`` caps the sum of :attr:`Candidate.load` over the route's stops (None:
+    unlimited): a counsellor can only hold so many appointments in a day, and a VRPTW
+    vehicle only carries so much. Time alone does not say it, because a stop's duration
+    is fixed while its appointments vary.
     """
 
     resource_id: int
@@ -334,6 +339,7 @@ class Shift:
     lunch: Break | None = field(default_factory=Break)
     max_driving: int | None = None
     crew: Crew | None = None
+    capacity: int | None = None
 
     def __post_init__(self) -> None:
         _check_int("Shift.resource_id", self.resource_id)
@@ -345,6 +351,11 @@ class Shift:
             raise ProblemError("Shift.max_driving must be >= 0")
         if self.crew is not None and not isinstance(self.crew, Crew):
             raise ProblemError("Shift.crew must be a Crew or None")
+        if self.capacity is not None and _check_int("Shift.capacity", self.capacity) < 0:
+            raise ProblemError(
+                f"Shift of resource {self.resource_id} day {self.day}: capacity must be >= 0 "
+                f"(None for unlimited), got {self.capacity}"
+            )
 
     @property
     def key(self) -> tuple[int, int]:
@@ -386,6 +397,9 @@ class Candidate:
     * ``max_visits``: visits allowed this week (on different days). A commune gets at most
       one stop per week unless one of its candidates allows more.
     * ``skills``: the route's crew must have all of them.
+    * ``load``: units one visit uses of its route-day's :attr:`Shift.capacity` (e.g. the
+      appointments expected, or a VRPTW customer's demand); 0 uses none. A candidate
+      heavier than every route-day it could use is reported ``OVER_CAPACITY``.
     """
 
     id: int
@@ -397,6 +411,7 @@ class Candidate:
     max_visits: int = 1
     skills: frozenset[str] = frozenset()
     market_bonus: float = 0.0
+    load: int = 0
 
     def __post_init__(self) -> None:
         _check_int("Candidate.id", self.id)
@@ -414,6 +429,8 @@ class Candidate:
             raise ProblemError(f"Candidate {self.id}: weeks_since_visit must be >= 0")
         if not 1 <= _check_int(f"Candidate {self.id} max_visits", self.max_visits) <= DAYS_PER_WEEK:
             raise ProblemError(f"Candidate {self.id}: max_visits must be in 1..7")
+        if _check_int(f"Candidate {self.id} load", self.load) < 0:
+            raise ProblemError(f"Candidate {self.id}: load must be >= 0, got {self.load}")
         object.__setattr__(self, "skills", frozenset(self.skills))
 
     @property
@@ -520,6 +537,14 @@ class Problem:
             fb = _check_int("Problem.frozen_before", self.frozen_before)
             if not 0 <= fb <= MINUTES_PER_WEEK:
                 raise ProblemError(f"frozen_before must be a week-minute 0..{MINUTES_PER_WEEK}")
+
+    def __getstate__(self) -> dict[str, object]:
+        """Picklable state (read-only mapping proxies become dicts) for parallel workers."""
+        return {k: dict(v) if isinstance(v, MappingProxyType) else v for k, v in self.__dict__.items()}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        for k, v in state.items():
+            object.__setattr__(self, k, MappingProxyType(v) if isinstance(v, dict) else v)
 
     def _check_ids(self) -> None:
         def unique(label: str, ids: Sequence[object]) -> None:

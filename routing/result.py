@@ -48,6 +48,9 @@ class UnservedReason(StrEnum):
     UNREACHABLE = "unreachable"
     """Opening hours fit, but the site is too far to get there and back within a shift or
     within the daily driving limit."""
+    OVER_CAPACITY = "over_capacity"
+    """Its load does not fit the capacity of any route-day it could otherwise use (before
+    solving: heavier than each such capacity; after: every such route is too full)."""
     INFEASIBLE_PIN = "infeasible_pin"
     """A pin (or a stop frozen by a re-plan) cannot be honoured: see the detail."""
     COMMUNE_VISITED = "commune_visited"
@@ -117,7 +120,8 @@ class Route:
 
     ``legs[k]`` leads to ``visits[k]``; the last leg returns to ``end_location_id``.
     ``lunch`` is ``(start, end)`` of the break in week-minutes, or None when the shift has
-    no break rule. ``cost`` is in euro cents.
+    no break rule. ``cost`` is in euro cents. ``load`` is the sum of the visited
+    candidates' :attr:`~routing.problem.Candidate.load` (at most the shift's capacity).
     """
 
     resource_id: int
@@ -134,6 +138,7 @@ class Route:
     metres: int
     driving_min: int
     cost: int
+    load: int = 0
 
     @property
     def km(self) -> float:

@@ -25,9 +25,9 @@ union, over the route-days it may use, of the start intervals computed by
 :mod:`routing.precheck` (opening window holds the whole stop, inside the shift, reachable
 from the route's start and back, not swallowing the lunch window, after a re-plan point):
 ``SetRange`` on the hull and ``RemoveInterval`` on the gaps. Route-days a node may not use
-(crew lacks a skill, no fitting window that day, pin) are removed from its ``VehicleVar``
-domain (``SetAllowedVehiclesForIndex`` is not callable from Python in OR-Tools 9.15: its
-``absl::Span`` argument has no SWIG typemap).
+(crew lacks a skill, no fitting window that day, load above the capacity, pin) are
+removed from its ``VehicleVar`` domain (``SetAllowedVehiclesForIndex`` is not callable
+from Python in OR-Tools 9.15: its ``absl::Span`` argument has no SWIG typemap).
 
 **Lunch break.** Each vehicle with a :class:`~routing.problem.Break` gets a
 fixed-duration ``IntervalVar`` whose start ranges over ``[window.start, window.end -
@@ -38,6 +38,14 @@ places the drive before, after or around the break (see ``_timetable``).
 
 **Driving limit.** A ``driving`` dimension whose transit is the travel time only, with
 the vehicle's ``max_driving`` as capacity.
+
+**Load.** Only when some node has a :attr:`~routing.problem.Candidate.load` and some
+route-day a :attr:`~routing.problem.Shift.capacity` (the app's usual problems have
+neither, and pay nothing): a ``load`` dimension whose unary transit is the node's load
+(places 0; ``RegisterUnaryTransitVector``, no Python callback), slack 0, start cumul 0,
+and the vehicle's capacity (unlimited = the sum of every load) as its bound. Route-days
+that a node's load alone would overflow were already removed from its options by
+:mod:`routing.precheck`.
 
 **Prizes.** Candidates are grouped by commune; each commune is one disjunction over all
 its nodes with ``max_cardinality`` = the largest ``max_visits`` of its candidates (so one
@@ -98,6 +106,18 @@ Randomness comes from ``random.Random(params.seed)`` and every descent stops at 
 optimum, so a seed plus ``solution_limit`` reproduces a run exactly; with the time limit
 only, the number of steps depends on the machine.
 
+*``"ils"``: OR-Tools' own iterated local search* (``SolveWithIteratedLocalSearch``, all
+in C++): SISR ruin (about ten stops, in strings), local-cheapest-insertion recreate, the
+same greedy descent, and simulated annealing from 3x to 0.03x the median stop value
+(``_ils_parameters``). Alone it is about as good as ``"lns"``, but not on the same
+instances, which is what the portfolio below exploits. It always builds its own first
+solution, so a warm start (re-planning) or ``use_guided_local_search = False`` runs the
+``"lns"`` path instead.
+
+*Portfolio* (``params.workers > 1``, :mod:`routing.portfolio`): the first worker runs in
+this process with ``params.strategy``, the others in child processes with the other of
+``"lns"``/``"ils"`` and other seeds; the plan with the best objective wins.
+
 *``"ortools"``: the planner before November 2026.* Guided local search until the time
 limit, with the path and inactive-node LNS operators switched on (on random tiny
 instances they close the last gaps to the brute-force optimum that plain GLS leaves after
@@ -114,13 +134,21 @@ from __future__ import annotations
 
 import itertools
 import random
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ortools.constraint_solver import pywrapcp, routing_enums_pb2, routing_parameters_pb2
+from ortools.constraint_solver import (
+    pywrapcp,
+    routing_enums_pb2,
+    routing_heuristic_parameters_pb2,
+    routing_ils_pb2,
+    routing_parameters_pb2,
+)
 from ortools.util import optional_boolean_pb2
 
 from routing.params import FirstSolution, SolveParams, Strategy
+from routing.portfolio import solve_portfolio
 from routing.precheck import NodeSpec, PastVisit, Preparation, RouteDay, prepare
 from routing.problem import MINUTES_PER_DAY, MINUTES_PER_WEEK, Problem, boosted_prize
 from routing.result import Leg, Plan, Route, SolveStatus, Unserved, UnservedReason, Visit
@@ -151,9 +179,27 @@ def solve(
 
     Never raises for infeasible or contradictory input: the plan's ``status``,
     ``messages`` and ``unserved`` explain it. (Malformed data was already refused by
-    :class:`~routing.problem.Problem`.)
+    :class:`~routing.problem.Problem`.) With ``params.workers > 1`` several searches run
+    in parallel (:mod:`routing.portfolio`) and the best plan is returned.
     """
     params = params or SolveParams()
+    if params.workers > 1 and problem.candidates:
+        return solve_portfolio(problem, params, lambda p: solve_single(problem, p, progress, initial), initial)
+    return solve_single(problem, params, progress, initial)
+
+
+def solve_single(
+    problem: Problem,
+    params: SolveParams,
+    progress: ProgressCallback | None = None,
+    initial: Plan | None = None,
+) -> Plan:
+    """One search in this process (``params.workers`` is ignored).
+
+    ``params.time_limit_s`` covers the whole call: checking the problem and building the
+    OR-Tools model (seconds on a thousand communes) come out of the search's budget.
+    """
+    entered = time.perf_counter()
     frozen, prior = _split_initial(problem, initial)
     prep = prepare(problem, frozen=frozen, prior=prior)
     if not prep.route_days or not prep.nodes:
@@ -165,7 +211,7 @@ def solve(
             messages=tuple(prep.messages),
             objective=0 if status is SolveStatus.OPTIMAL else None,
         )
-    return _Model(problem, prep, params).run(progress, initial)
+    return _Model(problem, prep, params).run(progress, initial, entered)
 
 
 def _split_initial(problem: Problem, initial: Plan | None) -> tuple[list[PastVisit], list[PastVisit]]:
@@ -187,7 +233,9 @@ def _split_initial(problem: Problem, initial: Plan | None) -> tuple[list[PastVis
 def _search_parameters(params: SolveParams) -> routing_parameters_pb2.RoutingSearchParameters:
     """OR-Tools search parameters for ``params``."""
     sp = pywrapcp.DefaultRoutingSearchParameters()
-    sp.first_solution_strategy = getattr(routing_enums_pb2.FirstSolutionStrategy, FirstSolution(params.first_solution).value)
+    sp.first_solution_strategy = getattr(
+        routing_enums_pb2.FirstSolutionStrategy, FirstSolution(params.first_solution).value
+    )
     if params.use_guided_local_search:
         sp.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
     else:
@@ -227,10 +275,56 @@ _HEAVY_OPERATORS = (
 )
 
 
+def _ils_parameters(params: SolveParams, temperature: float) -> routing_parameters_pb2.RoutingSearchParameters:
+    """OR-Tools' own iterated local search: SISR ruin, cheapest-insertion recreate, annealing."""
+    sp = _repair_parameters(params)
+    sp.use_iterated_local_search = True
+    ils = sp.iterated_local_search_parameters
+    ils.perturbation_strategy = routing_ils_pb2.PerturbationStrategy.RUIN_AND_RECREATE
+    rr = ils.ruin_recreate_parameters
+    del rr.ruin_strategies[:]
+    sisr = rr.ruin_strategies.add().sisr
+    sisr.max_removed_sequence_size = _ILS_SEQUENCE
+    sisr.avg_num_removed_visits = _ILS_REMOVED
+    sisr.bypass_factor = 0.01
+    rr.ruin_composition_strategy = routing_ils_pb2.RuinCompositionStrategy.RUN_ONE_RANDOMLY
+    rr.recreate_strategy.heuristic = routing_enums_pb2.FirstSolutionStrategy.LOCAL_CHEAPEST_INSERTION
+    # Re-insert the most valuable stops first (the default order ignores prizes).
+    rr.recreate_strategy.parameters.local_cheapest_insertion.insertion_sorting_properties.append(
+        routing_heuristic_parameters_pb2.LocalCheapestInsertionParameters.SORTING_PROPERTY_PENALTY
+    )
+    ils.improve_perturbed_solution = True
+    sa = ils.reference_solution_acceptance_strategy.simulated_annealing
+    sa.cooling_schedule_strategy = routing_ils_pb2.CoolingScheduleStrategy.EXPONENTIAL
+    if temperature > 0:
+        sa.automatic_temperatures = False
+        sa.initial_temperature = _ILS_START_TEMPERATURE * temperature
+        sa.final_temperature = _ILS_FINAL_TEMPERATURE * temperature
+    else:
+        sa.automatic_temperatures = True
+    ils.best_solution_acceptance_strategy.greedy_descent.SetInParent()
+    if params.solution_limit is not None:
+        sp.solution_limit = params.solution_limit
+    return sp
+
+
+# ILS tuning (TOPTW pr01/pr05/pr13/r102/c104 and pr02/pr04/pr06, 10 s; benchmarks/README.md):
+# SISR removes about 10 stops in strings of up to 10 (5 did worse); the annealing
+# temperature falls from 3x to 0.03x the median value of a stop (0.3x-1x and OR-Tools'
+# automatic temperatures did worse); recreate inserts by decreasing prize (+3 % over the
+# default order); without the descent after each recreate it did worse.
+_ILS_SEQUENCE = 10
+_ILS_REMOVED = 10
+_ILS_START_TEMPERATURE = 3.0
+_ILS_FINAL_TEMPERATURE = 0.03
+
+
 def _repair_parameters(params: SolveParams) -> routing_parameters_pb2.RoutingSearchParameters:
     """OR-Tools parameters of one LNS step: greedy descent to a local optimum, light operators."""
     sp = pywrapcp.DefaultRoutingSearchParameters()
-    sp.first_solution_strategy = getattr(routing_enums_pb2.FirstSolutionStrategy, FirstSolution(params.first_solution).value)
+    sp.first_solution_strategy = getattr(
+        routing_enums_pb2.FirstSolutionStrategy, FirstSolution(params.first_solution).value
+    )
     sp.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GREEDY_DESCENT
     for name in _HEAVY_OPERATORS:
         setattr(sp.local_search_operators, name, optional_boolean_pb2.BOOL_FALSE)
@@ -238,6 +332,8 @@ def _repair_parameters(params: SolveParams) -> routing_parameters_pb2.RoutingSea
     sp.log_search = params.log_search
     return sp
 
+
+_MIN_SEARCH_S = 0.05  # the search always gets this much, even when building took the budget
 
 # LNS tuning (measured on TOPTW/VRPTW/rural, see benchmarks/README.md).
 _MAX_REMOVE = 12  # a ruin removes 2.._MAX_REMOVE stops
@@ -266,6 +362,8 @@ class _Model:
         self.n_places = len(places)
         self.node_loc: list[int] = list(places) + [s.candidate.site.location.id for s in self.specs]
         self.service: list[int] = [0] * self.n_places + [s.candidate.duration for s in self.specs]
+        self.loads: list[int] = [0] * self.n_places + [s.candidate.load for s in self.specs]
+        self.capacities: list[int] | None = None  # per vehicle, when the load dimension exists
         starts = [places[rd.resource.start.id] for rd in self.days]
         ends = [places[rd.resource.end_location.id] for rd in self.days]
         self.manager = pywrapcp.RoutingIndexManager(len(self.node_loc), len(self.days), starts, ends)
@@ -275,6 +373,7 @@ class _Model:
         self.soft_values = [max(v.values(), default=0) for v in self.values]
         self.breaks: dict[int, pywrapcp.IntervalVar] = {}
         self._partial: pywrapcp.Assignment | None = None
+        self.search_budget_s = params.time_limit_s  # what is left once the model is built (run)
         self._build()
 
     # -- values -------------------------------------------------------------------------
@@ -312,14 +411,19 @@ class _Model:
         routing, manager, solver = self.routing, self.manager, self.solver
         n_nodes = len(self.node_loc)
         kinds = {rd.resource.kind for rd in self.days}
-        minutes = {k: self._node_matrix(next(rd for rd in self.days if rd.resource.kind == k), "minutes") for k in kinds}
+        minutes = {
+            k: self._node_matrix(next(rd for rd in self.days if rd.resource.kind == k), "minutes") for k in kinds
+        }
         metres = {k: self._node_matrix(next(rd for rd in self.days if rd.resource.kind == k), "metres") for k in kinds}
         self.minutes = minutes[self.days[0].resource.kind]
 
         # Transit matrices: time = service + travel, driving = travel.
         time_eval = {
             k: routing.RegisterTransitMatrix(
-                [[self.service[i] + row[j] if i != j else 0 for j in range(n_nodes)] for i, row in enumerate(minutes[k])]
+                [
+                    [self.service[i] + row[j] if i != j else 0 for j in range(n_nodes)]
+                    for i, row in enumerate(minutes[k])
+                ]
             )
             for k in kinds
         }
@@ -399,6 +503,13 @@ class _Model:
             "driving",
         )
 
+        # Load dimension, only when a load can meet a capacity.
+        if any(self.loads) and any(rd.capacity is not None for rd in self.days):
+            unlimited = sum(self.loads)
+            self.capacities = [rd.capacity if rd.capacity is not None else unlimited for rd in self.days]
+            load_eval = routing.RegisterUnaryTransitVector(self.loads)
+            routing.AddDimensionWithVehicleCapacity(load_eval, 0, self.capacities, True, "load")
+
         frozen_vehicles = {next(iter(s.options)) for s in self.specs if s.frozen}
         point = self.problem.frozen_before
         for v, rd in enumerate(self.days):
@@ -465,11 +576,20 @@ class _Model:
                 routes[v].append(self.manager.NodeToIndex(self.n_places + k))
         return routes
 
-    def run(self, progress: ProgressCallback | None, initial: Plan | None) -> Plan:
+    def run(self, progress: ProgressCallback | None, initial: Plan | None, entered: float) -> Plan:
         """Search (warm-started from ``initial`` when it still fits) and decode the plan."""
         routing = self.routing
-        lns = self.params.strategy is Strategy.LNS
-        search = _repair_parameters(self.params) if lns else _search_parameters(self.params)
+        strategy = self.params.strategy
+        if strategy is Strategy.ILS and (initial is not None or not self.params.use_guided_local_search):
+            # OR-Tools' ILS always builds its own first solution: a warm start (re-planning)
+            # or "stop at the first local optimum" goes through the LNS path instead.
+            strategy = Strategy.LNS
+        lns = strategy is Strategy.LNS
+        if strategy is Strategy.ILS:
+            soft = sorted(v for v in self.soft_values if v > 0)
+            search = _ils_parameters(self.params, soft[len(soft) // 2] if soft else 0.0)
+        else:
+            search = _repair_parameters(self.params) if lns else _search_parameters(self.params)
         messages = list(self.prep.messages)
         best: list[int | None] = [None]
         started = [self.solver.WallTime()]
@@ -502,6 +622,8 @@ class _Model:
 
         routing.AddAtSolutionCallback(on_solution)
         routing.CloseModelWithParameters(search)
+        self.search_budget_s = max(_MIN_SEARCH_S, self.params.time_limit_s - (time.perf_counter() - entered))
+        search.time_limit.FromMilliseconds(max(1, round(self.search_budget_s * 1000)))
         solution = None
         started[0] = self.solver.WallTime()
         if initial is not None:
@@ -510,6 +632,8 @@ class _Model:
                 messages.append("the previous plan no longer fits the problem: searched from scratch")
             else:
                 solution = routing.SolveFromAssignmentWithParameters(self._assignment(warm_routes), search)
+        if solution is None and strategy is Strategy.ILS:
+            solution = routing.SolveWithIteratedLocalSearch(search)
         if solution is None:
             solution = routing.SolveWithParameters(search)
         optimal = routing.status() == routing_enums_pb2.RoutingSearchStatus.ROUTING_OPTIMAL
@@ -658,7 +782,7 @@ class _Model:
         routing, solver = self.routing, self.solver
         rng = random.Random(self.params.seed)
         ctx = self._ruin_context()
-        budget_ms = self.params.time_limit_s * 1000.0
+        budget_ms = self.search_budget_s * 1000.0
         limit = self.params.solution_limit
         soft = sorted(v for v in self.soft_values if v > 0)
         acceptance = Acceptance(_TEMPERATURE * soft[len(soft) // 2] if soft else 0.0, rng)
@@ -700,6 +824,7 @@ class _Model:
         routing, manager = self.routing, self.manager
         routes: list[Route] = []
         served_nodes: set[int] = set()
+        route_load = [0] * len(self.days)
         for v, rd in enumerate(self.days):
             index = routing.Start(v)
             stops: list[tuple[int, int]] = []  # (spec k, start)
@@ -708,6 +833,7 @@ class _Model:
                 k = manager.IndexToNode(index) - self.n_places
                 stops.append((k, solution.Value(self.time.CumulVar(index))))
                 served_nodes.add(k)
+                route_load[v] += self.loads[self.n_places + k]
                 index = solution.Value(routing.NextVar(index))
             if not stops:
                 continue
@@ -745,10 +871,22 @@ class _Model:
             elif commune_visits.get(c.commune_id, 0) >= self.caps[c.commune_id]:
                 reason = UnservedReason.COMMUNE_VISITED
                 detail = f"commune {c.commune_id} already gets its stop(s) this week from another candidate"
+            elif (
+                self.capacities is not None
+                and c.load > 0
+                and all(route_load[v] + c.load > self.capacities[v] for v in spec.options)
+            ):
+                reason = UnservedReason.OVER_CAPACITY
+                detail = (
+                    f"its load {c.load} does not fit what is left of the capacity of any route-day it "
+                    "could use; the stops served there are worth more"
+                )
             else:
                 reason = UnservedReason.NOT_WORTH_IT
                 detail = "could be served, but the stops that were served are worth more"
-            unserved.append(Unserved(candidate_id=c.id, reason=reason, detail=detail, mandatory=c.mandatory, prize=c.prize))
+            unserved.append(
+                Unserved(candidate_id=c.id, reason=reason, detail=detail, mandatory=c.mandatory, prize=c.prize)
+            )
 
         if self.prep.contradictions or hard_missed:
             status = SolveStatus.INFEASIBLE_INPUT
@@ -769,7 +907,9 @@ class _Model:
         self, v: int, rd: RouteDay, stops: Sequence[tuple[int, int]], lunch_hint: int | None, messages: list[str]
     ) -> Route:
         specs = [self.specs[k] for k, _ in stops]
-        services = [(s.candidate.site.location.id, start, start + s.candidate.duration) for s, (_, start) in zip(specs, stops)]
+        services = [
+            (s.candidate.site.location.id, start, start + s.candidate.duration) for s, (_, start) in zip(specs, stops)
+        ]
         legs, lunch = _timetable(rd, services, lunch_hint)
         if legs is None:
             messages.append(f"{rd.label()}: could not lay out the lunch break around the stops (please report)")
@@ -808,6 +948,7 @@ class _Model:
             metres=metres,
             driving_min=sum(leg.drive_min for leg in legs),
             cost=(metres * rd.resource.cost_per_km + 500) // 1000,
+            load=sum(s.candidate.load for s in specs),
         )
 
 

@@ -79,3 +79,6 @@ def _hermetic_settings(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest
         if name.startswith("MOBILE_SERVICES_") and name != PG_URL_ENV:
             monkeypatch.delenv(name)
     monkeypatch.setenv("MOBILE_SERVICES_CONFIG_FILE", str(tmp_path_factory.getbasetemp() / "no-such-config.toml"))
+    # One search per plan: the suite already runs on every core (pytest -n); the parallel
+    # portfolio has its own tests (tests/unit/routing/test_portfolio.py, test_plan_week.py).
+    monkeypatch.setenv("MOBILE_SERVICES_SOLVER_WORKERS", "1")

@@ -45,6 +45,7 @@ UNSERVED_REASONS_FR: dict[UnservedReason, str] = {
     UnservedReason.NO_SKILLED_CREW: "aucun équipage disponible n'a la compétence demandée",
     UnservedReason.OUTSIDE_OPENING_HOURS: "hors de tout créneau d'ouverture du site compatible avec les tournées",
     UnservedReason.UNREACHABLE: "trop loin pour l'aller-retour dans la journée ou la limite de conduite",
+    UnservedReason.OVER_CAPACITY: "trop de rendez-vous prévus pour la capacité du véhicule ou du conseiller ce jour-là",
     UnservedReason.INFEASIBLE_PIN: "l'arrêt épinglé ne peut pas être tenu",
     UnservedReason.COMMUNE_VISITED: "la commune a déjà un arrêt cette semaine",
     UnservedReason.NO_ROOM: "obligatoire, mais plus de place avec les arrêts épinglés et obligatoires",
@@ -102,6 +103,7 @@ def plan_week(
             time_limit_s=max(1.0, budget - (time.monotonic() - budget_started)),
             seed=command.seed if command.seed is not None else settings.solver_seed,
             strategy=Strategy(settings.solver_strategy),
+            workers=settings.solver_workers,
         )
         previous = latest_plan(uow.session, command.territory_id, command.week)
         initial = stored_plan_as_routing(uow.session, week, previous, settings) if previous is not None else None

@@ -194,3 +194,11 @@ def test_the_plain_ortools_search_remains_available(engine: Engine, small_valley
     bus = bootstrap(Settings(solver_strategy="ortools"), engine=engine, sms=FakeSmsSender(), clock=FixedClock(NOW))
     outcome = bus.handle(commands.PlanWeek(territory_id=small_valley, week="2026-W49", time_limit_s=1))
     assert outcome.kpis["visits"] > 0
+
+
+def test_two_parallel_searches_plan_the_week(engine: Engine, small_valley: int) -> None:
+    """The default on a 2-core machine: LNS here, OR-Tools' ILS in a child process."""
+    bus = bootstrap(Settings(solver_workers=2), engine=engine, sms=FakeSmsSender(), clock=FixedClock(NOW))
+    outcome = bus.handle(commands.PlanWeek(territory_id=small_valley, week="2026-W49", time_limit_s=3))
+    assert outcome.kpis["visits"] > 0
+    assert not [m for m in outcome.messages if "routing-worker" in m]  # the child answered in time

@@ -49,4 +49,12 @@ def test_pyvrp_runs_on_the_same_instances(tmp_path: Path) -> None:
     row = _rows(vrp)[0]
     # optimum by hand: [3] and [1, 2], 2.8 + 20 = 22.8 (the capacity forbids [3, 1, 2] = 20.0)
     assert row["pyvrp"] == "22.8"
-    assert float(row["ours_without_capacity"]) <= 22.8
+    assert row["ours"] == "22.8" and row["ours_feasible"] == "True"  # our load dimension too
+
+
+def test_vrptw_plans_respect_the_capacity(tmp_path: Path) -> None:
+    # tiny3: [3, 1, 2] would be shorter (20.0) but loads 15 for a capacity of 10
+    out = tmp_path / "vrptw.csv"
+    assert main(["vrptw", "--data", str(DATA), "--seconds", "0.2", "--skip-pyvrp", "--csv", str(out)]) == 0
+    (row,) = _rows(out)
+    assert (row["instance"], row["ours_feasible"], row["ours"]) == ("tiny3", "True", "22.8")

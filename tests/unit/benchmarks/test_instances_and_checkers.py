@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.checkers import check_toptw, check_vrptw, truncated_distance
-from benchmarks.common import TimeGrid
+from benchmarks.common import OurSearch, TimeGrid
 from benchmarks.toptw import InstanceError, read_bks, read_toptw, scaled_distances
 from benchmarks.vrptw import read_vrplib, sol_cost
 from benchmarks.vrptw import scaled_distances as vrptw_distances
@@ -132,7 +132,7 @@ def test_our_planner_solves_the_tiny_instance_and_passes_the_checker(tiny4) -> N
     for decimals in (1, 2):  # 2 decimals: 10 000 ticks do not fit a day, the grid is coarse
         inst = read_toptw(DATA / "tiny4.txt", decimals)
         dist = scaled_distances(inst)
-        run = solve_ours(inst, 1, 0.2, 0, grid_model(inst, dist), dist)
+        run = solve_ours(inst, 1, 0.2, OurSearch(seed=0), grid_model(inst, dist), dist)
         check = check_toptw(inst.nodes, inst.scores, run.tours, 1, inst.decimals)
         assert check.feasible, check.violations
         assert check.score == 42
@@ -163,6 +163,21 @@ def test_vrptw_capacity_missing_customers_and_fleet_are_checked(tiny3) -> None: 
     assert not missing.feasible and "not visited" in " ".join(missing.violations)
     fleet = check_vrptw(tiny3.nodes, tiny3.demands, tiny3.capacity, tiny3.vehicles, [[3], [1], [2]])
     assert not fleet.feasible and "fleet" in fleet.first_violation
+
+
+def test_our_vrptw_plan_respects_the_capacity_where_it_binds(tiny3) -> None:  # type: ignore[no-untyped-def]
+    from benchmarks.vrptw import build_problem, solve_ours
+
+    dist = vrptw_distances(tiny3)
+    problem, _ = build_problem(tiny3, dist)
+    assert [c.load for c in problem.candidates] == [4, 5, 6]
+    assert {s.capacity for s in problem.shifts} == {10}
+    # [3, 1, 2] (20.0) is time-feasible but loads 15: only the capacity rules it out
+    assert check_vrptw(tiny3.nodes, tiny3.demands, 10**6, tiny3.vehicles, [[3, 1, 2]]).feasible
+    run, _ = solve_ours(tiny3, 0.5, OurSearch(seed=0), dist)
+    check = check_vrptw(tiny3.nodes, tiny3.demands, tiny3.capacity, tiny3.vehicles, run.tours)
+    assert check.feasible, check.violations
+    assert check.distance == Fraction(228, 10)  # [3], [1, 2]: the optimum by hand
 
 
 def test_sol_cost_reads_the_cost_line(tmp_path: Path) -> None:

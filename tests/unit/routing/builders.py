@@ -86,6 +86,7 @@ def shift(
     the_crew: Crew | None = None,
     lunch: Break | None = Break(),
     max_driving: int | None = None,
+    capacity: int | None = None,
 ) -> Shift:
     """A shift (route-day)."""
     return Shift(
@@ -95,4 +96,5 @@ def shift(
         crew=the_crew,
         lunch=lunch,
         max_driving=max_driving,
+        capacity=capacity,
     )

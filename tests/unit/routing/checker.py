@@ -61,6 +61,7 @@ def violations(
             out.append(f"{tag}: works {route.start}-{route.end} outside shift {lo}-{hi}")
         driving = 0
         metres = 0
+        load = 0
         busy: list[tuple[int, int, str]] = []  # intervals the lunch may not overlap
         clock = route.legs[0].depart
         for k, leg in enumerate(route.legs):
@@ -98,6 +99,7 @@ def violations(
                 if v.site_id != c.site.id or v.commune_id != c.site.commune_id:
                     out.append(f"{tag}: c{c.id} reported at the wrong site/commune")
                 busy.append((v.start, v.end, f"service c{c.id}"))
+                load += c.load
                 visits_by_candidate[c.id].append((route.day, route.resource_id, v.start))
                 visits_by_commune[c.site.commune_id].append(route.day)
                 clock = v.end
@@ -105,6 +107,10 @@ def violations(
             out.append(f"{tag}: drives {driving} min > {shift.max_driving}")
         if route.driving_min != driving or route.metres != metres:
             out.append(f"{tag}: totals {route.driving_min} min/{route.metres} m, recomputed {driving}/{metres}")
+        if shift.capacity is not None and load > shift.capacity:
+            out.append(f"{tag}: load {load} > capacity {shift.capacity}")
+        if route.load != load:
+            out.append(f"{tag}: reports load {route.load}, recomputed {load}")
         if shift.lunch is None:
             continue
         if route.lunch is None:

@@ -47,7 +47,7 @@ def test_from_file_rejects_unknown_keys(tmp_path: Path) -> None:
         ({"time_limit_s": 0}, "time_limit_s"),
         ({"seed": -1}, "seed"),
         ({"first_solution": "BEST"}, "first_solution"),
-        ({"strategy": "tabu"}, "strategy must be one of lns, ortools"),
+        ({"strategy": "tabu"}, "strategy must be one of lns, ils, ortools"),
         ({"prize_scale": 10**9}, "overflow"),
         ({"solution_limit": 0}, "solution_limit"),
         ({"move_penalty": -1}, "move_penalty"),

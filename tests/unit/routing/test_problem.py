@@ -58,6 +58,11 @@ def test_half_day_pin_windows() -> None:
         (lambda: shift(1, 7), "day index"),
         (lambda: Break(window=window("12:00", "12:30"), duration=45), "does not fit"),
         (lambda: OpeningHours.weekly({0: [TimeWindow(600, 1500)]}), "within one day"),
+        (lambda: cand(1, site(1, 0, 0), load=-1), "Candidate 1: load must be >= 0"),
+        (lambda: cand(1, site(1, 0, 0), load=1.5), "Candidate 1 load must be an integer"),
+        (lambda: cand(1, site(1, 0, 0), load=True), "Candidate 1 load must be an integer"),
+        (lambda: shift(1, 2, capacity=-3), "resource 1 day 2: capacity must be >= 0"),
+        (lambda: shift(1, 2, capacity=2.5), "Shift.capacity must be an integer"),
     ],
 )
 def test_malformed_objects_raise_problem_error(build, message: str) -> None:  # type: ignore[no-untyped-def]

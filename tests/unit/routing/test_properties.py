@@ -16,7 +16,11 @@ SKILLS = ("ants", "caf", "impots")
 
 @st.composite
 def territories(draw: st.DrawFn) -> Problem:
-    """Up to 3 resources (buses with or without crew, cars) over up to 3 days, 1-8 candidates."""
+    """Up to 3 resources (buses with or without crew, cars) over up to 3 days, 1-8 candidates.
+
+    Some shifts have a capacity and most candidates a load, so the load dimension and the
+    ``OVER_CAPACITY`` explanations are exercised too.
+    """
     resources = []
     shifts = []
     for r in range(1, draw(st.integers(1, 3)) + 1):
@@ -37,6 +41,7 @@ def territories(draw: st.DrawFn) -> Problem:
                     the_crew=team,
                     lunch=draw(st.sampled_from([None, Break(), Break(window=window("11:30", "14:00"), duration=60)])),
                     max_driving=draw(st.sampled_from([None, 45, 90, 150])),
+                    capacity=draw(st.sampled_from([None, None, 2, 5])),
                 )
             )
     candidates = []
@@ -70,6 +75,7 @@ def territories(draw: st.DrawFn) -> Problem:
                 max_visits=draw(st.sampled_from([1, 1, 1, 2])),
                 skills=draw(st.sets(st.sampled_from(SKILLS), max_size=1)),
                 market_bonus=draw(st.sampled_from([0.0, 1.5])),
+                load=draw(st.sampled_from([0, 1, 3])),
             )
         )
     pins = []
