@@ -74,7 +74,8 @@ starts before it. Other stops of ``initial`` keep a move bonus (``params.move_pe
 on their previous route-day and a soft cumul bound around their previous start
 (``params.shift_penalty_per_min``), so a re-plan moves as little as it must.
 
-**Search.** Two strategies (``params.strategy``), both on this one model, built once.
+**Search.** Three strategies (``params.strategy``), all on this one model, built once; the
+build counts against ``params.time_limit_s`` (``solve_single``).
 
 *``"lns"`` (default): ruin and recreate around OR-Tools.* The first solution is
 ``params.first_solution`` (parallel cheapest insertion by default) followed by OR-Tools'
