@@ -50,8 +50,12 @@ class SolveParams:
       and a ``solution_limit`` reproduce a run exactly.
     * ``strategy``: ``"lns"`` (default): ruin-and-recreate large neighbourhood search
       around OR-Tools (each step removes a few stops and lets OR-Tools' greedy descent
-      repair the plan); ``"ortools"``: OR-Tools' own guided local search for the whole
-      budget (the planner before November 2026).
+      repair the plan); ``"ils"``: OR-Tools' own iterated local search (ruin and recreate
+      in C++); ``"ortools"``: OR-Tools' guided local search for the whole budget (the
+      planner before November 2026).
+    * ``workers``: searches run in parallel, one per core (:mod:`routing.portfolio`): the
+      first with ``strategy``, the next with the other of ``"lns"``/``"ils"``, each with
+      its own seed; the best plan wins. 1 (default) searches in this process only.
     * ``first_solution``: construction heuristic.
     * ``use_guided_local_search``: escape local optima (default); False stops at the first
       local optimum, which is fast and fine for previews and small tests.
