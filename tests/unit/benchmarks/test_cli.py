@@ -58,3 +58,12 @@ def test_vrptw_plans_respect_the_capacity(tmp_path: Path) -> None:
     assert main(["vrptw", "--data", str(DATA), "--seconds", "0.2", "--skip-pyvrp", "--csv", str(out)]) == 0
     (row,) = _rows(out)
     assert (row["instance"], row["ours_feasible"], row["ours"]) == ("tiny3", "True", "22.8")
+
+
+def test_our_search_can_be_chosen_like_the_app_does(tmp_path: Path) -> None:
+    """--strategy / --workers reach our planner (here: OR-Tools' ILS beside the LNS)."""
+    out = tmp_path / "toptw.csv"
+    args = ["toptw", "--data", str(DATA), "--seconds", "1", "--m", "1", "--skip-pyvrp", "--csv", str(out)]
+    assert main([*args, "--strategy", "ils", "--workers", "2"]) == 0
+    [row] = _rows(out)
+    assert row["ours"] == "42" and row["ours_feasible"] == "True"
