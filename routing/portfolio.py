@@ -31,10 +31,17 @@ _GRACE_S = 3.0  # extra seconds a child may take beyond the deadline before it i
 _MIN_CHILD_S = 0.5  # below this budget a child is not worth starting
 
 
-def worker_params(params: SolveParams, worker: int) -> SolveParams:
-    """Parameters of worker ``worker``: alternate strategies, distinct seeds, one worker each."""
+def worker_params(params: SolveParams, worker: int, *, all_mandatory: bool = False) -> SolveParams:
+    """Parameters of worker ``worker``: alternate strategies, distinct seeds, one worker each.
+
+    When every stop is mandatory (nothing to choose, only routes to shorten) the LNS is the
+    weakest search we have: the workers then alternate OR-Tools' ILS and guided local search
+    (VRPTW, 200-400 customers: ``benchmarks/README.md``).
+    """
     strategy = params.strategy
-    if strategy is not Strategy.ORTOOLS and worker % 2 == 1:
+    if all_mandatory and strategy is Strategy.LNS:
+        strategy = (Strategy.ILS, Strategy.ORTOOLS)[worker % 2]
+    elif strategy is not Strategy.ORTOOLS and worker % 2 == 1:
         strategy = Strategy.ILS if strategy is Strategy.LNS else Strategy.LNS
     return replace(params, strategy=strategy, seed=params.seed + worker, workers=1)
 
@@ -87,6 +94,7 @@ def solve_portfolio(
     callback); the other workers run :func:`routing.solver.solve_single` in children.
     """
     deadline = time.time() + params.time_limit_s
+    all_mandatory = all(c.mandatory for c in problem.candidates)
     children: list[tuple[multiprocessing.process.BaseProcess, Connection]] = []
     if params.time_limit_s >= _MIN_CHILD_S:
         ctx = multiprocessing.get_context("spawn")
@@ -103,10 +111,10 @@ def solve_portfolio(
             # The payload goes through a pipe from a thread: a child that dies or stalls while
             # starting (a caller's main module without a ``__main__`` guard, say) cannot block
             # this process; it is simply not heard from.
-            payload = (problem, worker_params(params, worker), initial, deadline)
+            payload = (problem, worker_params(params, worker, all_mandatory=all_mandatory), initial, deadline)
             threading.Thread(target=_feed, args=(feed, payload), daemon=True).start()
             children.append((proc, receive))
-    plan = run_here(worker_params(params, 0))
+    plan = run_here(worker_params(params, 0, all_mandatory=all_mandatory))
     notes: list[str] = []
     for proc, receive in children:
         outcome: object = None

@@ -31,6 +31,8 @@ def test_workers_alternate_the_two_searches_with_their_own_seeds() -> None:
     assert [p.strategy for p in chosen] == [Strategy.LNS, Strategy.ILS, Strategy.LNS]
     assert [p.seed for p in chosen] == [7, 8, 9]
     assert all(p.workers == 1 for p in chosen)
+    mandatory = [worker_params(params, w, all_mandatory=True).strategy for w in range(2)]
+    assert mandatory == [Strategy.ILS, Strategy.ORTOOLS]  # nothing to choose: no LNS
     ortools = SolveParams(strategy=Strategy.ORTOOLS, workers=2)
     assert {worker_params(ortools, w).strategy for w in range(2)} == {Strategy.ORTOOLS}
 
