@@ -117,7 +117,9 @@ solution, so a warm start (re-planning) or ``use_guided_local_search = False`` r
 
 *Portfolio* (``params.workers > 1``, :mod:`routing.portfolio`): the first worker runs in
 this process with ``params.strategy``, the others in child processes with the other of
-``"lns"``/``"ils"`` and other seeds; the plan with the best objective wins.
+``"lns"``/``"ils"`` and other seeds; the plan with the best objective wins. When every
+stop is mandatory the workers run ``"ils"`` and ``"ortools"`` instead (the LNS is the
+weakest of the three there).
 
 *``"ortools"``: the planner before November 2026.* Guided local search until the time
 limit, with the path and inactive-node LNS operators switched on (on random tiny
