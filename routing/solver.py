@@ -558,6 +558,11 @@ class _Model:
 
     # -- search -------------------------------------------------------------------------
 
+    def _median_value(self) -> float:
+        """Median value of a stop worth something: the unit of both searches' temperatures."""
+        soft = sorted(v for v in self.soft_values if v > 0)
+        return float(soft[len(soft) // 2]) if soft else 0.0
+
     def _warm_routes(self, initial: Plan) -> list[list[int]]:
         """Routes of ``initial`` as lists of routing indices of this model."""
         by_key = {rd.key: v for v, rd in enumerate(self.days)}
@@ -589,8 +594,7 @@ class _Model:
             strategy = Strategy.LNS
         lns = strategy is Strategy.LNS
         if strategy is Strategy.ILS:
-            soft = sorted(v for v in self.soft_values if v > 0)
-            search = _ils_parameters(self.params, soft[len(soft) // 2] if soft else 0.0)
+            search = _ils_parameters(self.params, self._median_value())
         else:
             search = _repair_parameters(self.params) if lns else _search_parameters(self.params)
         messages = list(self.prep.messages)
@@ -787,8 +791,7 @@ class _Model:
         ctx = self._ruin_context()
         budget_ms = self.search_budget_s * 1000.0
         limit = self.params.solution_limit
-        soft = sorted(v for v in self.soft_values if v > 0)
-        acceptance = Acceptance(_TEMPERATURE * soft[len(soft) // 2] if soft else 0.0, rng)
+        acceptance = Acceptance(_TEMPERATURE * self._median_value(), rng)
         best = solver.Assignment(solution)
         best_obj = current_obj = solution.ObjectiveValue()
         current = self._routes_of(solution)
