@@ -15,18 +15,29 @@ from rich.console import Console
 from rich.table import Table
 
 MINUTES_PER_DAY = 1440
+# Longest day (in time units) an exact benchmark grid may ask the planner for: 10**7
+# covers a horizon of 100 000 in hundredths, far beyond the public instances.
+MAX_EXACT_DAY = 10_000_000
 
 
 @dataclass(frozen=True)
 class OurSearch:
     """How our planner searches in a benchmark run (``--seed``, ``--strategy``, ``--workers``).
 
-    PyVRP takes the seed only (it searches on one core).
+    PyVRP takes the seed only (it searches on one core). ``minute_grid`` puts the
+    instance on the one-day minute grid of the app instead of an exact grid (see
+    :class:`TimeGrid`), to measure what exactness is worth.
     """
 
     seed: int = 0
     strategy: str = "lns"
     workers: int = 1
+    minute_grid: bool = False
+
+    @property
+    def day_length(self) -> int | None:
+        """The day length to force on :meth:`TimeGrid.for_horizon` (None: exact)."""
+        return MINUTES_PER_DAY if self.minute_grid else None
 
     def params(self, seconds: float):  # type: ignore[no-untyped-def]
         """Our :class:`routing.params.SolveParams` for a budget of ``seconds``."""
@@ -45,10 +56,17 @@ def add_search_arguments(parser, default_seed: int) -> None:  # type: ignore[no-
         help="our search (default lns; with --workers 2 the second worker runs the other of lns/ils)",
     )
     parser.add_argument("--workers", type=int, default=1, help="parallel searches of our planner (default 1)")
+    parser.add_argument(
+        "--minute-grid",
+        action="store_true",
+        help="round times to whole minutes of one day (the first rounds' grid) instead of an exact time unit",
+    )
 
 
 def search_from_args(args) -> OurSearch:  # type: ignore[no-untyped-def]
-    return OurSearch(seed=args.seed, strategy=args.strategy, workers=args.workers)
+    return OurSearch(
+        seed=args.seed, strategy=args.strategy, workers=args.workers, minute_grid=getattr(args, "minute_grid", False)
+    )
 
 
 def ceil_frac(value: Fraction) -> int:
@@ -63,29 +81,35 @@ def floor_frac(value: Fraction) -> int:
 
 @dataclass(frozen=True)
 class TimeGrid:
-    """How original time units become the planner's integer minutes.
+    """How original time units become the planner's integer time units.
 
-    Our planner works in whole minutes inside one day (a shift window ends at 1440 at
-    most). A benchmark horizon ``H`` (e.g. TOPTW pr: 1000, Solomon c2: 3390) with
-    ``d``-decimal distances needs ``H * 10**d`` ticks to be exact, which only fits when
-    ``H * 10**d <= 1440``. Otherwise the grid is coarser, ``factor = 1440 / H`` minutes per
-    original unit, and every conversion is *conservative*: travel (+ service) rounded up,
-    window openings rounded up, closings and the horizon rounded down. A plan feasible on
-    the grid is then feasible in the original units (the checker verifies it), but some
-    feasible original plans are lost: that is the price of the one-day minute model, and
-    the ``--diagnose`` runs measure it by solving the same grid with PyVRP.
+    Our planner counts time in integers, ``day_length`` of them per day
+    (:attr:`routing.problem.Problem.day_length`; minutes, 1440, in the app). A benchmark
+    horizon ``H`` (e.g. TOPTW pr: 1000, Solomon c2: 3390) with ``d``-decimal distances
+    needs ``H * 10**d`` ticks to be exact: the grid is exact (``factor = 10**d``) with a
+    day of at least that many units, up to :data:`MAX_EXACT_DAY`. Beyond that, or with
+    ``day_length=1440`` forced (the one-day minute grid of the first rounds, kept to
+    measure what exactness is worth), the grid is coarser, ``factor = day_length / H``
+    units per original unit, and every conversion is *conservative*: travel (+ service)
+    rounded up, window openings rounded up, closings and the horizon rounded down. A plan
+    feasible on the grid is then feasible in the original units (the checker verifies it),
+    but some feasible original plans are lost.
     """
 
     factor: Fraction
     exact: bool
+    day_length: int = MINUTES_PER_DAY
 
     @classmethod
-    def for_horizon(cls, horizon: Fraction, decimals: int) -> TimeGrid:
-        """The finest grid that fits ``horizon`` in one day (exact when it can be)."""
+    def for_horizon(cls, horizon: Fraction, decimals: int, day_length: int | None = None) -> TimeGrid:
+        """The exact grid when it fits ``day_length`` (default: as long a day as needed)."""
         exact_factor = Fraction(10**decimals)
-        if horizon <= 0 or horizon * exact_factor <= MINUTES_PER_DAY:
-            return cls(exact_factor, True)
-        return cls(Fraction(MINUTES_PER_DAY) / horizon, False)
+        ticks = ceil_frac(max(horizon, Fraction(0)) * exact_factor)
+        limit = MAX_EXACT_DAY if day_length is None else day_length
+        if ticks <= limit:
+            return cls(exact_factor, True, max(ticks, MINUTES_PER_DAY) if day_length is None else day_length)
+        day = limit
+        return cls(Fraction(day) / horizon, False, day)
 
     def up(self, value: Fraction) -> int:
         """``value`` on the grid, rounded up."""

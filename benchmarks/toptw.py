@@ -19,10 +19,12 @@ Mapping onto our planner (the same objects the app builds):
   distance ticks);
 * customer ``i`` = a :class:`Candidate` (id ``i``, its own commune ``i``) with
   ``prize = score``. TOPTW windows bound the *start* of service while ours must hold the
-  whole stop, and times must be whole minutes of one day, so (see
-  :class:`~benchmarks.common.TimeGrid`) the service is folded into the travel time:
-  the stop lasts 1 minute, the site is open ``[ceil(f*O_i), floor(f*C_i) + 1]``, and the
-  matrix's minutes from ``i`` to ``j`` are ``ceil(f*(s_i + d_ij)) - 1``. That is one
+  whole stop, so (see :class:`~benchmarks.common.TimeGrid`) the service is folded into
+  the travel time: the stop lasts 1 time unit, the site is open
+  ``[ceil(f*O_i), floor(f*C_i) + 1]``, and the matrix's time from ``i`` to ``j`` is
+  ``ceil(f*(s_i + d_ij)) - 1``. The grid is exact (``f = 10**decimals`` units per
+  original unit, ``Problem.day_length`` long enough for the horizon); with
+  ``--minute-grid`` it is the one-day minute grid of the first rounds, where this is one
   conservative rounding per leg instead of two (service and travel separately);
 * metres = the exact scaled distance (``floor(10**decimals * d)``).
 
@@ -234,8 +236,8 @@ class GridModel:
     window: list[tuple[int, int] | None]
 
 
-def grid_model(inst: ToptwInstance, dist: Sequence[Sequence[int]]) -> GridModel:
-    grid = TimeGrid.for_horizon(inst.horizon, inst.decimals)
+def grid_model(inst: ToptwInstance, dist: Sequence[Sequence[int]], day_length: int | None = None) -> GridModel:
+    grid = TimeGrid.for_horizon(inst.horizon, inst.decimals, day_length)
     k = 10**inst.decimals
     depot = inst.nodes[0]
     start = grid.up(depot.open)
@@ -295,6 +297,7 @@ def build_problem(inst: ToptwInstance, m: int, model: GridModel, dist: Sequence[
         shifts=shifts,
         candidates=tuple(candidates),
         matrices={ResourceKind.CAR: matrix, ResourceKind.BUS: matrix},
+        day_length=model.grid.day_length,
     )
 
 
@@ -429,7 +432,7 @@ def run_one(
 ) -> Row:
     seed = search.seed
     dist = scaled_distances(inst)
-    model = grid_model(inst, dist)
+    model = grid_model(inst, dist, search.day_length)
     ours = timed(lambda: solve_ours(inst, m, seconds, search, model, dist))
     ours_check = check_toptw(inst.nodes, inst.scores, ours.tours, m, inst.decimals)
     row = Row(inst.name, m, inst.n, model.grid.describe(), bks, ours, ours_check, None, None)

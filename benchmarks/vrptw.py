@@ -12,8 +12,8 @@ or ``--bks``, else from ``NAME.sol`` next to the instance (``Cost X``).
 Mapping onto our planner: one CAR resource per vehicle of the file (``VEHICLES``), one
 shift each on day 0, every customer a *mandatory* candidate (prize 0), ``cost_per_km =
 1000`` so the plan's cost is exactly the scaled distance (metres = ``floor(10 d)``).
-Times go on the same conservative :class:`~benchmarks.common.TimeGrid` as for TOPTW
-(service folded into the leg, 1-minute stops). Each customer's demand is its candidate's
+Times go on the same :class:`~benchmarks.common.TimeGrid` as for TOPTW (exact unless
+``--minute-grid``; service folded into the leg, 1-unit stops). Each customer's demand is its candidate's
 ``load`` and the file's ``CAPACITY`` every shift's ``capacity``, so our model's load
 dimension enforces the capacity; the checker still verifies it (``cap!`` should never
 appear). PyVRP gets the exact instance, capacity included.
@@ -206,7 +206,9 @@ def scaled_distances(inst: VrptwInstance) -> list[list[int]]:
     return toptw_distances(shim)
 
 
-def build_problem(inst: VrptwInstance, dist: Sequence[Sequence[int]]) -> tuple[Any, TimeGrid]:
+def build_problem(
+    inst: VrptwInstance, dist: Sequence[Sequence[int]], day_length: int | None = None
+) -> tuple[Any, TimeGrid]:
     """The instance as a :class:`routing.problem.Problem` (demand = load, CAPACITY per shift), and its grid."""
     from routing.matrix import TravelMatrix
     from routing.problem import (
@@ -221,7 +223,7 @@ def build_problem(inst: VrptwInstance, dist: Sequence[Sequence[int]]) -> tuple[A
         TimeWindow,
     )
 
-    grid = TimeGrid.for_horizon(inst.horizon, DECIMALS)
+    grid = TimeGrid.for_horizon(inst.horizon, DECIMALS, day_length)
     k = 10**DECIMALS
     n = len(inst.nodes)
     start, horizon = grid.up(inst.nodes[0].open), grid.down(inst.horizon)
@@ -252,6 +254,7 @@ def build_problem(inst: VrptwInstance, dist: Sequence[Sequence[int]]) -> tuple[A
         shifts=shifts,
         candidates=tuple(candidates),
         matrices={ResourceKind.CAR: matrix, ResourceKind.BUS: matrix},
+        day_length=grid.day_length,
     )
     return problem, grid
 
@@ -261,7 +264,7 @@ def solve_ours(
 ) -> tuple[SolverRun, TimeGrid]:
     from routing.solver import SearchProgress, solve
 
-    problem, grid = build_problem(inst, dist)
+    problem, grid = build_problem(inst, dist, search.day_length)
     trajectory: list[tuple[float, int]] = []
 
     def progress(p: SearchProgress) -> None:

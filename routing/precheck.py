@@ -49,6 +49,7 @@ class RouteDay:
     skills: frozenset[str]
     crew_ids: tuple[int, ...]
     matrix: TravelMatrix
+    day_length: int = MINUTES_PER_DAY
 
     @property
     def day(self) -> int:
@@ -61,9 +62,14 @@ class RouteDay:
         return self.shift.key
 
     @property
+    def offset(self) -> int:
+        """Week time at which the route's day starts (``day * day_length``)."""
+        return self.shift.day * self.day_length
+
+    @property
     def window(self) -> TimeWindow:
-        """Shift window in week-minutes."""
-        return self.shift.week_window
+        """Shift window in week time."""
+        return self.shift.week_window(self.day_length)
 
     @property
     def capacity(self) -> int | None:
@@ -145,7 +151,7 @@ def _intersect(a: Iterable[TimeWindow], lo: int, hi: int) -> tuple[TimeWindow, .
 
 def _fit(candidate: Candidate, rd: RouteDay, not_before: int | None) -> _Fit:
     """Start intervals of ``candidate`` on route-day ``rd``, after each successive rule."""
-    offset = rd.day * MINUTES_PER_DAY
+    offset = rd.offset
     s0, s1 = rd.window.start, rd.window.end
     dur = candidate.duration
     opening = _intersect(
@@ -187,7 +193,7 @@ def _reason(candidate: Candidate, fits: Sequence[tuple[RouteDay, _Fit]], not_bef
         detail = f"a {candidate.duration} min stop would leave no room for the lunch break on any route day"
         reason = UnservedReason.OUTSIDE_OPENING_HOURS
     elif not any(f.after_point for _, f in fits):
-        detail = f"every opening window that fits is before the re-plan point {format_minute(not_before or 0)} of {_DAYS[(not_before or 0) // MINUTES_PER_DAY]}"
+        detail = f"every opening window that fits is before the re-plan point {format_minute(not_before or 0)} of {_DAYS[(not_before or 0) // fits[0][0].day_length]}"
         reason = UnservedReason.OUTSIDE_OPENING_HOURS
     else:
         detail = (
@@ -237,6 +243,7 @@ def route_days(problem: Problem) -> tuple[tuple[RouteDay, ...], list[str]]:
                 skills=resource.skills | crew_skills,
                 crew_ids=shift.crew.counsellor_ids if shift.crew else (),
                 matrix=problem.matrix(resource.kind),
+                day_length=problem.day_length,
             )
         )
     return tuple(out), messages
@@ -301,7 +308,7 @@ def prepare(
     prior_of: dict[int, list[PastVisit]] = {}
     pin_targets: dict[int, list[tuple[int, int, TimeWindow]]] = {}
     for p in problem.pins:
-        pin_targets.setdefault(p.candidate_id, []).append((p.resource_id, p.day, p.week_start))
+        pin_targets.setdefault(p.candidate_id, []).append((p.resource_id, p.day, p.week_start(problem.day_length)))
         pins_of.setdefault(p.candidate_id, []).append(p.start)
     known = {c.id for c in problem.candidates}
     for v in frozen:

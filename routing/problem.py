@@ -38,6 +38,9 @@ MINUTES_PER_WEEK = MINUTES_PER_DAY * DAYS_PER_WEEK
 # Prizes above this are almost certainly a unit mistake, and would overflow the solver's
 # 64-bit objective once scaled (see SolveParams.prize_scale).
 MAX_PRIZE = 10_000.0
+# A finer time unit than this (Problem.day_length) would push week times past what the
+# solver's dimensions and the precheck's sentinels (10**9) are sized for.
+MAX_DAY_LENGTH = 100_000_000
 
 
 class ProblemError(ValueError):
@@ -104,11 +107,15 @@ class TimeWindow:
 
 
 def _day_window(name: str, window: TimeWindow) -> TimeWindow:
+    """Type check only: the "within one day" bound depends on :attr:`Problem.day_length`."""
     if not isinstance(window, TimeWindow):
         raise ProblemError(f"{name} must be a TimeWindow, got {window!r}")
-    if window.end > MINUTES_PER_DAY:
-        raise ProblemError(f"{name} must lie within one day (end <= 1440), got {window.end}")
     return window
+
+
+def _within_day(name: str, window: TimeWindow, day_length: int) -> None:
+    if window.end > day_length:
+        raise ProblemError(f"{name} must lie within one day (end <= {day_length}), got {window.end}")
 
 
 class HalfDay(StrEnum):
@@ -362,10 +369,9 @@ class Shift:
         """``(resource_id, day)``: identifies the route."""
         return (self.resource_id, self.day)
 
-    @property
-    def week_window(self) -> TimeWindow:
-        """The shift window in week-minutes."""
-        return self.window.shifted(self.day * MINUTES_PER_DAY)
+    def week_window(self, day_length: int = MINUTES_PER_DAY) -> TimeWindow:
+        """The shift window in week time (week-minutes with the default day length)."""
+        return self.window.shifted(self.day * day_length)
 
 
 def boosted_prize(
@@ -418,8 +424,8 @@ class Candidate:
         if not isinstance(self.site, Site):
             raise ProblemError(f"Candidate {self.id}: site must be a Site")
         d = _check_int(f"Candidate {self.id} duration", self.duration)
-        if not 0 < d <= MINUTES_PER_DAY:
-            raise ProblemError(f"Candidate {self.id}: duration must be in 1..1440 minutes, got {d}")
+        if d <= 0:
+            raise ProblemError(f"Candidate {self.id}: duration must be at least 1 minute, got {d}")
         for name, value in (("prize", self.prize), ("market_bonus", self.market_bonus)):
             if not isinstance(value, (int, float)) or isinstance(value, bool):
                 raise ProblemError(f"Candidate {self.id}: {name} must be a number")
@@ -468,11 +474,10 @@ class Pin:
         """Pin to the morning or the afternoon of a day."""
         return cls(candidate_id=candidate_id, resource_id=resource_id, day=day, start=HalfDay(half).start_window)
 
-    @property
-    def week_start(self) -> TimeWindow:
-        """Allowed start, in week-minutes."""
-        window = self.start if self.start is not None else TimeWindow(0, MINUTES_PER_DAY)
-        return window.shifted(self.day * MINUTES_PER_DAY)
+    def week_start(self, day_length: int = MINUTES_PER_DAY) -> TimeWindow:
+        """Allowed start in week time (week-minutes with the default day length)."""
+        window = self.start if self.start is not None else TimeWindow(0, day_length)
+        return window.shifted(self.day * day_length)
 
 
 def default_matrices(
@@ -500,6 +505,12 @@ class Problem:
     * ``frozen_before``: re-plan point in week-minutes. With ``solve(..., initial=plan)``,
       stops of ``initial`` starting before it are kept exactly, and nothing new is placed
       before it.
+    * ``day_length``: integer time units in a day, 1440 (minutes) for the app. Every time
+      of the problem and of its plan (windows, durations, matrix minutes, week times
+      ``day * day_length + t``) is in that unit. Benchmarks set a finer unit so that
+      instances given in hundredths are solved exactly instead of rounded up to whole
+      minutes. The helpers that speak in clock time (:func:`format_minute`,
+      :class:`HalfDay`, :meth:`OpeningHours.always`, ``Visit.day``) assume minutes.
     """
 
     resources: tuple[Resource, ...]
@@ -508,6 +519,7 @@ class Problem:
     pins: tuple[Pin, ...] = ()
     matrices: Mapping[ResourceKind, TravelMatrix] = field(default_factory=dict)
     frozen_before: int | None = None
+    day_length: int = MINUTES_PER_DAY
     _defaults: Mapping[ResourceKind, TravelMatrix] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -533,10 +545,35 @@ class Problem:
         kinds_used = {r.kind for r in self.resources} - set(matrices)
         defaults = default_matrices(locations.values()) if kinds_used else {}
         object.__setattr__(self, "_defaults", MappingProxyType({k: defaults[k] for k in kinds_used}))
+        self._check_times()
         if self.frozen_before is not None:
             fb = _check_int("Problem.frozen_before", self.frozen_before)
-            if not 0 <= fb <= MINUTES_PER_WEEK:
-                raise ProblemError(f"frozen_before must be a week-minute 0..{MINUTES_PER_WEEK}")
+            if not 0 <= fb <= self.week_length:
+                raise ProblemError(f"frozen_before must be a week time 0..{self.week_length}")
+
+    @property
+    def week_length(self) -> int:
+        """Time units in the week (10080 minutes by default)."""
+        return DAYS_PER_WEEK * self.day_length
+
+    def _check_times(self) -> None:
+        """Every window and duration within one day of :attr:`day_length` units."""
+        day = _check_int("Problem.day_length", self.day_length)
+        if not 1 <= day <= MAX_DAY_LENGTH:
+            raise ProblemError(f"Problem.day_length must be in 1..{MAX_DAY_LENGTH}, got {day}")
+        for s in self.shifts:
+            _within_day(f"Shift window of resource {s.resource_id} day {s.day}", s.window, day)
+            if s.lunch is not None:
+                _within_day(f"Lunch window of resource {s.resource_id} day {s.day}", s.lunch.window, day)
+        for c in self.candidates:
+            if c.duration > day:
+                raise ProblemError(f"Candidate {c.id}: duration must be in 1..{day}, got {c.duration}")
+            for d, windows in enumerate(c.site.opening.days):
+                for w in windows:
+                    _within_day(f"opening window of day {d} of site {c.site.id}", w, day)
+        for p in self.pins:
+            if p.start is not None:
+                _within_day(f"Pin of candidate {p.candidate_id} start", p.start, day)
 
     def __getstate__(self) -> dict[str, object]:
         """Picklable state (read-only mapping proxies become dicts) for parallel workers."""

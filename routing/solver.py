@@ -13,7 +13,8 @@ speed). Vehicle ``v`` of day ``d`` may only leave and return inside
 ``d * 1440 + shift window``.
 
 **Time is absolute week-minutes.** A single ``time`` dimension runs from Monday 00:00
-to Sunday 24:00. Because each vehicle's start and end cumuls are pinned to its own day,
+to Sunday 24:00 (in units of :attr:`~routing.problem.Problem.day_length` per day: minutes
+for the app, finer for benchmarks given in hundredths). Because each vehicle's start and end cumuls are pinned to its own day,
 every node it visits is on that day: "which day" is simply "which vehicle". The transit
 ``i -> j`` is ``service(i) + travel(i, j)`` (per vehicle kind, registered with
 ``RegisterTransitMatrix``: no Python callback in the search); slack is waiting. The
@@ -153,7 +154,7 @@ from ortools.util import optional_boolean_pb2
 from routing.params import FirstSolution, SolveParams, Strategy
 from routing.portfolio import solve_portfolio
 from routing.precheck import NodeSpec, PastVisit, Preparation, RouteDay, prepare
-from routing.problem import MINUTES_PER_DAY, MINUTES_PER_WEEK, Problem, boosted_prize
+from routing.problem import Problem, boosted_prize
 from routing.result import Leg, Plan, Route, SolveStatus, Unserved, UnservedReason, Visit
 from routing.search import Acceptance, RuinContext, ruin
 
@@ -493,15 +494,16 @@ class _Model:
                 cost_eval[key] = routing.RegisterTransitMatrix(matrix)
             routing.SetArcCostEvaluatorOfVehicle(cost_eval[key], v)
 
-        # Time dimension in absolute week-minutes.
+        # Time dimension in absolute week time (week-minutes for the app).
+        week = self.problem.week_length
         routing.AddDimensionWithVehicleTransits(
-            [time_eval[rd.resource.kind] for rd in self.days], MINUTES_PER_WEEK, MINUTES_PER_WEEK, False, "time"
+            [time_eval[rd.resource.kind] for rd in self.days], week, week, False, "time"
         )
         self.time = routing.GetDimensionOrDie("time")
         routing.AddDimensionWithVehicleTransitAndCapacity(
             [drive_eval[rd.resource.kind] for rd in self.days],
             0,
-            [rd.shift.max_driving if rd.shift.max_driving is not None else MINUTES_PER_WEEK for rd in self.days],
+            [rd.shift.max_driving if rd.shift.max_driving is not None else week for rd in self.days],
             True,
             "driving",
         )
@@ -549,7 +551,7 @@ class _Model:
             brk = rd.shift.lunch
             if brk is None:
                 continue
-            offset = rd.day * MINUTES_PER_DAY
+            offset = rd.offset
             interval = solver.FixedDurationIntervalVar(
                 offset + brk.window.start, offset + brk.latest_start, brk.duration, False, f"lunch_{v}"
             )
@@ -1027,7 +1029,7 @@ def _timetable(
     if brk is None:
         chosen = legs_for(None, 0)
     else:
-        offset = rd.day * MINUTES_PER_DAY
+        offset = rd.offset
         bs, bl = offset + brk.window.start, offset + brk.latest_start
         length = brk.duration
         options: list[int] = [] if lunch_hint is None else [lunch_hint]

@@ -117,11 +117,15 @@ def test_bks_file_is_read(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- time grid
 
 
-def test_time_grid_is_exact_when_it_fits_in_a_day_and_conservative_otherwise() -> None:
+def test_time_grid_is_exact_with_a_long_enough_day_and_conservative_on_the_minute_grid() -> None:
     exact = TimeGrid.for_horizon(Fraction(100), 1)
     assert exact.exact and exact.factor == 10 and exact.up(Fraction("1.4")) == 14
-    coarse = TimeGrid.for_horizon(Fraction(1000), 2)
-    assert not coarse.exact and coarse.factor == Fraction(1440, 1000)
+    assert exact.day_length == 1440  # 1000 ticks fit the app's day
+    long_day = TimeGrid.for_horizon(Fraction(1000), 2)
+    assert long_day.exact and long_day.factor == 100 and long_day.day_length == 100_000
+    assert long_day.up(Fraction("1.405")) == 141
+    coarse = TimeGrid.for_horizon(Fraction(1000), 2, day_length=1440)
+    assert not coarse.exact and coarse.factor == Fraction(1440, 1000) and coarse.day_length == 1440
     assert coarse.down(Fraction(1000)) == 1440
     assert coarse.up(Fraction("1.4")) == 3 and coarse.down(Fraction("1.4")) == 2
 
@@ -129,10 +133,13 @@ def test_time_grid_is_exact_when_it_fits_in_a_day_and_conservative_otherwise() -
 def test_our_planner_solves_the_tiny_instance_and_passes_the_checker(tiny4) -> None:  # type: ignore[no-untyped-def]
     from benchmarks.toptw import grid_model, solve_ours
 
-    for decimals in (1, 2):  # 2 decimals: 10 000 ticks do not fit a day, the grid is coarse
+    # 2 decimals: 10 000 ticks, exact on a longer day, or coarse on the minute grid
+    for decimals, day_length in ((1, None), (2, None), (2, 1440)):
         inst = read_toptw(DATA / "tiny4.txt", decimals)
         dist = scaled_distances(inst)
-        run = solve_ours(inst, 1, 0.2, OurSearch(seed=0), grid_model(inst, dist), dist)
+        model = grid_model(inst, dist, day_length)
+        assert model.grid.exact == (day_length is None)
+        run = solve_ours(inst, 1, 0.2, OurSearch(seed=0), model, dist)
         check = check_toptw(inst.nodes, inst.scores, run.tours, 1, inst.decimals)
         assert check.feasible, check.violations
         assert check.score == 42

@@ -32,7 +32,7 @@ class _Vehicle:
         self.day = shift.day
         self.matrix = problem.matrix(r.kind)
         self.start_loc, self.end_loc = r.start.id, (r.end or r.start).id
-        self.lo, self.hi = shift.week_window.start, shift.week_window.end
+        self.lo, self.hi = shift.week_window().start, shift.week_window().end
         self.skills = set(r.skills) | (set(shift.crew.skills) if shift.crew else set())
         self.exists = not (r.kind is ResourceKind.BUS and shift.crew is None)
         if shift.lunch:
