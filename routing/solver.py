@@ -140,7 +140,7 @@ import itertools
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ortools.constraint_solver import (
     pywrapcp,
@@ -151,6 +151,7 @@ from ortools.constraint_solver import (
 )
 from ortools.util import optional_boolean_pb2
 
+from routing.focus import choose_focus
 from routing.params import FirstSolution, SolveParams, Strategy
 from routing.portfolio import solve_portfolio
 from routing.precheck import NodeSpec, PastVisit, Preparation, RouteDay, prepare
@@ -345,6 +346,13 @@ _TEMPERATURE = 0.3  # start temperature, as a fraction of the median value of a 
 _RESTART_AFTER = 400  # steps without a new best before going back to the best plan
 _INSERT_TRIES = 2  # unserved stops tried before each repair (x 3 positions each)...
 _INSERT_NEAR = 15  # ...among the most valuable of the _INSERT_NEAR closest to the ruin
+# Focused steps (routing.focus): from this many nodes on, this share of the LNS steps
+# re-plan two routes and their nearest unserved stops on a small model of their own,
+# with up to _FOCUS_STEPS repairs there in at most _FOCUS_MAX_S.
+_FOCUS_MIN_NODES = 80
+_FOCUS_SHARE = 0.8
+_FOCUS_STEPS = 8
+_FOCUS_MAX_S = 0.5
 
 
 class _Model:
@@ -377,6 +385,8 @@ class _Model:
         self.soft_values = [max(v.values(), default=0) for v in self.values]
         self.breaks: dict[int, pywrapcp.IntervalVar] = {}
         self._partial: pywrapcp.Assignment | None = None
+        self._report: Callable[[int, Callable[[], int]], None] | None = None  # progress, set by run()
+        self._nested = False  # a focused step's sub-model: no focused steps of its own
         self.search_budget_s = params.time_limit_s  # what is left once the model is built (run)
         self._build()
 
@@ -567,22 +577,31 @@ class _Model:
 
     def _warm_routes(self, initial: Plan) -> list[list[int]]:
         """Routes of ``initial`` as lists of routing indices of this model."""
-        by_key = {rd.key: v for v, rd in enumerate(self.days)}
+        return self._index_routes(
+            {
+                (route.resource_id, route.day): [v.candidate_id for v in sorted(route.visits, key=lambda x: x.start)]
+                for route in initial.routes
+            }
+        )
+
+    def _index_routes(self, by_key: dict[tuple[int, int], list[int]]) -> list[list[int]]:
+        """Candidate ids per route-day key as lists of routing indices (unknown ones dropped)."""
+        by_v = {rd.key: v for v, rd in enumerate(self.days)}
         free: dict[int, list[int]] = {}
         for k, spec in enumerate(self.specs):
             free.setdefault(spec.candidate.id, []).append(k)
         routes: list[list[int]] = [[] for _ in self.days]
-        for route in initial.routes:
-            v = by_key.get((route.resource_id, route.day))
+        for key, candidate_ids in by_key.items():
+            v = by_v.get(key)
             if v is None:
                 continue
-            for visit in sorted(route.visits, key=lambda x: x.start):
-                choices = [k for k in free.get(visit.candidate_id, []) if v in self.specs[k].options]
+            for candidate_id in candidate_ids:
+                choices = [k for k in free.get(candidate_id, []) if v in self.specs[k].options]
                 if not choices:
                     continue
                 choices.sort(key=lambda k: (not self.specs[k].frozen, not self.specs[k].pinned, k))
                 k = choices[0]
-                free[visit.candidate_id].remove(k)
+                free[candidate_id].remove(k)
                 routes[v].append(self.manager.NodeToIndex(self.n_places + k))
         return routes
 
@@ -604,31 +623,36 @@ class _Model:
         started = [self.solver.WallTime()]
         errors: list[str] = []
 
-        def on_solution() -> None:
+        def report(objective: int, served: Callable[[], int]) -> None:
             try:
-                objective = routing.CostVar().Value()
                 if best[0] is not None and objective >= best[0]:
                     return
                 best[0] = objective
                 if progress is None:
                     return
-                served = sum(
-                    1
-                    for k in range(len(self.specs))
-                    if routing.NextVar(self.manager.NodeToIndex(self.n_places + k)).Value()
-                    != self.manager.NodeToIndex(self.n_places + k)
-                )
                 progress(
                     SearchProgress(
                         objective=objective,
                         elapsed_s=(self.solver.WallTime() - started[0]) / 1000.0,
-                        served=served,
+                        served=served(),
                     )
                 )
             except Exception as exc:  # never let a callback error unwind through C++
                 if not errors:
                     errors.append(f"progress callback failed: {exc!r}")
 
+        def on_solution() -> None:
+            report(
+                routing.CostVar().Value(),
+                lambda: sum(
+                    1
+                    for k in range(len(self.specs))
+                    if routing.NextVar(self.manager.NodeToIndex(self.n_places + k)).Value()
+                    != self.manager.NodeToIndex(self.n_places + k)
+                ),
+            )
+
+        self._report = report
         routing.AddAtSolutionCallback(on_solution)
         routing.CloseModelWithParameters(search)
         self.search_budget_s = max(_MIN_SEARCH_S, self.params.time_limit_s - (time.perf_counter() - entered))
@@ -798,33 +822,133 @@ class _Model:
         best_obj = current_obj = solution.ObjectiveValue()
         current = self._routes_of(solution)
         step = since_best = 0
+        focus = self._focus_eligible()
         while limit is None or step < limit:
             used = solver.WallTime() - started_ms
             left = budget_ms - used
             if left < 5:
                 break
             step += 1
-            _, removed = ruin(current, ctx, rng, _MAX_REMOVE)
-            if not removed:
-                break
-            kept = [[i for i in r if i not in removed] for r in current]
-            if _INSERT_TRIES:
-                kept = self._insert_unserved(kept, removed, ctx, rng)
-            partial = self._assignment(kept)
-            search.time_limit.FromMilliseconds(max(1, int(left)))
-            repaired = routing.SolveFromAssignmentWithParameters(partial, search)
+            if focus and rng.random() < _FOCUS_SHARE:
+                repaired = self._focus_step(current, ctx, rng, left)
+            else:
+                _, removed = ruin(current, ctx, rng, _MAX_REMOVE)
+                if not removed:
+                    break
+                kept = [[i for i in r if i not in removed] for r in current]
+                if _INSERT_TRIES:
+                    kept = self._insert_unserved(kept, removed, ctx, rng)
+                partial = self._assignment(kept)
+                search.time_limit.FromMilliseconds(max(1, int(left)))
+                repaired = routing.SolveFromAssignmentWithParameters(partial, search)
             if repaired is None:
                 continue
             objective = repaired.ObjectiveValue()
             since_best += 1
             if objective < best_obj:  # a copy: the solver reuses the assignment it returns
                 best, best_obj, since_best = solver.Assignment(repaired), objective, 0
+                if self._report is not None:
+                    snapshot = self._routes_of(best)
+                    self._report(objective, lambda: sum(len(r) for r in snapshot))
             progress = step / limit if limit is not None else used / budget_ms
             if acceptance.accept(objective, current_obj, progress):
                 current, current_obj = self._routes_of(repaired), objective
             if since_best >= _RESTART_AFTER:
                 current, current_obj, since_best = self._routes_of(best), best_obj, 0
         return best
+
+    def _focus_eligible(self) -> bool:
+        """Focused steps pay off on large models, and only where routes are independent.
+
+        Pins, frozen stops and re-planning penalties tie the plan to things a sub-model
+        would not see; those runs keep to whole-model steps.
+        """
+        return (
+            not self._nested
+            and len(self.specs) >= _FOCUS_MIN_NODES
+            and not self.problem.pins
+            and self.problem.frozen_before is None
+            and not any(s.prior is not None or s.pinned or s.frozen for s in self.specs)
+        )
+
+    def _focus_step(
+        self, current: list[list[int]], ctx: RuinContext, rng: random.Random, left_ms: float
+    ) -> pywrapcp.Assignment | None:
+        """Re-plan a few routes on a sub-model (:mod:`routing.focus`) and splice them back.
+
+        Returns the whole plan as an assignment of this model (its objective is the whole
+        plan's), or None when nothing changed. The sub-model's objective counts exactly the
+        stops and kilometres that can change, so its improvement is the plan's.
+        """
+        manager, n_places = self.manager, self.n_places
+        served = {i for r in current for i in r}
+        unserved = [
+            index
+            for k in range(len(self.specs))
+            if (index := manager.NodeToIndex(n_places + k)) not in served
+        ]
+
+        def spec_of(index: int) -> NodeSpec:
+            return self.specs[manager.IndexToNode(index) - n_places]
+
+        focus = choose_focus(
+            current,
+            unserved,
+            ctx.travel,
+            allowed=lambda index, v: v in spec_of(index).options,
+            group=lambda index: spec_of(index).candidate.commune_id,
+            rng=rng,
+        )
+        keys = [self.days[v].key for v in focus.routes]
+        start = {self.days[v].key: [spec_of(i).candidate.id for i in current[v]] for v in focus.routes}
+        ids = {c for r in start.values() for c in r} | {spec_of(u).candidate.id for u in focus.unserved}
+        if not ids:
+            return None
+        shifts = tuple(s for s in self.problem.shifts if s.key in set(keys))
+        resource_ids = {s.resource_id for s in shifts}
+        resources = tuple(r for r in self.problem.resources if r.id in resource_ids)
+        sub = Problem(
+            resources=resources,
+            shifts=shifts,
+            candidates=tuple(c for c in self.problem.candidates if c.id in ids),
+            matrices={r.kind: self.problem.matrix(r.kind) for r in resources},
+            day_length=self.problem.day_length,
+        )
+        budget = min(_FOCUS_MAX_S, left_ms / 1000.0)
+        params = replace(
+            self.params, time_limit_s=budget, solution_limit=_FOCUS_STEPS, seed=rng.randrange(1, 2**31), workers=1
+        )
+        sub_model = _Model(sub, prepare(sub), params)
+        sub_model._nested = True
+        improved = sub_model.improve(start)
+        if improved is None or improved == start:
+            return None
+        plan = {rd.key: [spec_of(i).candidate.id for i in r] for rd, r in zip(self.days, current)}
+        plan.update(improved)
+        return self.routing.ReadAssignmentFromRoutes(self._index_routes(plan), True)
+
+    def improve(self, start: dict[tuple[int, int], list[int]]) -> dict[tuple[int, int], list[int]] | None:
+        """Best routes found by the LNS from ``start`` (candidate ids per route-day key) within the params' limits.
+
+        Used on the small models of focused steps; None when ``start`` does not fit.
+        """
+        routing = self.routing
+        search = _repair_parameters(self.params)
+        routing.CloseModelWithParameters(search)
+        routes = self._index_routes(start)
+        if routing.ReadAssignmentFromRoutes(routes, True) is None:
+            return None
+        started = self.solver.WallTime()
+        search.time_limit.FromMilliseconds(max(1, round(self.search_budget_s * 1000)))
+        solution = routing.SolveFromAssignmentWithParameters(self._assignment(routes), search)
+        if solution is None:
+            return None
+        best = self._lns(solution, search, started)
+        node = self.manager.IndexToNode
+        return {
+            rd.key: [self.specs[node(i) - self.n_places].candidate.id for i in r]
+            for rd, r in zip(self.days, self._routes_of(best))
+        }
 
     # -- decoding -----------------------------------------------------------------------
 

@@ -1,0 +1,85 @@
+"""Focused steps of the large neighbourhood search: which routes and stops to re-plan alone.
+
+Why: every repair of the LNS ends in an OR-Tools descent that scans every (stop,
+position) pair of the whole model. On 240 customers that is about 0.1 s per repair, and
+most of it is spent on stops far from anything the ruin touched. A *focused* step takes
+one or two neighbouring route-days, the stops they serve and the unserved stops nearest
+to them, builds a small model of that part alone and runs a few repairs there (three to
+six times faster each). Everything outside the focus stays as it is, so the result is
+spliced back into the plan and judged on the whole model.
+
+This module only chooses the focus, on plain node numbers (pure Python, no OR-Tools); the
+sub-model is built and solved in :mod:`routing.solver`.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from routing.search import Distance, Routes
+
+# A focus holds about this many unserved stops besides the ones its routes already serve:
+# 40 keeps the sub-model near 100 nodes, where a repair costs a quarter of the full one on
+# 240 customers (TOPTW pr instances, benchmarks/README.md).
+POOL_SIZE = 40
+ROUTES_PER_FOCUS = 2
+
+
+@dataclass(frozen=True)
+class Focus:
+    """Route indices to re-plan together and the unserved nodes they may take."""
+
+    routes: tuple[int, ...]
+    unserved: tuple[int, ...]
+
+
+def choose_focus(
+    routes: Routes,
+    unserved: Sequence[int],
+    travel: Distance,
+    allowed: Callable[[int, int], bool],
+    group: Callable[[int], int],
+    rng: random.Random,
+    *,
+    routes_per_focus: int | None = None,
+    pool_size: int | None = None,
+) -> Focus:
+    """Pick a random route, its nearest neighbour route(s) and the unserved stops nearest to them.
+
+    * ``travel(a, b)``: travel between two nodes; ``allowed(node, route)``: the node may be
+      served on that route; ``group(node)``: its commune.
+    * An unserved node whose commune is visited on a route outside the focus is left out:
+      the small model could not see that visit and would add a second one.
+    * A route without stops is a valid focus (a day the plan left empty): its pool is the
+      unserved stops nearest to a random one it may take.
+    """
+    routes_per_focus = ROUTES_PER_FOCUS if routes_per_focus is None else routes_per_focus
+    pool_size = POOL_SIZE if pool_size is None else pool_size
+    n = len(routes)
+    busy = [v for v in range(n) if routes[v]]
+    first = rng.choice(busy) if busy and (len(busy) == n or rng.random() < 0.9) else rng.randrange(n)
+    chosen = [first]
+    anchor_pool = list(routes[first])
+    while len(chosen) < min(routes_per_focus, n):
+        others = [v for v in range(n) if v not in chosen]
+        if anchor_pool:
+            seed = rng.choice(anchor_pool)
+            scored = [(min((travel(seed, x) + travel(x, seed) for x in routes[v]), default=None), v) for v in others]
+            near = [(d, v) for d, v in scored if d is not None]
+            pick = min(near)[1] if near else rng.choice(others)
+        else:
+            pick = rng.choice(others)
+        chosen.append(pick)
+        anchor_pool += list(routes[pick])
+    inside = set(chosen)
+    blocked = {group(x) for v in range(n) if v not in inside for x in routes[v]}
+    pool = [u for u in unserved if group(u) not in blocked and any(allowed(u, v) for v in chosen)]
+    stops = [x for v in chosen for x in routes[v]]
+    if not stops and pool:
+        stops = [rng.choice(pool)]
+    if len(pool) > pool_size:
+        pool.sort(key=lambda u: (min(travel(x, u) + travel(u, x) for x in stops), u))
+        pool = pool[:pool_size]
+    return Focus(routes=tuple(chosen), unserved=tuple(pool))

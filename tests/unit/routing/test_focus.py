@@ -1,0 +1,134 @@
+"""Focused LNS steps: choosing the routes and stops (pure), and re-planning them on a sub-model."""
+
+from __future__ import annotations
+
+import random
+import time
+
+from routing.focus import choose_focus
+from routing.params import SolveParams
+from routing.precheck import prepare
+from routing.problem import Pin, Problem
+from routing.solver import _FOCUS_MIN_NODES, _Model, solve
+from tests.unit.routing.builders import cand, car, loc, shift, site
+from tests.unit.routing.checker import assert_feasible
+
+# --------------------------------------------------------------------------- choosing (pure)
+
+# Node n sits at kilometre n on a line; three routes: west, middle, far east.
+ROUTES = [[1, 2, 3], [10, 11], [50, 51]]
+UNSERVED = [4, 5, 9, 12, 30, 49, 52, 53]
+
+
+def _travel(a: int, b: int) -> int:
+    return abs(a - b)
+
+
+def _pick(rng: random.Random, **kw: object):  # type: ignore[no-untyped-def]
+    return choose_focus(
+        ROUTES,
+        UNSERVED,
+        _travel,
+        allowed=kw.pop("allowed", lambda node, v: True),  # type: ignore[arg-type]
+        group=kw.pop("group", lambda node: node),  # type: ignore[arg-type]
+        rng=rng,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def test_the_second_route_is_the_nearest_one() -> None:
+    for seed in range(30):
+        focus = _pick(random.Random(seed), pool_size=3)
+        if focus.routes[0] == 0:
+            assert focus.routes == (0, 1)
+        if focus.routes[0] == 2:
+            assert focus.routes == (2, 1)  # 10-11 is closer to 50 than 1-3
+
+
+def test_the_pool_holds_the_unserved_stops_nearest_to_the_focus() -> None:
+    for seed in range(30):
+        focus = _pick(random.Random(seed), pool_size=3)
+        if set(focus.routes) == {0, 1}:
+            assert sorted(focus.unserved) == [4, 9, 12]
+
+
+def test_a_commune_visited_outside_the_focus_is_left_out() -> None:
+    # 4 belongs to the commune of 50 (east route): it may not be added from the west.
+    group = {4: 50}
+    for seed in range(30):
+        focus = _pick(random.Random(seed), group=lambda n: group.get(n, n))
+        if 2 not in focus.routes:
+            assert 4 not in focus.unserved
+
+
+def test_stops_a_route_may_not_take_are_left_out() -> None:
+    focus = _pick(random.Random(0), allowed=lambda node, v: node % 2 == 0, pool_size=50)
+    assert focus.unserved and all(u % 2 == 0 for u in focus.unserved)
+
+
+def test_an_empty_route_can_be_the_focus() -> None:
+    routes = [[], [], [10, 11]]
+    seen = set()
+    for seed in range(60):
+        focus = choose_focus(routes, UNSERVED, _travel, lambda n, v: True, lambda n: n, random.Random(seed), pool_size=4)
+        seen.add(focus.routes[0])
+        assert len(focus.unserved) == 4
+    assert seen == {0, 1, 2}
+
+
+# --------------------------------------------------------------------------- on the solver
+
+
+def _big_week(pins: tuple[Pin, ...] = ()) -> Problem:
+    """Three counsellors over two days and 96 small stops on a 12 x 8 km grid: more than a day can hold."""
+    homes = [loc(1, 0, 0), loc(2, 11, 7), loc(3, 11, 0)]
+    resources = tuple(car(i + 1, home) for i, home in enumerate(homes))
+    shifts = tuple(shift(r.id, day) for r in resources for day in (0, 1))
+    candidates = tuple(
+        cand(10 + k, site(10 + k, (k % 12) * 1.0, (k // 12) * 1.0), duration=45, prize=1.0 + (k * 7) % 5)
+        for k in range(96)
+    )
+    return Problem(resources=resources, shifts=shifts, candidates=candidates, pins=pins)
+
+
+def test_focused_steps_only_run_on_large_plain_problems() -> None:
+    params = SolveParams(time_limit_s=1)
+    big = _big_week()
+    assert len(big.candidates) >= _FOCUS_MIN_NODES
+    assert _Model(big, prepare(big), params)._focus_eligible()
+    pinned = _big_week(pins=(Pin(candidate_id=10, resource_id=1, day=0),))
+    assert not _Model(pinned, prepare(pinned), params)._focus_eligible()
+
+
+def test_a_focused_step_returns_a_feasible_plan_that_is_no_worse() -> None:
+    problem = _big_week()
+    model = _Model(problem, prepare(problem), SolveParams(time_limit_s=2, use_guided_local_search=False))
+    start = model.run(None, None, time.perf_counter())
+    current = model._index_routes({(r.resource_id, r.day): [v.candidate_id for v in r.visits] for r in start.routes})
+    assignment = model.routing.ReadAssignmentFromRoutes(current, True)
+    assert assignment is not None
+    objective = assignment.ObjectiveValue()
+    assert objective == start.objective
+    rng, ctx = random.Random(5), model._ruin_context()
+    improved = 0
+    for _ in range(6):
+        result = model._focus_step(current, ctx, rng, 2000.0)
+        if result is None:
+            continue
+        assert result.ObjectiveValue() <= objective
+        plan = model._decode(result, [], 0.0, False)
+        assert_feasible(problem, plan)
+        improved += result.ObjectiveValue() < objective
+        objective = result.ObjectiveValue()
+        current = model._routes_of(result)
+    assert improved >= 1
+
+
+def test_the_search_with_focused_steps_plans_a_feasible_week() -> None:
+    problem = _big_week()
+
+    plan = solve(problem, SolveParams(time_limit_s=3, seed=2))
+
+    assert_feasible(problem, plan)
+    served = sum(len(r.visits) for r in plan.routes)
+    assert 50 <= served < 96  # 6 route-days of 9 h with 45 min stops a km apart
