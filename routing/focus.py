@@ -25,6 +25,17 @@ from routing.search import Distance, Routes
 # 240 customers (TOPTW pr instances, benchmarks/README.md).
 POOL_SIZE = 40
 ROUTES_PER_FOCUS = 2
+# Below this many nodes a whole-model repair is cheap enough.
+MIN_NODES = 80
+
+
+def applies(n_nodes: int, *, tied: bool) -> bool:
+    """Focused steps run on models of at least :data:`MIN_NODES` nodes whose routes are independent.
+
+    ``tied``: pins, frozen stops or re-planning penalties tie the plan to things a
+    sub-model would not see; those runs keep to whole-model steps.
+    """
+    return n_nodes >= MIN_NODES and not tied
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,15 @@
 """Several searches of the same week at once, one per core; the best plan wins.
 
-Why: on a 2-core machine one search leaves a core idle, and the two searches we have
-(:attr:`~routing.params.Strategy.LNS`, our ruin-and-recreate loop in Python around
-OR-Tools' descent, and :attr:`~routing.params.Strategy.ILS`, OR-Tools' own iterated
-local search) fail on different instances: the best of the two is better than either,
-and far better than a second seed of the same one (``benchmarks/README.md``).
+Why: on a 2-core machine one search leaves a core idle. Which searches run
+(:func:`worker_params`): on large prize-collecting weeks, the LNS with focused steps
+(:mod:`routing.focus`) with one seed per worker; on small ones, the LNS and OR-Tools' own
+iterated local search, which fail on different instances; when every stop is mandatory,
+the ILS and guided local search (``benchmarks/README.md`` has the measurements).
 
 Worker 0 is the calling process (it reports progress); the others are child processes
 started with ``spawn`` (never ``fork``: OR-Tools and the caller, a web server say, may hold
 threads). A child gets the same :class:`~routing.problem.Problem` (plain picklable data),
-another seed and the other strategy, and the wall-clock deadline of the whole call so its
+another seed (and strategy), and the wall-clock deadline of the whole call so its
 start-up counts against the budget. A child that fails or overruns is ignored: the plan of
 worker 0 is always there.
 """
@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from multiprocessing.connection import Connection
 
+from routing.focus import applies as focus_applies
 from routing.params import SolveParams, Strategy
 from routing.problem import Problem
 from routing.result import Plan
@@ -31,16 +32,22 @@ _GRACE_S = 3.0  # extra seconds a child may take beyond the deadline before it i
 _MIN_CHILD_S = 0.5  # below this budget a child is not worth starting
 
 
-def worker_params(params: SolveParams, worker: int, *, all_mandatory: bool = False) -> SolveParams:
+def worker_params(
+    params: SolveParams, worker: int, *, all_mandatory: bool = False, focused: bool = False
+) -> SolveParams:
     """Parameters of worker ``worker``: alternate strategies, distinct seeds, one worker each.
 
     When every stop is mandatory (nothing to choose, only routes to shorten) the LNS is the
     weakest search we have: the workers then alternate OR-Tools' ILS and guided local search
-    (VRPTW, 200-400 customers: ``benchmarks/README.md``).
+    (VRPTW, 200-400 customers: ``benchmarks/README.md``). When the LNS takes focused steps
+    (``focused``, :func:`routing.focus.applies`) it beats the ILS, and every worker runs it
+    with its own seed.
     """
     strategy = params.strategy
     if all_mandatory and strategy is Strategy.LNS:
         strategy = (Strategy.ILS, Strategy.ORTOOLS)[worker % 2]
+    elif focused and strategy is Strategy.LNS:
+        pass
     elif strategy is not Strategy.ORTOOLS and worker % 2 == 1:
         strategy = Strategy.ILS if strategy is Strategy.LNS else Strategy.LNS
     return replace(params, strategy=strategy, seed=params.seed + worker, workers=1)
@@ -95,6 +102,8 @@ def solve_portfolio(
     """
     deadline = time.time() + params.time_limit_s
     all_mandatory = all(c.mandatory for c in problem.candidates)
+    tied = bool(problem.pins) or problem.frozen_before is not None or initial is not None
+    focused = focus_applies(sum(c.max_visits for c in problem.candidates), tied=tied)
     children: list[tuple[multiprocessing.process.BaseProcess, Connection]] = []
     if params.time_limit_s >= _MIN_CHILD_S:
         ctx = multiprocessing.get_context("spawn")
@@ -111,10 +120,10 @@ def solve_portfolio(
             # The payload goes through a pipe from a thread: a child that dies or stalls while
             # starting (a caller's main module without a ``__main__`` guard, say) cannot block
             # this process; it is simply not heard from.
-            payload = (problem, worker_params(params, worker, all_mandatory=all_mandatory), initial, deadline)
+            payload = (problem, worker_params(params, worker, all_mandatory=all_mandatory, focused=focused), initial, deadline)
             threading.Thread(target=_feed, args=(feed, payload), daemon=True).start()
             children.append((proc, receive))
-    plan = run_here(worker_params(params, 0, all_mandatory=all_mandatory))
+    plan = run_here(worker_params(params, 0, all_mandatory=all_mandatory, focused=focused))
     notes: list[str] = []
     for proc, receive in children:
         outcome: object = None

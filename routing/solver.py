@@ -151,6 +151,7 @@ from ortools.constraint_solver import (
 )
 from ortools.util import optional_boolean_pb2
 
+from routing.focus import applies as focus_applies
 from routing.focus import choose_focus
 from routing.params import FirstSolution, SolveParams, Strategy
 from routing.portfolio import solve_portfolio
@@ -346,10 +347,9 @@ _TEMPERATURE = 0.3  # start temperature, as a fraction of the median value of a 
 _RESTART_AFTER = 400  # steps without a new best before going back to the best plan
 _INSERT_TRIES = 2  # unserved stops tried before each repair (x 3 positions each)...
 _INSERT_NEAR = 15  # ...among the most valuable of the _INSERT_NEAR closest to the ruin
-# Focused steps (routing.focus): from this many nodes on, this share of the LNS steps
-# re-plan two routes and their nearest unserved stops on a small model of their own,
-# with up to _FOCUS_STEPS repairs there in at most _FOCUS_MAX_S.
-_FOCUS_MIN_NODES = 80
+# Focused steps (routing.focus): on large models this share of the LNS steps re-plans two
+# routes and their nearest unserved stops on a small model of their own, with up to
+# _FOCUS_STEPS repairs there in at most _FOCUS_MAX_S.
 _FOCUS_SHARE = 0.8
 _FOCUS_STEPS = 8
 _FOCUS_MAX_S = 0.5
@@ -858,18 +858,13 @@ class _Model:
         return best
 
     def _focus_eligible(self) -> bool:
-        """Focused steps pay off on large models, and only where routes are independent.
-
-        Pins, frozen stops and re-planning penalties tie the plan to things a sub-model
-        would not see; those runs keep to whole-model steps.
-        """
-        return (
-            not self._nested
-            and len(self.specs) >= _FOCUS_MIN_NODES
-            and not self.problem.pins
-            and self.problem.frozen_before is None
-            and not any(s.prior is not None or s.pinned or s.frozen for s in self.specs)
+        """Focused steps (:func:`routing.focus.applies`), never inside a focused step's own model."""
+        tied = (
+            bool(self.problem.pins)
+            or self.problem.frozen_before is not None
+            or any(s.prior is not None or s.pinned or s.frozen for s in self.specs)
         )
+        return not self._nested and focus_applies(len(self.specs), tied=tied)
 
     def _focus_step(
         self, current: list[list[int]], ctx: RuinContext, rng: random.Random, left_ms: float

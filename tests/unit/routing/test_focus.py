@@ -5,11 +5,11 @@ from __future__ import annotations
 import random
 import time
 
-from routing.focus import choose_focus
+from routing.focus import MIN_NODES, choose_focus
 from routing.params import SolveParams
 from routing.precheck import prepare
 from routing.problem import Pin, Problem
-from routing.solver import _FOCUS_MIN_NODES, _Model, solve
+from routing.solver import _Model, solve
 from tests.unit.routing.builders import cand, car, loc, shift, site
 from tests.unit.routing.checker import assert_feasible
 
@@ -94,7 +94,7 @@ def _big_week(pins: tuple[Pin, ...] = ()) -> Problem:
 def test_focused_steps_only_run_on_large_plain_problems() -> None:
     params = SolveParams(time_limit_s=1)
     big = _big_week()
-    assert len(big.candidates) >= _FOCUS_MIN_NODES
+    assert len(big.candidates) >= MIN_NODES
     assert _Model(big, prepare(big), params)._focus_eligible()
     pinned = _big_week(pins=(Pin(candidate_id=10, resource_id=1, day=0),))
     assert not _Model(pinned, prepare(pinned), params)._focus_eligible()

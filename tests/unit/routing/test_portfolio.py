@@ -35,6 +35,11 @@ def test_workers_alternate_the_two_searches_with_their_own_seeds() -> None:
     assert mandatory == [Strategy.ILS, Strategy.ORTOOLS]  # nothing to choose: no LNS
     ortools = SolveParams(strategy=Strategy.ORTOOLS, workers=2)
     assert {worker_params(ortools, w).strategy for w in range(2)} == {Strategy.ORTOOLS}
+    focused = [worker_params(params, w, focused=True) for w in range(2)]
+    assert [p.strategy for p in focused] == [Strategy.LNS, Strategy.LNS]  # focused LNS beats the ILS
+    assert [p.seed for p in focused] == [7, 8]
+    ils = SolveParams(strategy=Strategy.ILS, workers=2)
+    assert [worker_params(ils, w, focused=True).strategy for w in range(2)] == [Strategy.ILS, Strategy.LNS]
 
 
 def test_the_plan_with_the_lower_objective_wins() -> None:
