@@ -80,13 +80,13 @@ def test_an_empty_route_can_be_the_focus() -> None:
 
 
 def _big_week(pins: tuple[Pin, ...] = ()) -> Problem:
-    """Three counsellors over two days and 96 small stops on a 12 x 8 km grid: more than a day can hold."""
+    """Three counsellors over two days and 120 small stops on a 12 x 10 km grid: more than a day can hold."""
     homes = [loc(1, 0, 0), loc(2, 11, 7), loc(3, 11, 0)]
     resources = tuple(car(i + 1, home) for i, home in enumerate(homes))
     shifts = tuple(shift(r.id, day) for r in resources for day in (0, 1))
     candidates = tuple(
         cand(10 + k, site(10 + k, (k % 12) * 1.0, (k // 12) * 1.0), duration=45, prize=1.0 + (k * 7) % 5)
-        for k in range(96)
+        for k in range(120)
     )
     return Problem(resources=resources, shifts=shifts, candidates=candidates, pins=pins)
 
@@ -131,4 +131,4 @@ def test_the_search_with_focused_steps_plans_a_feasible_week() -> None:
 
     assert_feasible(problem, plan)
     served = sum(len(r.visits) for r in plan.routes)
-    assert 50 <= served < 96  # 6 route-days of 9 h with 45 min stops a km apart
+    assert 50 <= served < 120  # 6 route-days of 9 h with 45 min stops a km apart
