@@ -53,9 +53,11 @@ class SolveParams:
       repair the plan); ``"ils"``: OR-Tools' own iterated local search (ruin and recreate
       in C++); ``"ortools"``: OR-Tools' guided local search for the whole budget (the
       planner before November 2026).
-    * ``workers``: searches run in parallel, one per core (:mod:`routing.portfolio`): the
-      first with ``strategy``, the next with the other of ``"lns"``/``"ils"``, each with
-      its own seed; the best plan wins. 1 (default) searches in this process only.
+    * ``workers``: searches run in parallel, one per core (:mod:`routing.portfolio`), each
+      with its own seed; the best plan wins. With ``"lns"``: on large weeks every worker
+      runs the LNS with focused steps (:mod:`routing.focus`), on small ones they alternate
+      LNS and ILS, and when every stop is mandatory ILS and guided local search. 1
+      (default) searches in this process only.
     * ``first_solution``: construction heuristic.
     * ``use_guided_local_search``: escape local optima (default); False stops at the first
       local optimum, which is fast and fine for previews and small tests.

@@ -44,11 +44,10 @@ def worker_params(
     with its own seed.
     """
     strategy = params.strategy
+    alternate = strategy is not Strategy.ORTOOLS and not (focused and strategy is Strategy.LNS)
     if all_mandatory and strategy is Strategy.LNS:
         strategy = (Strategy.ILS, Strategy.ORTOOLS)[worker % 2]
-    elif focused and strategy is Strategy.LNS:
-        pass
-    elif strategy is not Strategy.ORTOOLS and worker % 2 == 1:
+    elif alternate and worker % 2 == 1:
         strategy = Strategy.ILS if strategy is Strategy.LNS else Strategy.LNS
     return replace(params, strategy=strategy, seed=params.seed + worker, workers=1)
 
@@ -103,6 +102,8 @@ def solve_portfolio(
     deadline = time.time() + params.time_limit_s
     all_mandatory = all(c.mandatory for c in problem.candidates)
     tied = bool(problem.pins) or problem.frozen_before is not None or initial is not None
+    # Nodes counted before the precheck (one per allowed visit); each worker's model decides
+    # again on the nodes it really has.
     focused = focus_applies(sum(c.max_visits for c in problem.candidates), tied=tied)
     children: list[tuple[multiprocessing.process.BaseProcess, Connection]] = []
     if params.time_limit_s >= _MIN_CHILD_S:
@@ -120,7 +121,8 @@ def solve_portfolio(
             # The payload goes through a pipe from a thread: a child that dies or stalls while
             # starting (a caller's main module without a ``__main__`` guard, say) cannot block
             # this process; it is simply not heard from.
-            payload = (problem, worker_params(params, worker, all_mandatory=all_mandatory, focused=focused), initial, deadline)
+            chosen = worker_params(params, worker, all_mandatory=all_mandatory, focused=focused)
+            payload = (problem, chosen, initial, deadline)
             threading.Thread(target=_feed, args=(feed, payload), daemon=True).start()
             children.append((proc, receive))
     plan = run_here(worker_params(params, 0, all_mandatory=all_mandatory, focused=focused))
