@@ -53,7 +53,7 @@ def add_search_arguments(parser, default_seed: int) -> None:  # type: ignore[no-
         "--strategy",
         choices=("lns", "ils", "ortools"),
         default="lns",
-        help="our search (default lns; with --workers 2 the second worker runs the other of lns/ils)",
+        help="our search (default lns; with --workers 2 see routing.portfolio.worker_params)",
     )
     parser.add_argument("--workers", type=int, default=1, help="parallel searches of our planner (default 1)")
     parser.add_argument(

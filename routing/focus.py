@@ -18,6 +18,7 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from routing.problem import Problem
 from routing.search import Distance, Routes
 
 # A focus holds about this many unserved stops besides the ones its routes already serve:
@@ -32,13 +33,14 @@ ROUTES_PER_FOCUS = 2
 MIN_NODES = 100
 
 
-def applies(n_nodes: int, *, tied: bool) -> bool:
+def applies(problem: Problem, n_nodes: int, *, replanning: bool) -> bool:
     """Focused steps run on models of at least :data:`MIN_NODES` nodes whose routes are independent.
 
-    ``tied``: pins, frozen stops or re-planning penalties tie the plan to things a
-    sub-model would not see; those runs keep to whole-model steps.
+    Pins, a re-plan point and re-planning (``replanning``: a previous plan's stops carry
+    move penalties) tie the plan to things a sub-model would not see; those runs keep to
+    whole-model steps.
     """
-    return n_nodes >= MIN_NODES and not tied
+    return n_nodes >= MIN_NODES and not problem.pins and problem.frozen_before is None and not replanning
 
 
 @dataclass(frozen=True)

@@ -101,10 +101,9 @@ def solve_portfolio(
     """
     deadline = time.time() + params.time_limit_s
     all_mandatory = all(c.mandatory for c in problem.candidates)
-    tied = bool(problem.pins) or problem.frozen_before is not None or initial is not None
     # Nodes counted before the precheck (one per allowed visit); each worker's model decides
     # again on the nodes it really has.
-    focused = focus_applies(sum(c.max_visits for c in problem.candidates), tied=tied)
+    focused = focus_applies(problem, sum(c.max_visits for c in problem.candidates), replanning=initial is not None)
     children: list[tuple[multiprocessing.process.BaseProcess, Connection]] = []
     if params.time_limit_s >= _MIN_CHILD_S:
         ctx = multiprocessing.get_context("spawn")

@@ -14,8 +14,8 @@ speed). Vehicle ``v`` of day ``d`` may only leave and return inside
 
 **Time is absolute week-minutes.** A single ``time`` dimension runs from Monday 00:00
 to Sunday 24:00 (in units of :attr:`~routing.problem.Problem.day_length` per day: minutes
-for the app, finer for benchmarks given in hundredths). Because each vehicle's start and end cumuls are pinned to its own day,
-every node it visits is on that day: "which day" is simply "which vehicle". The transit
+for the app, finer for benchmarks given in hundredths). Because each vehicle's start and
+end cumuls are pinned to its own day, every node it visits is on that day: "which day" is simply "which vehicle". The transit
 ``i -> j`` is ``service(i) + travel(i, j)`` (per vehicle kind, registered with
 ``RegisterTransitMatrix``: no Python callback in the search); slack is waiting. The
 cumul of a stop is the *start of service*.
@@ -867,12 +867,8 @@ class _Model:
 
     def _focus_eligible(self) -> bool:
         """Focused steps (:func:`routing.focus.applies`), never inside a focused step's own model."""
-        tied = (
-            bool(self.problem.pins)
-            or self.problem.frozen_before is not None
-            or any(s.prior is not None or s.pinned or s.frozen for s in self.specs)
-        )
-        return not self._nested and focus_applies(len(self.specs), tied=tied)
+        replanning = any(s.prior is not None or s.frozen for s in self.specs)
+        return not self._nested and focus_applies(self.problem, len(self.specs), replanning=replanning)
 
     def _focus_step(
         self, current: list[list[int]], ctx: RuinContext, rng: random.Random, left_ms: float
@@ -902,12 +898,12 @@ class _Model:
             group=lambda index: spec_of(index).candidate.commune_id,
             rng=rng,
         )
-        keys = [self.days[v].key for v in focus.routes]
+        keys = {self.days[v].key for v in focus.routes}
         start = {self.days[v].key: [spec_of(i).candidate.id for i in current[v]] for v in focus.routes}
         ids = {c for r in start.values() for c in r} | {spec_of(u).candidate.id for u in focus.unserved}
         if not ids:
             return None
-        shifts = tuple(s for s in self.problem.shifts if s.key in set(keys))
+        shifts = tuple(s for s in self.problem.shifts if s.key in keys)
         resource_ids = {s.resource_id for s in shifts}
         resources = tuple(r for r in self.problem.resources if r.id in resource_ids)
         sub = Problem(
