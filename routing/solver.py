@@ -106,11 +106,13 @@ the time limit (or ``params.solution_limit`` steps):
 
 *Focused steps* (``_focus_step``, :mod:`routing.focus`). On models of 100 nodes or more,
 with no pins, frozen stops or re-planning penalties, 80 % of the steps instead take two
-neighbouring route-days, their stops and the 40 unserved stops nearest to them, build a
+neighbouring route-days (more when they hold fewer than 50 stops and nothing is unserved,
+as in VRPTW), their stops and the 40 unserved stops nearest to them, build a
 :class:`~routing.problem.Problem` of that part alone and run up to 8 of the steps above on
 it (``improve``), then splice the best routes back; the whole plan is judged on this model
 (``ReadAssignmentFromRoutes``). Why: a repair's descent scans every (stop, position) pair
 of the model, 0.1 s on 240 customers, and a 100-node sub-model repairs 3-6 times faster.
+Whole-model repairs keep at most 35 % of the time (one can take seconds on 400 customers).
 
 Randomness comes from ``random.Random(params.seed)`` and every descent stops at a local
 optimum, so a seed plus ``solution_limit`` reproduces a run exactly; with the time limit
@@ -128,7 +130,7 @@ solution, so a warm start (re-planning) or ``use_guided_local_search = False`` r
 this process with ``params.strategy``, the others in child processes with other seeds;
 the plan with the best objective wins. Where focused steps apply every worker runs the
 LNS; on smaller weeks they alternate ``"lns"`` and ``"ils"``; when every stop is
-mandatory they run ``"ils"`` and ``"ortools"`` (the LNS is the weakest of the three there).
+mandatory they run the focused ``"lns"`` (``"ils"`` below 100 nodes) and ``"ortools"``.
 
 *``"ortools"``: the planner before November 2026.* Guided local search until the time
 limit, with the path and inactive-node LNS operators switched on (on random tiny
@@ -167,6 +169,9 @@ from routing.precheck import NodeSpec, PastVisit, Preparation, RouteDay, prepare
 from routing.problem import Problem, boosted_prize
 from routing.result import Leg, Plan, Route, SolveStatus, Unserved, UnservedReason, Visit
 from routing.search import Acceptance, RuinContext, ruin
+
+# Candidate ids in visit order, per route-day key: a plan any model of the same problem reads.
+PlanRoutes = dict[tuple[int, int], list[int]]
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -359,6 +364,11 @@ _INSERT_NEAR = 15  # ...among the most valuable of the _INSERT_NEAR closest to t
 # routes and their nearest unserved stops on a small model of their own, with up to
 # _FOCUS_STEPS repairs there in at most _FOCUS_MAX_S.
 _FOCUS_SHARE = 0.8
+# Whole-model repairs then get at most this share of the time so far, and none shorter than
+# _MIN_WHOLE_MS: on 400 customers one whole-model descent takes 0.5-6 s against 20-300 ms for
+# a focused step (VRPTW R1_4_1 / R2_4_1); on TOPTW (240 nodes) the cap never binds.
+_WHOLE_TIME_SHARE = 0.35
+_MIN_WHOLE_MS = 50.0
 _FOCUS_STEPS = 8
 _FOCUS_MAX_S = 0.5
 
@@ -592,7 +602,7 @@ class _Model:
             }
         )
 
-    def _index_routes(self, by_key: dict[tuple[int, int], list[int]]) -> list[list[int]]:
+    def _index_routes(self, by_key: PlanRoutes) -> list[list[int]]:
         """Candidate ids per route-day key as lists of routing indices (unknown ones dropped)."""
         by_v = {rd.key: v for v, rd in enumerate(self.days)}
         free: dict[int, list[int]] = {}
@@ -831,15 +841,20 @@ class _Model:
         current = self._routes_of(solution)
         step = since_best = 0
         focus = self._focus_eligible()
+        whole_ms = 0.0
         while limit is None or step < limit:
             used = solver.WallTime() - started_ms
             left = budget_ms - used
             if left < 5:
                 break
             step += 1
-            if focus and rng.random() < _FOCUS_SHARE:
+            # With focused steps, whole-model repairs get at most _WHOLE_TIME_SHARE of the
+            # time so far: on 400 stops one descent can take seconds.
+            whole_left = _WHOLE_TIME_SHARE * used - whole_ms if focus else left
+            if focus and (whole_left < _MIN_WHOLE_MS or rng.random() < _FOCUS_SHARE):
                 repaired = self._focus_step(current, ctx, rng, left)
             else:
+                whole_started = solver.WallTime()
                 _, removed = ruin(current, ctx, rng, _MAX_REMOVE)
                 if not removed:
                     break
@@ -847,8 +862,9 @@ class _Model:
                 if _INSERT_TRIES:
                     kept = self._insert_unserved(kept, removed, ctx, rng)
                 partial = self._assignment(kept)
-                search.time_limit.FromMilliseconds(max(1, int(left)))
+                search.time_limit.FromMilliseconds(max(1, int(min(left, whole_left))))
                 repaired = routing.SolveFromAssignmentWithParameters(partial, search)
+                whole_ms += solver.WallTime() - whole_started
             if repaired is None:
                 continue
             objective = repaired.ObjectiveValue()
@@ -864,6 +880,14 @@ class _Model:
             if since_best >= _RESTART_AFTER:
                 current, current_obj, since_best = self._routes_of(best), best_obj, 0
         return best
+
+    def _plan_routes(self, solution: pywrapcp.Assignment) -> PlanRoutes:
+        """Candidate ids per route-day key: a plan any model of the same problem can read."""
+        node = self.manager.IndexToNode
+        return {
+            rd.key: [self.specs[node(i) - self.n_places].candidate.id for i in r]
+            for rd, r in zip(self.days, self._routes_of(solution))
+        }
 
     def _focus_eligible(self) -> bool:
         """Focused steps (:func:`routing.focus.applies`), never inside a focused step's own model."""
@@ -926,7 +950,7 @@ class _Model:
         plan.update(improved)
         return self.routing.ReadAssignmentFromRoutes(self._index_routes(plan), True)
 
-    def improve(self, start: dict[tuple[int, int], list[int]]) -> dict[tuple[int, int], list[int]] | None:
+    def improve(self, start: PlanRoutes) -> PlanRoutes | None:
         """Best routes found by the LNS from ``start`` (candidate ids per route-day key) within the params' limits.
 
         Used on the small models of focused steps; None when ``start`` does not fit.
@@ -942,12 +966,7 @@ class _Model:
         solution = routing.SolveFromAssignmentWithParameters(self._assignment(routes), search)
         if solution is None:
             return None
-        best = self._lns(solution, search, started)
-        node = self.manager.IndexToNode
-        return {
-            rd.key: [self.specs[node(i) - self.n_places].candidate.id for i in r]
-            for rd, r in zip(self.days, self._routes_of(best))
-        }
+        return self._plan_routes(self._lns(solution, search, started))
 
     # -- decoding -----------------------------------------------------------------------
 

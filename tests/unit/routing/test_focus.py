@@ -32,6 +32,7 @@ def _pick(rng: random.Random, **kw: object):  # type: ignore[no-untyped-def]
         allowed=kw.pop("allowed", lambda node, v: True),  # type: ignore[arg-type]
         group=kw.pop("group", lambda node: node),  # type: ignore[arg-type]
         rng=rng,
+        min_stops=kw.pop("min_stops", 0),  # type: ignore[arg-type]
         **kw,  # type: ignore[arg-type]
     )
 
@@ -64,6 +65,27 @@ def test_a_commune_visited_outside_the_focus_is_left_out() -> None:
 def test_stops_a_route_may_not_take_are_left_out() -> None:
     focus = _pick(random.Random(0), allowed=lambda node, v: node % 2 == 0, pool_size=50)
     assert focus.unserved and all(u % 2 == 0 for u in focus.unserved)
+
+
+def test_without_unserved_stops_the_focus_grows_to_enough_stops() -> None:
+    # Every stop served (VRPTW-like): ten routes of 3 stops, 10 km apart, on the line.
+    routes = [[10 * r, 10 * r + 1, 10 * r + 2] for r in range(10)]
+    for seed in range(20):
+        focus = choose_focus(
+            routes, [], _travel, lambda n, v: True, lambda n: n, random.Random(seed), min_stops=8, max_routes=5
+        )
+        assert len(focus.routes) == 3  # 9 stops >= 8
+        spread = [r * 10 for r in focus.routes]
+        assert max(spread) - min(spread) <= 40  # nearest routes, not random ones
+    capped = choose_focus(
+        routes, [], _travel, lambda n, v: True, lambda n: n, random.Random(0), min_stops=100, max_routes=4
+    )
+    assert len(capped.routes) == 4
+    # With enough unserved stops to fill the pool the focus keeps its two routes.
+    plenty = choose_focus(
+        routes, list(range(200, 260)), _travel, lambda n, v: True, lambda n: n, random.Random(0), min_stops=45
+    )
+    assert len(plenty.routes) == 2
 
 
 def test_an_empty_route_can_be_the_focus() -> None:
