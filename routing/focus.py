@@ -28,9 +28,8 @@ POOL_SIZE = 40
 ROUTES_PER_FOCUS = 2
 # When every stop is served (all mandatory, as in VRPTW) there is no pool: more nearest routes
 # join the focus until it holds MIN_STOPS stops (at most MAX_ROUTES routes). Two routes of ten
-# stops leave each repair too little to move (with the time cap on whole-model repairs in
-# routing.solver, 6 VRPTW instances of 200-400 customers at 30 s: 1.6 % shorter in all;
-# benchmarks/README.md, fourth round).
+# stops leave each repair too little to move (6 VRPTW instances of 200-400 customers, one
+# worker, 30 s: 2.1 % shorter in all; benchmarks/README.md, fourth round).
 MIN_STOPS = 50
 MAX_ROUTES = 6
 # Below this many nodes a whole-model repair is cheap enough (about 25 ms at 90 candidates)
