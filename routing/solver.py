@@ -876,12 +876,11 @@ class _Model:
                 current, current_obj, since_best = self._routes_of(best), best_obj, 0
         return best
 
-    def _plan_routes(self, solution: pywrapcp.Assignment) -> PlanRoutes:
+    def _plan_routes(self, routes: Sequence[Sequence[int]]) -> PlanRoutes:
         """Candidate ids per route-day key: a plan any model of the same problem can read."""
         node = self.manager.IndexToNode
         return {
-            rd.key: [self.specs[node(i) - self.n_places].candidate.id for i in r]
-            for rd, r in zip(self.days, self._routes_of(solution))
+            rd.key: [self.specs[node(i) - self.n_places].candidate.id for i in r] for rd, r in zip(self.days, routes)
         }
 
     def _focus_eligible(self) -> bool:
@@ -941,7 +940,7 @@ class _Model:
         improved = sub_model.improve(start)
         if improved is None or improved == start:
             return None
-        plan = {rd.key: [spec_of(i).candidate.id for i in r] for rd, r in zip(self.days, current)}
+        plan = self._plan_routes(current)
         plan.update(improved)
         return self.routing.ReadAssignmentFromRoutes(self._index_routes(plan), True)
 
@@ -961,7 +960,7 @@ class _Model:
         solution = routing.SolveFromAssignmentWithParameters(self._assignment(routes), search)
         if solution is None:
             return None
-        return self._plan_routes(self._lns(solution, search, started))
+        return self._plan_routes(self._routes_of(self._lns(solution, search, started)))
 
     # -- decoding -----------------------------------------------------------------------
 

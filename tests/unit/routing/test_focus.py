@@ -146,6 +146,44 @@ def test_a_focused_step_returns_a_feasible_plan_that_is_no_worse() -> None:
     assert improved >= 1
 
 
+def test_a_focused_step_on_an_all_mandatory_week_takes_more_routes_and_keeps_every_stop() -> None:
+    # Ten counsellors for one day and 60 mandatory stops: short routes, nothing unserved,
+    # so the focus grows past two routes (routing.focus.MIN_STOPS) before it re-plans them.
+    homes = [loc(k + 1, float(k), 0.0) for k in range(10)]
+    resources = tuple(car(k + 1, home) for k, home in enumerate(homes))
+    problem = Problem(
+        resources=resources,
+        shifts=tuple(shift(r.id, 0) for r in resources),
+        candidates=tuple(
+            cand(100 + k, site(100 + k, (k % 10) * 1.0, (k // 10) * 1.0 + 1), duration=45, mandatory=True)
+            for k in range(60)
+        ),
+    )
+    model = _Model(problem, prepare(problem), SolveParams(time_limit_s=2, use_guided_local_search=False))
+    start = model.run(None, None, time.perf_counter())
+    assert sum(len(r.visits) for r in start.routes) == 60
+    current = model._index_routes({(r.resource_id, r.day): [v.candidate_id for v in r.visits] for r in start.routes})
+    busy = [r for r in current if r]
+    assert len(busy) >= 3 and max(len(r) for r in busy) < 25  # two routes hold fewer than MIN_STOPS
+    rng, ctx = random.Random(3), model._ruin_context()
+    focus = choose_focus(current, [], ctx.travel, lambda i, v: True, lambda i: i, random.Random(0))
+    assert len(focus.routes) > 2
+    objective = start.objective
+    assert objective is not None
+    changed = 0
+    for _ in range(4):
+        result = model._focus_step(current, ctx, rng, 2000.0)
+        if result is None:
+            continue
+        changed += 1
+        assert result.ObjectiveValue() <= objective
+        plan = model._decode(result, [], 0.0, False)
+        assert_feasible(problem, plan)
+        assert sum(len(r.visits) for r in plan.routes) == 60
+        objective, current = result.ObjectiveValue(), model._routes_of(result)
+    assert changed >= 1
+
+
 def test_the_search_with_focused_steps_plans_a_feasible_week() -> None:
     problem = _big_week()
 
