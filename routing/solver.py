@@ -163,6 +163,8 @@ from ortools.constraint_solver import (
 )
 from ortools.util import optional_boolean_pb2
 
+from routing.descent import FastData, FastModel
+from routing.descent import available as descent_available
 from routing.focus import applies as focus_applies
 from routing.focus import choose_focus
 from routing.params import FirstSolution, SolveParams, Strategy
@@ -372,6 +374,8 @@ _FOCUS_SHARE = 0.8
 # time spent in whole-model repairs did bind there and cost 0.4 point of gap (pr09 m=1).
 _MAX_WHOLE_MS = 1000.0
 _FOCUS_STEPS = 8
+# Steps of the compiled-descent LNS without a new best before it goes back to the best plan.
+_FAST_RESTART_AFTER = 4000
 _FOCUS_MAX_S = 0.5
 
 
@@ -407,6 +411,7 @@ class _Model:
         self._partial: pywrapcp.Assignment | None = None
         self._report: Callable[[int, Callable[[], int]], None] | None = None  # progress, set by run()
         self._nested = False  # a focused step's sub-model: no focused steps of its own
+        self.search_notes: list[str] = []  # what the search itself has to tell (plan messages)
         self.search_budget_s = params.time_limit_s  # what is left once the model is built (run)
         self._build()
 
@@ -452,15 +457,11 @@ class _Model:
         self.minutes = minutes[self.days[0].resource.kind]
 
         # Transit matrices: time = service + travel, driving = travel.
-        time_eval = {
-            k: routing.RegisterTransitMatrix(
-                [
-                    [self.service[i] + row[j] if i != j else 0 for j in range(n_nodes)]
-                    for i, row in enumerate(minutes[k])
-                ]
-            )
+        self._transit_of_kind = {
+            k: [[self.service[i] + row[j] if i != j else 0 for j in range(n_nodes)] for i, row in enumerate(minutes[k])]
             for k in kinds
         }
+        time_eval = {k: routing.RegisterTransitMatrix(matrix) for k, matrix in self._transit_of_kind.items()}
         drive_eval = {k: routing.RegisterTransitMatrix(minutes[k]) for k in kinds}
 
         # Hard value H dominates everything else the objective can contain.
@@ -470,6 +471,7 @@ class _Model:
             if key not in km_base:
                 per_m = rd.resource.cost_per_km
                 km_base[key] = [[(m * per_m + 500) // 1000 for m in row] for row in metres[rd.resource.kind]]
+        self._km_base = km_base
         km_bound = max((max(max(row) for row in base) for base in km_base.values()), default=0) * (
             n_nodes + 2 * len(self.days)
         )
@@ -694,6 +696,7 @@ class _Model:
             solution = self._lns(solution, search, started[0])
         elapsed = (self.solver.WallTime() - started[0]) / 1000.0
         messages.extend(errors)
+        messages.extend(self.search_notes)
         if solution is None:
             unserved = list(self.prep.unserved)
             seen = {u.candidate_id for u in unserved}
@@ -833,6 +836,11 @@ class _Model:
         under :class:`routing.search.Acceptance`; the best plan is kept aside.
         """
         routing, solver = self.routing, self.solver
+        fast = self._fast_model()
+        if fast is not None:
+            solution, agreed = self._fast_lns(solution, fast, started_ms)
+            if agreed:
+                return solution
         rng = random.Random(self.params.seed)
         ctx = self._ruin_context()
         budget_ms = self.search_budget_s * 1000.0
@@ -876,6 +884,120 @@ class _Model:
             if since_best >= _RESTART_AFTER:
                 current, current_obj, since_best = self._routes_of(best), best_obj, 0
         return best
+
+    def _fast_data(self) -> FastData | None:
+        """This model as plain data for :mod:`routing.descent`, or None where it cannot express it."""
+        if (
+            self._nested
+            or not descent_available()
+            or self.breaks
+            or self.problem.frozen_before is not None
+            or any(rd.shift.max_driving is not None for rd in self.days)
+            or any(cap > 1 for cap in self.caps.values())
+            or any(s.pinned or s.frozen or s.prior is not None for s in self.specs)
+        ):
+            return None
+        n_places = self.n_places
+        n = len(self.node_loc)
+        place = {loc: i for i, loc in enumerate(self.node_loc[:n_places])}
+        kinds = list(self._transit_of_kind)
+        km_keys = list(self._km_base)
+        members: dict[int, int] = {}
+        for spec in self.specs:
+            members[spec.candidate.commune_id] = members.get(spec.candidate.commune_id, 0) + 1
+        groups = {c: g for g, c in enumerate(c for c, count in members.items() if count > 1)}
+        window: list[list[tuple[int, int] | None]] = []
+        value: list[list[int]] = []
+        for v in range(len(self.days)):
+            w_row: list[tuple[int, int] | None] = [None] * n
+            v_row = [0] * n
+            for k, spec in enumerate(self.specs):
+                options = spec.options.get(v)
+                if options:  # the longest window: stricter than the model's union, never wrong
+                    longest = max(options, key=lambda w: (w.length, -w.start))
+                    w_row[n_places + k] = (longest.start, longest.end)
+                    v_row[n_places + k] = self.values[k][v]
+            window.append(w_row)
+            value.append(v_row)
+        return FastData(
+            n_places=n_places,
+            transit=[self._transit_of_kind[k] for k in kinds],
+            km=[self._km_base[key] for key in km_keys],
+            vehicle_kind=[kinds.index(rd.resource.kind) for rd in self.days],
+            vehicle_km=[km_keys.index((rd.resource.kind, rd.resource.cost_per_km)) for rd in self.days],
+            vehicle_start=[place[rd.resource.start.id] for rd in self.days],
+            vehicle_end=[place[rd.resource.end_location.id] for rd in self.days],
+            vehicle_window=[(rd.window.start, rd.window.end) for rd in self.days],
+            capacity=[c for c in self.capacities] if self.capacities is not None else [None] * len(self.days),
+            window=window,
+            value=value,
+            load=self.loads,
+            group=[-1] * n_places + [groups.get(s.candidate.commune_id, -1) for s in self.specs],
+        )
+
+    def _fast_model(self) -> FastModel | None:
+        data = self._fast_data()
+        return FastModel(data) if data is not None else None
+
+    def _fast_lns(
+        self, solution: pywrapcp.Assignment, fast: FastModel, started_ms: int
+    ) -> tuple[pywrapcp.Assignment, bool]:
+        """The LNS with :mod:`routing.descent` as the repair; (best assignment, models agreed).
+
+        Same ruin and acceptance as :meth:`_lns`, but the repair is our compiled descent
+        on the whole model (no focused steps: a descent costs about a millisecond). Every
+        new best plan is read back by OR-Tools, which must accept it with the objective our
+        search computed; if it does not, the search stops here with ``agreed`` False and
+        the caller goes on with OR-Tools' own descent.
+        """
+        routing, solver, manager = self.routing, self.solver, self.manager
+        to_node, to_index = manager.IndexToNode, manager.NodeToIndex
+        rng = random.Random(self.params.seed)
+        ctx = self._ruin_context()
+        budget_ms = self.search_budget_s * 1000.0
+        limit = self.params.solution_limit
+        acceptance = Acceptance(_TEMPERATURE * self._median_value(), rng)
+        best = solver.Assignment(solution)
+        best_obj = current_obj = solution.ObjectiveValue()
+        current = self._routes_of(solution)
+        own, feasible = fast.evaluate([[to_node(i) for i in r] for r in current])
+        if not feasible:  # stricter than OR-Tools (longest window only): start from our own descent
+            self.search_notes.append("compiled descent: the first plan uses a second opening window")
+        offset = best_obj - own
+        step = since_best = 0
+        while limit is None or step < limit:
+            used = solver.WallTime() - started_ms
+            if budget_ms - used < 5:
+                break
+            step += 1
+            _, removed = ruin(current, ctx, rng, _MAX_REMOVE)
+            if not removed:
+                break
+            kept = [[to_node(i) for i in r if i not in removed] for r in current]
+            routes, own, feasible = fast.descend(kept, rng.getrandbits(63))
+            if not feasible:
+                continue
+            objective = own + offset
+            repaired = [[to_index(i) for i in r] for r in routes]
+            since_best += 1
+            if objective < best_obj:
+                check = routing.ReadAssignmentFromRoutes(repaired, True)
+                if check is None or check.ObjectiveValue() != objective:
+                    self.search_notes.append(
+                        "compiled descent disagreed with OR-Tools "
+                        f"({'infeasible' if check is None else check.ObjectiveValue()} against {objective}): "
+                        "OR-Tools' descent took over"
+                    )
+                    return best, False
+                best, best_obj, since_best = solver.Assignment(check), objective, 0
+                if self._report is not None:
+                    self._report(objective, lambda: sum(len(r) for r in repaired))
+            progress = step / limit if limit is not None else used / budget_ms
+            if acceptance.accept(objective, current_obj, progress):
+                current, current_obj = repaired, objective
+            if since_best >= _FAST_RESTART_AFTER:
+                current, current_obj, since_best = self._routes_of(best), best_obj, 0
+        return best, True
 
     def _plan_routes(self, routes: Sequence[Sequence[int]]) -> PlanRoutes:
         """Candidate ids per route-day key: a plan any model of the same problem can read."""

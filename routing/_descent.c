@@ -1,0 +1,712 @@
+/*
+ * Granular local search for the LNS repair (see routing/descent.py for why it exists).
+ *
+ * The model is the subset of our OR-Tools routing model that this search can express
+ * exactly: per-vehicle-class transit times (service folded in, as the OR-Tools "time"
+ * dimension), per-vehicle-class kilometre costs, one start window per (vehicle, node)
+ * (none = not allowed), a value per (vehicle, node), loads against per-vehicle
+ * capacities, and groups of nodes of which at most one may be served (a commune). The
+ * objective is the OR-Tools one minus a constant: kilometre cost minus served value.
+ *
+ * Time windows are checked in O(1) per move with Vidal et al.'s segment concatenation
+ * (2013, "A hybrid genetic algorithm with adaptive diversity management..."): a segment
+ * is (duration, time warp, earliest, latest start); a route is feasible iff its time warp
+ * is 0. Moves: insert an unserved node, replace a served node by an unserved one, remove,
+ * relocate, swap, 2-opt* between routes of the same profile; candidates come from each
+ * node's nearest neighbours (granular neighbourhoods), first improvement in random order.
+ *
+ * Pure C99 and the Python C API; no allocation inside the move loops.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef int64_t i64;
+
+typedef struct {
+    i64 d, tw, e, l;
+} Seg;
+
+typedef struct {
+    int n, m, nclass, nkm, nnb;
+    i64 *transit; /* nclass * n * n */
+    i64 *km;      /* nkm * n * n */
+    int *vclass, *vkm, *vstart, *vend, *vprofile;
+    i64 *vopen, *vclose, *vcap;
+    i64 *wopen, *wclose, *value; /* m * n */
+    i64 *load;
+    int *group; /* -1: none */
+    int ngroups;
+    int *nb; /* n * nnb nearest neighbours (customers only), -1 padded */
+    int *is_place;
+} Model;
+
+typedef struct {
+    Model *M;
+    int **route;   /* route[v][0] = start, ..., route[v][len[v]+1] = end */
+    int *len;      /* customers on route v */
+    int *where_r;  /* route of node, -1 unserved */
+    int *where_p;  /* position of node in its route (1..len) */
+    Seg **pre;     /* pre[v][p] = seg(route[v][0..p]) */
+    Seg **suf;     /* suf[v][p] = seg(route[v][p..len+1]) */
+    i64 **lpre;    /* load of route[v][0..p] */
+    int *gcount;
+    uint64_t rng;
+} Sol;
+
+static inline uint64_t next_rand(uint64_t *s) {
+    uint64_t x = *s;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    *s = x;
+    return x;
+}
+
+static inline i64 T(const Model *M, int v, int a, int b) {
+    return M->transit[((i64)M->vclass[v] * M->n + a) * M->n + b];
+}
+static inline i64 KM(const Model *M, int v, int a, int b) {
+    return M->km[((i64)M->vkm[v] * M->n + a) * M->n + b];
+}
+static inline Seg node_seg(const Model *M, int v, int i) {
+    Seg s;
+    s.d = 0;
+    s.tw = 0;
+    if (M->is_place[i]) {
+        s.e = M->vopen[v];
+        s.l = M->vclose[v];
+    } else {
+        s.e = M->wopen[(i64)v * M->n + i];
+        s.l = M->wclose[(i64)v * M->n + i];
+    }
+    return s;
+}
+static inline int allowed(const Model *M, int v, int i) {
+    return M->wopen[(i64)v * M->n + i] <= M->wclose[(i64)v * M->n + i];
+}
+static inline i64 VAL(const Model *M, int v, int i) { return M->value[(i64)v * M->n + i]; }
+
+/* a (ending at node x) + b (starting at node y) on vehicle v */
+static inline Seg cat(const Model *M, int v, Seg a, int x, Seg b, int y) {
+    Seg s;
+    i64 delta = T(M, v, x, y);
+    i64 dd = a.d - a.tw + delta;
+    i64 wt = b.e - dd - a.l;
+    if (wt < 0) wt = 0;
+    i64 tw = a.e + dd - b.l;
+    if (tw < 0) tw = 0;
+    s.d = a.d + b.d + delta + wt;
+    s.tw = a.tw + b.tw + tw;
+    i64 e = b.e - dd;
+    s.e = (e > a.e ? e : a.e) - wt;
+    i64 l = b.l - dd;
+    s.l = (l < a.l ? l : a.l) + tw;
+    return s;
+}
+
+static void refresh(Sol *S, int v) {
+    const Model *M = S->M;
+    int *r = S->route[v];
+    int L = S->len[v] + 2;
+    S->pre[v][0] = node_seg(M, v, r[0]);
+    S->lpre[v][0] = 0;
+    for (int p = 1; p < L; p++) {
+        S->pre[v][p] = cat(M, v, S->pre[v][p - 1], r[p - 1], node_seg(M, v, r[p]), r[p]);
+        S->lpre[v][p] = S->lpre[v][p - 1] + (M->is_place[r[p]] ? 0 : M->load[r[p]]);
+    }
+    S->suf[v][L - 1] = node_seg(M, v, r[L - 1]);
+    for (int p = L - 2; p >= 0; p--) S->suf[v][p] = cat(M, v, node_seg(M, v, r[p]), r[p], S->suf[v][p + 1], r[p + 1]);
+    for (int p = 1; p < L - 1; p++) {
+        S->where_r[r[p]] = v;
+        S->where_p[r[p]] = p;
+    }
+}
+
+static i64 route_load(const Sol *S, int v) { return S->lpre[v][S->len[v] + 1]; }
+
+/* ---- move application ---------------------------------------------------------- */
+
+static void insert_at(Sol *S, int v, int p, int u) { /* u becomes position p (1..len+1) */
+    int *r = S->route[v];
+    memmove(r + p + 1, r + p, sizeof(int) * (S->len[v] + 2 - p));
+    r[p] = u;
+    S->len[v]++;
+    if (S->M->group[u] >= 0) S->gcount[S->M->group[u]]++;
+}
+static void remove_at(Sol *S, int v, int p) {
+    int *r = S->route[v];
+    int u = r[p];
+    memmove(r + p, r + p + 1, sizeof(int) * (S->len[v] + 1 - p));
+    S->len[v]--;
+    S->where_r[u] = -1;
+    if (S->M->group[u] >= 0) S->gcount[S->M->group[u]]--;
+}
+
+/* ---- evaluation helpers ------------------------------------------------------------ */
+
+/* Segment of route v positions [a, b] (inclusive) computed on the fly. */
+static Seg mid_seg(const Sol *S, int v, int a, int b) {
+    const Model *M = S->M;
+    int *r = S->route[v];
+    Seg s = node_seg(M, v, r[a]);
+    for (int p = a + 1; p <= b; p++) s = cat(M, v, s, r[p - 1], node_seg(M, v, r[p]), r[p]);
+    return s;
+}
+
+static int group_free_for(const Sol *S, int u, int replaced) {
+    int g = S->M->group[u];
+    if (g < 0) return 1;
+    if (replaced >= 0 && S->M->group[replaced] == g) return 1;
+    return S->gcount[g] == 0;
+}
+
+/* Try inserting unserved u between positions p-1 and p of route v. Returns gain (>0 improves) or 0. */
+static i64 eval_insert(const Sol *S, int v, int p, int u) {
+    const Model *M = S->M;
+    if (!allowed(M, v, u)) return 0;
+    if (M->vcap[v] >= 0 && route_load(S, v) + M->load[u] > M->vcap[v]) return 0;
+    int *r = S->route[v];
+    int a = r[p - 1], b = r[p];
+    i64 gain = VAL(M, v, u) - (KM(M, v, a, u) + KM(M, v, u, b) - KM(M, v, a, b));
+    if (gain <= 0) return 0;
+    Seg s = cat(M, v, S->pre[v][p - 1], a, node_seg(M, v, u), u);
+    if (s.tw) return 0;
+    s = cat(M, v, s, u, S->suf[v][p], b);
+    if (s.tw) return 0;
+    return gain;
+}
+
+/* Replace the node at position p of route v by unserved u. */
+static i64 eval_replace(const Sol *S, int v, int p, int u) {
+    const Model *M = S->M;
+    if (!allowed(M, v, u)) return 0;
+    int *r = S->route[v];
+    int w = r[p], a = r[p - 1], b = r[p + 1];
+    if (M->vcap[v] >= 0 && route_load(S, v) - M->load[w] + M->load[u] > M->vcap[v]) return 0;
+    i64 gain = VAL(M, v, u) - VAL(M, v, w) -
+               (KM(M, v, a, u) + KM(M, v, u, b) - KM(M, v, a, w) - KM(M, v, w, b));
+    if (gain <= 0) return 0;
+    Seg s = cat(M, v, S->pre[v][p - 1], a, node_seg(M, v, u), u);
+    if (s.tw) return 0;
+    s = cat(M, v, s, u, S->suf[v][p + 1], b);
+    if (s.tw) return 0;
+    return gain;
+}
+
+static i64 eval_remove(const Sol *S, int v, int p) {
+    const Model *M = S->M;
+    int *r = S->route[v];
+    int w = r[p], a = r[p - 1], b = r[p + 1];
+    i64 gain = KM(M, v, a, w) + KM(M, v, w, b) - KM(M, v, a, b) - VAL(M, v, w);
+    if (gain <= 0) return 0;
+    Seg s = cat(M, v, S->pre[v][p - 1], a, S->suf[v][p + 1], b);
+    if (s.tw) return 0;
+    return gain;
+}
+
+/* Relocate served u (route ru, pos pu) to between positions q-1 and q of route v. */
+static i64 eval_relocate(const Sol *S, int u, int v, int q) {
+    const Model *M = S->M;
+    int ru = S->where_r[u], pu = S->where_p[u];
+    if (ru == v && (q == pu || q == pu + 1)) return 0;
+    if (!allowed(M, v, u)) return 0;
+    int *R = S->route[ru];
+    int *r = S->route[v];
+    i64 removed = KM(M, ru, R[pu - 1], u) + KM(M, ru, u, R[pu + 1]) - KM(M, ru, R[pu - 1], R[pu + 1]);
+    i64 added = KM(M, v, r[q - 1], u) + KM(M, v, u, r[q]) - KM(M, v, r[q - 1], r[q]);
+    i64 gain = removed - added + VAL(M, v, u) - VAL(M, ru, u);
+    if (gain <= 0) return 0;
+    if (ru != v) {
+        if (M->vcap[v] >= 0 && route_load(S, v) + M->load[u] > M->vcap[v]) return 0;
+        Seg s = cat(M, ru, S->pre[ru][pu - 1], R[pu - 1], S->suf[ru][pu + 1], R[pu + 1]);
+        if (s.tw) return 0;
+        s = cat(M, v, S->pre[v][q - 1], r[q - 1], node_seg(M, v, u), u);
+        if (s.tw) return 0;
+        s = cat(M, v, s, u, S->suf[v][q], r[q]);
+        if (s.tw) return 0;
+        return gain;
+    }
+    Seg s;
+    if (q < pu) { /* ... r[q-1] u r[q..pu-1] r[pu+1] ... */
+        s = cat(M, v, S->pre[v][q - 1], r[q - 1], node_seg(M, v, u), u);
+        if (s.tw) return 0;
+        Seg m = mid_seg(S, v, q, pu - 1);
+        s = cat(M, v, s, u, m, r[q]);
+        if (s.tw) return 0;
+        s = cat(M, v, s, r[pu - 1], S->suf[v][pu + 1], r[pu + 1]);
+    } else { /* q > pu + 1: ... r[pu-1] r[pu+1..q-1] u r[q] ... */
+        Seg m = mid_seg(S, v, pu + 1, q - 1);
+        s = cat(M, v, S->pre[v][pu - 1], r[pu - 1], m, r[pu + 1]);
+        if (s.tw) return 0;
+        s = cat(M, v, s, r[q - 1], node_seg(M, v, u), u);
+        if (s.tw) return 0;
+        s = cat(M, v, s, u, S->suf[v][q], r[q]);
+    }
+    return s.tw ? 0 : gain;
+}
+
+/* Swap served u and served w. */
+static i64 eval_swap(const Sol *S, int u, int w) {
+    const Model *M = S->M;
+    int ru = S->where_r[u], pu = S->where_p[u], rw = S->where_r[w], pw = S->where_p[w];
+    if (ru == rw) {
+        if (pu > pw) {
+            int t = u; u = w; w = t;
+            t = pu; pu = pw; pw = t;
+        }
+        if (pw == pu + 1) return 0; /* adjacent: relocate covers it */
+        int v = ru;
+        int *r = S->route[v];
+        i64 before = KM(M, v, r[pu - 1], u) + KM(M, v, u, r[pu + 1]) + KM(M, v, r[pw - 1], w) + KM(M, v, w, r[pw + 1]);
+        i64 after = KM(M, v, r[pu - 1], w) + KM(M, v, w, r[pu + 1]) + KM(M, v, r[pw - 1], u) + KM(M, v, u, r[pw + 1]);
+        i64 gain = before - after;
+        if (gain <= 0) return 0;
+        Seg s = cat(M, v, S->pre[v][pu - 1], r[pu - 1], node_seg(M, v, w), w);
+        if (s.tw) return 0;
+        Seg m = mid_seg(S, v, pu + 1, pw - 1);
+        s = cat(M, v, s, w, m, r[pu + 1]);
+        if (s.tw) return 0;
+        s = cat(M, v, s, r[pw - 1], node_seg(M, v, u), u);
+        if (s.tw) return 0;
+        s = cat(M, v, s, u, S->suf[v][pw + 1], r[pw + 1]);
+        return s.tw ? 0 : gain;
+    }
+    if (!allowed(M, ru, w) || !allowed(M, rw, u)) return 0;
+    if (M->vcap[ru] >= 0 && route_load(S, ru) - M->load[u] + M->load[w] > M->vcap[ru]) return 0;
+    if (M->vcap[rw] >= 0 && route_load(S, rw) - M->load[w] + M->load[u] > M->vcap[rw]) return 0;
+    int *A = S->route[ru], *B = S->route[rw];
+    i64 gain = KM(M, ru, A[pu - 1], u) + KM(M, ru, u, A[pu + 1]) - KM(M, ru, A[pu - 1], w) - KM(M, ru, w, A[pu + 1]) +
+               KM(M, rw, B[pw - 1], w) + KM(M, rw, w, B[pw + 1]) - KM(M, rw, B[pw - 1], u) - KM(M, rw, u, B[pw + 1]) +
+               VAL(M, ru, w) - VAL(M, ru, u) + VAL(M, rw, u) - VAL(M, rw, w);
+    if (gain <= 0) return 0;
+    Seg s = cat(M, ru, S->pre[ru][pu - 1], A[pu - 1], node_seg(M, ru, w), w);
+    if (s.tw) return 0;
+    s = cat(M, ru, s, w, S->suf[ru][pu + 1], A[pu + 1]);
+    if (s.tw) return 0;
+    s = cat(M, rw, S->pre[rw][pw - 1], B[pw - 1], node_seg(M, rw, u), u);
+    if (s.tw) return 0;
+    s = cat(M, rw, s, u, S->suf[rw][pw + 1], B[pw + 1]);
+    return s.tw ? 0 : gain;
+}
+
+/* 2-opt*: route a keeps [0..pa] then takes b's customers after pb; b the reverse. */
+static i64 eval_two_opt_star(const Sol *S, int a, int pa, int b, int pb) {
+    const Model *M = S->M;
+    if (a == b || M->vprofile[a] != M->vprofile[b]) return 0;
+    int *A = S->route[a], *B = S->route[b];
+    int la = S->len[a], lb = S->len[b];
+    /* the tails (customers after pa / pb) change route; ends stay */
+    int na = A[pa + 1], nb = B[pb + 1];
+    if (pa == la && pb == lb) return 0;
+    i64 gain = KM(M, a, A[pa], na) + KM(M, b, B[pb], nb) - KM(M, a, A[pa], pb < lb ? nb : A[la + 1]) -
+               KM(M, b, B[pb], pa < la ? na : B[lb + 1]);
+    /* same profile: same km class, so the tails' inner arcs cost the same; ends identical */
+    if (gain <= 0) return 0;
+    if (M->vcap[a] >= 0) {
+        i64 la_load = S->lpre[a][pa] + (route_load(S, b) - S->lpre[b][pb]);
+        i64 lb_load = S->lpre[b][pb] + (route_load(S, a) - S->lpre[a][pa]);
+        if (la_load > M->vcap[a] || lb_load > M->vcap[b]) return 0;
+    }
+    /* same profile: suffix segments (which end at the common end node) are valid on both */
+    Seg s = cat(M, a, S->pre[a][pa], A[pa], S->suf[b][pb + 1], B[pb + 1]);
+    if (s.tw) return 0;
+    s = cat(M, b, S->pre[b][pb], B[pb], S->suf[a][pa + 1], A[pa + 1]);
+    return s.tw ? 0 : gain;
+}
+
+static void apply_two_opt_star(Sol *S, int a, int pa, int b, int pb) {
+    int n = S->M->n;
+    int *A = S->route[a], *B = S->route[b];
+    int la = S->len[a], lb = S->len[b];
+    int *tmp = (int *)malloc(sizeof(int) * (n + 2));
+    int ta = la - pa, tb = lb - pb; /* tail lengths (customers) */
+    memcpy(tmp, A + pa + 1, sizeof(int) * ta);
+    int enda = A[la + 1], endb = B[lb + 1];
+    memcpy(A + pa + 1, B + pb + 1, sizeof(int) * tb);
+    A[pa + 1 + tb] = enda;
+    memcpy(B + pb + 1, tmp, sizeof(int) * ta);
+    B[pb + 1 + ta] = endb;
+    S->len[a] = pa + tb;
+    S->len[b] = pb + ta;
+    free(tmp);
+    refresh(S, a);
+    refresh(S, b);
+}
+
+/* ---- the descent ------------------------------------------------------------------- */
+
+static i64 descend(Sol *S, int max_passes) {
+    const Model *M = S->M;
+    int n = M->n, m = M->m;
+    int *order = (int *)malloc(sizeof(int) * n);
+    int cnt = 0;
+    for (int i = 0; i < n; i++)
+        if (!M->is_place[i]) order[cnt++] = i;
+    i64 total = 0;
+    int improved = 1;
+    for (int pass = 0; improved && pass < max_passes; pass++) {
+        improved = 0;
+        for (int k = cnt - 1; k > 0; k--) {
+            int j = (int)(next_rand(&S->rng) % (uint64_t)(k + 1));
+            int t = order[k]; order[k] = order[j]; order[j] = t;
+        }
+        for (int k = 0; k < cnt; k++) {
+            int u = order[k];
+            int ru = S->where_r[u];
+            i64 g;
+            if (ru < 0) {
+                if (!group_free_for(S, u, -1)) {
+                    /* only a replacement within its group can serve it */
+                } else {
+                    /* insert next to a served neighbour, or into an empty route */
+                    int done = 0;
+                    for (int t = 0; t < M->nnb && !done; t++) {
+                        int w = M->nb[(i64)u * M->nnb + t];
+                        if (w < 0) break;
+                        int rw = S->where_r[w];
+                        if (rw < 0) continue;
+                        int pw = S->where_p[w];
+                        if ((g = eval_insert(S, rw, pw + 1, u)) > 0) { insert_at(S, rw, pw + 1, u); refresh(S, rw); total += g; done = 1; break; }
+                        if ((g = eval_insert(S, rw, pw, u)) > 0) { insert_at(S, rw, pw, u); refresh(S, rw); total += g; done = 1; break; }
+                    }
+                    if (!done) {
+                        int seen_profile_empty = -1;
+                        for (int v = 0; v < m && !done; v++) {
+                            if (S->len[v] != 0) continue;
+                            if (M->vprofile[v] == seen_profile_empty) continue;
+                            seen_profile_empty = M->vprofile[v];
+                            if ((g = eval_insert(S, v, 1, u)) > 0) { insert_at(S, v, 1, u); refresh(S, v); total += g; done = 1; }
+                        }
+                    }
+                    if (done) { improved = 1; continue; }
+                }
+                /* replace a served neighbour */
+                for (int t = 0; t < M->nnb; t++) {
+                    int w = M->nb[(i64)u * M->nnb + t];
+                    if (w < 0) break;
+                    int rw = S->where_r[w];
+                    if (rw < 0 || !group_free_for(S, u, w)) continue;
+                    int pw = S->where_p[w];
+                    if ((g = eval_replace(S, rw, pw, u)) > 0) {
+                        S->route[rw][pw] = u;
+                        S->where_r[w] = -1;
+                        if (M->group[w] >= 0) S->gcount[M->group[w]]--;
+                        if (M->group[u] >= 0) S->gcount[M->group[u]]++;
+                        refresh(S, rw);
+                        total += g;
+                        improved = 1;
+                        break;
+                    }
+                }
+                continue;
+            }
+            int pu = S->where_p[u];
+            if ((g = eval_remove(S, ru, pu)) > 0) {
+                remove_at(S, ru, pu);
+                refresh(S, ru);
+                total += g;
+                improved = 1;
+                continue;
+            }
+            int moved = 0;
+            for (int t = 0; t < M->nnb && !moved; t++) {
+                int w = M->nb[(i64)u * M->nnb + t];
+                if (w < 0) break;
+                int rw = S->where_r[w];
+                if (rw < 0) continue;
+                int pw = S->where_p[w];
+                ru = S->where_r[u];
+                pu = S->where_p[u];
+                /* relocate u after w, then before w */
+                for (int side = 0; side < 2 && !moved; side++) {
+                    int q = side == 0 ? pw + 1 : pw;
+                    if ((g = eval_relocate(S, u, rw, q)) > 0) {
+                        int from = ru;
+                        remove_at(S, ru, pu);
+                        if (from == rw && pu < q) q--;
+                        insert_at(S, rw, q, u);
+                        refresh(S, from);
+                        if (rw != from) refresh(S, rw);
+                        total += g;
+                        moved = 1;
+                    }
+                }
+                if (moved) break;
+                if ((g = eval_swap(S, u, w)) > 0) {
+                    S->route[ru][pu] = w;
+                    S->route[rw][pw] = u;
+                    refresh(S, ru);
+                    if (rw != ru) refresh(S, rw);
+                    total += g;
+                    moved = 1;
+                    break;
+                }
+                if (ru != rw) {
+                    /* 2-opt*: u then w's successor, and w's predecessor then u's successor */
+                    if ((g = eval_two_opt_star(S, ru, pu, rw, pw - 1)) > 0) {
+                        apply_two_opt_star(S, ru, pu, rw, pw - 1);
+                        total += g;
+                        moved = 1;
+                        break;
+                    }
+                    if ((g = eval_two_opt_star(S, ru, pu - 1, rw, pw)) > 0) {
+                        apply_two_opt_star(S, ru, pu - 1, rw, pw);
+                        total += g;
+                        moved = 1;
+                        break;
+                    }
+                }
+            }
+            if (moved) improved = 1;
+        }
+    }
+    free(order);
+    return total;
+}
+
+/* ---- Python glue ------------------------------------------------------------------- */
+
+static void free_model(PyObject *capsule) {
+    Model *M = (Model *)PyCapsule_GetPointer(capsule, "routing._descent.Model");
+    if (!M) return;
+    free(M->transit); free(M->km);
+    free(M->vclass); free(M->vkm); free(M->vstart); free(M->vend); free(M->vprofile);
+    free(M->vopen); free(M->vclose); free(M->vcap);
+    free(M->wopen); free(M->wclose); free(M->value);
+    free(M->load); free(M->group); free(M->nb); free(M->is_place);
+    free(M);
+}
+
+static int read_i64(PyObject *seq, Py_ssize_t expect, i64 **out, const char *name) {
+    PyObject *fast = PySequence_Fast(seq, name);
+    if (!fast) return -1;
+    Py_ssize_t k = PySequence_Fast_GET_SIZE(fast);
+    if (k != expect) {
+        PyErr_Format(PyExc_ValueError, "%s: expected %zd values, got %zd", name, expect, k);
+        Py_DECREF(fast);
+        return -1;
+    }
+    *out = (i64 *)malloc(sizeof(i64) * (k ? k : 1));
+    PyObject **items = PySequence_Fast_ITEMS(fast);
+    for (Py_ssize_t i = 0; i < k; i++) {
+        (*out)[i] = PyLong_AsLongLong(items[i]);
+        if ((*out)[i] == -1 && PyErr_Occurred()) {
+            Py_DECREF(fast);
+            return -1;
+        }
+    }
+    Py_DECREF(fast);
+    return 0;
+}
+
+static int read_int(PyObject *seq, Py_ssize_t expect, int **out, const char *name) {
+    i64 *tmp;
+    if (read_i64(seq, expect, &tmp, name) < 0) return -1;
+    *out = (int *)malloc(sizeof(int) * (expect ? expect : 1));
+    for (Py_ssize_t i = 0; i < expect; i++) (*out)[i] = (int)tmp[i];
+    free(tmp);
+    return 0;
+}
+
+static PyObject *py_build(PyObject *self, PyObject *args) {
+    int n, m, nclass, nkm, nnb;
+    PyObject *transit, *km, *vclass, *vkm, *vstart, *vend, *vprofile, *vopen, *vclose, *vcap, *wopen, *wclose, *value,
+        *load, *group, *is_place;
+    if (!PyArg_ParseTuple(args, "iiiiiOOOOOOOOOOOOOOOO", &n, &m, &nclass, &nkm, &nnb, &transit, &km, &vclass, &vkm,
+                          &vstart, &vend, &vprofile, &vopen, &vclose, &vcap, &wopen, &wclose, &value, &load, &group,
+                          &is_place))
+        return NULL;
+    Model *M = (Model *)calloc(1, sizeof(Model));
+    M->n = n; M->m = m; M->nclass = nclass; M->nkm = nkm;
+    Py_ssize_t nn = (Py_ssize_t)n * n;
+    if (read_i64(transit, nclass * nn, &M->transit, "transit") < 0 || read_i64(km, nkm * nn, &M->km, "km") < 0 ||
+        read_int(vclass, m, &M->vclass, "vclass") < 0 || read_int(vkm, m, &M->vkm, "vkm") < 0 ||
+        read_int(vstart, m, &M->vstart, "vstart") < 0 || read_int(vend, m, &M->vend, "vend") < 0 ||
+        read_int(vprofile, m, &M->vprofile, "vprofile") < 0 || read_i64(vopen, m, &M->vopen, "vopen") < 0 ||
+        read_i64(vclose, m, &M->vclose, "vclose") < 0 || read_i64(vcap, m, &M->vcap, "vcap") < 0 ||
+        read_i64(wopen, (Py_ssize_t)m * n, &M->wopen, "wopen") < 0 ||
+        read_i64(wclose, (Py_ssize_t)m * n, &M->wclose, "wclose") < 0 ||
+        read_i64(value, (Py_ssize_t)m * n, &M->value, "value") < 0 || read_i64(load, n, &M->load, "load") < 0 ||
+        read_int(group, n, &M->group, "group") < 0 || read_int(is_place, n, &M->is_place, "is_place") < 0) {
+        PyObject *tmp = PyCapsule_New(M, "routing._descent.Model", free_model);
+        Py_XDECREF(tmp);
+        return NULL;
+    }
+    M->ngroups = 0;
+    for (int i = 0; i < n; i++)
+        if (M->group[i] + 1 > M->ngroups) M->ngroups = M->group[i] + 1;
+    /* granular neighbourhoods: the nnb customers nearest in (symmetrised) class-0 time */
+    int ncust = 0;
+    for (int i = 0; i < n; i++) ncust += !M->is_place[i];
+    if (nnb > ncust - 1) nnb = ncust - 1 > 0 ? ncust - 1 : 0;
+    M->nnb = nnb > 0 ? nnb : 1;
+    M->nb = (int *)malloc(sizeof(int) * (size_t)n * M->nnb);
+    for (i64 k = 0; k < (i64)n * M->nnb; k++) M->nb[k] = -1;
+    i64 *best = (i64 *)malloc(sizeof(i64) * M->nnb);
+    for (int i = 0; i < n && nnb > 0; i++) {
+        if (M->is_place[i]) continue;
+        int *row = M->nb + (i64)i * M->nnb;
+        int filled = 0;
+        for (int j = 0; j < n; j++) {
+            if (j == i || M->is_place[j]) continue;
+            i64 d = M->transit[(i64)i * n + j] + M->transit[(i64)j * n + i];
+            if (filled == M->nnb && d >= best[filled - 1]) continue;
+            int p = filled < M->nnb ? filled++ : M->nnb - 1;
+            while (p > 0 && best[p - 1] > d) {
+                best[p] = best[p - 1];
+                row[p] = row[p - 1];
+                p--;
+            }
+            best[p] = d;
+            row[p] = j;
+        }
+    }
+    free(best);
+    return PyCapsule_New(M, "routing._descent.Model", free_model);
+}
+
+static void free_sol(Sol *S) {
+    for (int v = 0; v < S->M->m; v++) {
+        free(S->route[v]); free(S->pre[v]); free(S->suf[v]); free(S->lpre[v]);
+    }
+    free(S->route); free(S->pre); free(S->suf); free(S->lpre);
+    free(S->len); free(S->where_r); free(S->where_p); free(S->gcount);
+}
+
+static int load_sol(Sol *S, Model *M, PyObject *routes) {
+    int n = M->n, m = M->m;
+    S->M = M;
+    S->route = (int **)calloc(m, sizeof(int *));
+    S->pre = (Seg **)calloc(m, sizeof(Seg *));
+    S->suf = (Seg **)calloc(m, sizeof(Seg *));
+    S->lpre = (i64 **)calloc(m, sizeof(i64 *));
+    S->len = (int *)calloc(m, sizeof(int));
+    S->where_r = (int *)malloc(sizeof(int) * n);
+    S->where_p = (int *)calloc(n, sizeof(int));
+    S->gcount = (int *)calloc(M->ngroups + 1, sizeof(int));
+    for (int i = 0; i < n; i++) S->where_r[i] = -1;
+    for (int v = 0; v < m; v++) {
+        S->route[v] = (int *)malloc(sizeof(int) * (n + 2));
+        S->pre[v] = (Seg *)malloc(sizeof(Seg) * (n + 2));
+        S->suf[v] = (Seg *)malloc(sizeof(Seg) * (n + 2));
+        S->lpre[v] = (i64 *)malloc(sizeof(i64) * (n + 2));
+    }
+    PyObject *fast = PySequence_Fast(routes, "routes");
+    if (!fast) return -1;
+    if (PySequence_Fast_GET_SIZE(fast) != m) {
+        PyErr_Format(PyExc_ValueError, "expected %d routes", m);
+        Py_DECREF(fast);
+        return -1;
+    }
+    for (int v = 0; v < m; v++) {
+        i64 *nodes;
+        PyObject *r = PySequence_Fast_GET_ITEM(fast, v);
+        Py_ssize_t k = PySequence_Size(r);
+        if (k < 0 || read_i64(r, k, &nodes, "route") < 0) {
+            Py_DECREF(fast);
+            return -1;
+        }
+        S->route[v][0] = M->vstart[v];
+        for (Py_ssize_t p = 0; p < k; p++) {
+            int u = (int)nodes[p];
+            if (u < 0 || u >= n || M->is_place[u] || S->where_r[u] >= 0) {
+                PyErr_Format(PyExc_ValueError, "route %d: node %d is not a free customer", v, u);
+                free(nodes);
+                Py_DECREF(fast);
+                return -1;
+            }
+            S->route[v][p + 1] = u;
+            S->where_r[u] = v;
+            if (M->group[u] >= 0) S->gcount[M->group[u]]++;
+        }
+        S->route[v][k + 1] = M->vend[v];
+        S->len[v] = (int)k;
+        free(nodes);
+        refresh(S, v);
+    }
+    Py_DECREF(fast);
+    return 0;
+}
+
+static i64 sol_objective(const Sol *S, int *feasible) {
+    const Model *M = S->M;
+    i64 total = 0;
+    *feasible = 1;
+    for (int v = 0; v < M->m; v++) {
+        int *r = S->route[v];
+        if (S->len[v] == 0) continue; /* an empty route costs nothing (OR-Tools: start -> end unused) */
+        for (int p = 0; p <= S->len[v]; p++) total += KM(M, v, r[p], r[p + 1]);
+        for (int p = 1; p <= S->len[v]; p++) {
+            total -= VAL(M, v, r[p]);
+            if (!allowed(M, v, r[p])) *feasible = 0;
+        }
+        if (S->suf[v][0].tw) *feasible = 0;
+        if (M->vcap[v] >= 0 && route_load(S, v) > M->vcap[v]) *feasible = 0;
+    }
+    for (int g = 0; g < M->ngroups; g++)
+        if (S->gcount[g] > 1) *feasible = 0;
+    return total;
+}
+
+static PyObject *sol_routes(const Sol *S) {
+    PyObject *out = PyList_New(S->M->m);
+    for (int v = 0; v < S->M->m; v++) {
+        PyObject *r = PyList_New(S->len[v]);
+        for (int p = 1; p <= S->len[v]; p++) PyList_SET_ITEM(r, p - 1, PyLong_FromLong(S->route[v][p]));
+        PyList_SET_ITEM(out, v, r);
+    }
+    return out;
+}
+
+static PyObject *py_descend(PyObject *self, PyObject *args) {
+    PyObject *capsule, *routes;
+    unsigned long long seed;
+    int max_passes;
+    if (!PyArg_ParseTuple(args, "OOKi", &capsule, &routes, &seed, &max_passes)) return NULL;
+    Model *M = (Model *)PyCapsule_GetPointer(capsule, "routing._descent.Model");
+    if (!M) return NULL;
+    Sol S;
+    memset(&S, 0, sizeof(S));
+    if (load_sol(&S, M, routes) < 0) {
+        if (S.route) free_sol(&S);
+        return NULL;
+    }
+    S.rng = seed * 0x9E3779B97F4A7C15ULL + 1;
+    Py_BEGIN_ALLOW_THREADS descend(&S, max_passes);
+    Py_END_ALLOW_THREADS int feasible;
+    i64 obj = sol_objective(&S, &feasible);
+    PyObject *r = sol_routes(&S);
+    free_sol(&S);
+    return Py_BuildValue("NLO", r, (long long)obj, feasible ? Py_True : Py_False);
+}
+
+static PyObject *py_evaluate(PyObject *self, PyObject *args) {
+    PyObject *capsule, *routes;
+    if (!PyArg_ParseTuple(args, "OO", &capsule, &routes)) return NULL;
+    Model *M = (Model *)PyCapsule_GetPointer(capsule, "routing._descent.Model");
+    if (!M) return NULL;
+    Sol S;
+    memset(&S, 0, sizeof(S));
+    if (load_sol(&S, M, routes) < 0) {
+        if (S.route) free_sol(&S);
+        return NULL;
+    }
+    int feasible;
+    i64 obj = sol_objective(&S, &feasible);
+    free_sol(&S);
+    return Py_BuildValue("LO", (long long)obj, feasible ? Py_True : Py_False);
+}
+
+static PyMethodDef methods[] = {
+    {"build", py_build, METH_VARARGS, "build(n, m, nclass, nkm, nnb, transit, km, ...) -> model capsule"},
+    {"descend", py_descend, METH_VARARGS, "descend(model, routes, seed, max_passes) -> (routes, objective, feasible)"},
+    {"evaluate", py_evaluate, METH_VARARGS, "evaluate(model, routes) -> (objective, feasible)"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef moduledef = {PyModuleDef_HEAD_INIT, "routing._descent", NULL, -1, methods};
+
+PyMODINIT_FUNC PyInit__descent(void) { return PyModule_Create(&moduledef); }
