@@ -30,6 +30,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from routing.problem import Problem
+
 try:
     from routing import _descent
 except ImportError:  # built without a C compiler: the planner keeps OR-Tools' descent
@@ -44,6 +46,22 @@ MAX_PASSES = 1000
 def available() -> bool:
     """True when the compiled search was built with the package."""
     return _descent is not None
+
+
+def applies(problem: Problem, *, replanning: bool) -> bool:
+    """The compiled search can be the LNS repair of ``problem`` (see the module docstring).
+
+    ``replanning``: a previous plan's stops carry move penalties and soft start bounds,
+    which our search does not model.
+    """
+    return (
+        available()
+        and not replanning
+        and not problem.pins
+        and problem.frozen_before is None
+        and all(s.lunch is None and s.max_driving is None for s in problem.shifts)
+        and all(c.max_visits == 1 for c in problem.candidates)
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -75,7 +93,8 @@ class FastData:
 class FastModel:
     """The compiled model of :class:`FastData`; ``descend`` improves routes of node numbers."""
 
-    def __init__(self, data: FastData, neighbours: int = NEIGHBOURS) -> None:
+    def __init__(self, data: FastData, neighbours: int | None = None) -> None:
+        neighbours = NEIGHBOURS if neighbours is None else neighbours
         if _descent is None:
             raise RuntimeError("routing._descent was not built (no C compiler at install)")
         n = len(data.load)

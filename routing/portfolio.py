@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from multiprocessing.connection import Connection
 
+from routing.descent import applies as descent_applies
 from routing.focus import applies as focus_applies
 from routing.params import SolveParams, Strategy
 from routing.problem import Problem
@@ -37,15 +38,15 @@ def worker_params(
 ) -> SolveParams:
     """Parameters of worker ``worker``: alternate strategies, distinct seeds, one worker each.
 
-    When every stop is mandatory (nothing to choose, only routes to shorten) the LNS is the
-    weakest search we have: the workers then alternate OR-Tools' ILS and guided local search
-    (VRPTW, 200-400 customers: ``benchmarks/README.md``). When the LNS takes focused steps
-    (``focused``, :func:`routing.focus.applies`) it beats the ILS, and every worker runs it
-    with its own seed.
+    ``focused``: the LNS takes focused steps (:func:`routing.focus.applies`) or repairs with
+    our compiled descent (:func:`routing.descent.applies`); it then beats OR-Tools' ILS and
+    guided local search, and every worker runs it with its own seed. Otherwise, when every
+    stop is mandatory (nothing to choose, only routes to shorten), the workers alternate the
+    ILS and guided local search (VRPTW, 200-400 customers: ``benchmarks/README.md``).
     """
     strategy = params.strategy
     alternate = strategy is not Strategy.ORTOOLS and not (focused and strategy is Strategy.LNS)
-    if all_mandatory and strategy is Strategy.LNS:
+    if all_mandatory and strategy is Strategy.LNS and not focused:
         strategy = (Strategy.ILS, Strategy.ORTOOLS)[worker % 2]
     elif alternate and worker % 2 == 1:
         strategy = Strategy.ILS if strategy is Strategy.LNS else Strategy.LNS
@@ -104,6 +105,8 @@ def solve_portfolio(
     # Nodes counted before the precheck (one per allowed visit); each worker's model decides
     # again on the nodes it really has.
     focused = focus_applies(problem, sum(c.max_visits for c in problem.candidates), replanning=initial is not None)
+    # With our compiled descent as its repair the LNS beats every other search we have.
+    focused = focused or descent_applies(problem, replanning=initial is not None)
     children: list[tuple[multiprocessing.process.BaseProcess, Connection]] = []
     if params.time_limit_s >= _MIN_CHILD_S:
         ctx = multiprocessing.get_context("spawn")
