@@ -39,6 +39,19 @@ typedef struct {
     i64 *load;
     int *group; /* -1: none */
     int ngroups;
+    int *gcap;  /* per group: most nodes served (at most one per day) */
+    int *vday;  /* day of each vehicle (0..6) */
+    /* Side constraints checked on the whole new route (O(length)), only where present. */
+    i64 *drive;    /* nclass * n * n travel minutes (transit minus service); NULL without them */
+    i64 *service;  /* n */
+    i64 *vmaxdrive; /* per vehicle, -1 unlimited */
+    i64 *blo, *bhi, *bdur; /* lunch break start window and duration, bdur 0 = none */
+    int *needs_seq; /* vehicle has a break, a driving limit or a stop with several windows */
+    /* Stops with several start windows on a vehicle: wopen/wclose hold their hull (a
+     * necessary condition for the O(1) checks), the windows themselves are here. */
+    i64 *split_at;  /* m * n: index of the first window in `split`, -1 for one window */
+    i64 *split_n;   /* m * n: how many */
+    i64 *split;     /* pairs (start, end) */
     int *nb; /* n * nnb nearest neighbours (customers only), -1 padded */
     int *is_place;
 } Model;
@@ -53,6 +66,8 @@ typedef struct {
     Seg **suf;     /* suf[v][p] = seg(route[v][p..len+1]) */
     i64 **lpre;    /* load of route[v][0..p] */
     int *gcount;
+    int *gday;     /* ngroups * 7 */
+    int *seq;      /* scratch route for side-constraint checks */
     uint64_t rng;
 } Sol;
 
@@ -134,7 +149,8 @@ static void insert_at(Sol *S, int v, int p, int u) { /* u becomes position p (1.
     memmove(r + p + 1, r + p, sizeof(int) * (S->len[v] + 2 - p));
     r[p] = u;
     S->len[v]++;
-    if (S->M->group[u] >= 0) S->gcount[S->M->group[u]]++;
+    int g = S->M->group[u];
+    if (g >= 0) { S->gcount[g]++; S->gday[g * 7 + S->M->vday[v]]++; }
 }
 static void remove_at(Sol *S, int v, int p) {
     int *r = S->route[v];
@@ -142,7 +158,8 @@ static void remove_at(Sol *S, int v, int p) {
     memmove(r + p, r + p + 1, sizeof(int) * (S->len[v] + 1 - p));
     S->len[v]--;
     S->where_r[u] = -1;
-    if (S->M->group[u] >= 0) S->gcount[S->M->group[u]]--;
+    int g = S->M->group[u];
+    if (g >= 0) { S->gcount[g]--; S->gday[g * 7 + S->M->vday[v]]--; }
 }
 
 /* ---- evaluation helpers ------------------------------------------------------------ */
@@ -156,11 +173,97 @@ static Seg mid_seg(const Sol *S, int v, int a, int b) {
     return s;
 }
 
-static int group_free_for(const Sol *S, int u, int replaced) {
-    int g = S->M->group[u];
+/* u may join vehicle v's day, in place of `replaced` (served on v) or -1. */
+static int group_free_for(const Sol *S, int u, int v, int replaced) {
+    const Model *M = S->M;
+    int g = M->group[u];
     if (g < 0) return 1;
-    if (replaced >= 0 && S->M->group[replaced] == g) return 1;
-    return S->gcount[g] == 0;
+    if (replaced >= 0 && M->group[replaced] == g) return 1;
+    return S->gcount[g] < M->gcap[g] && S->gday[g * 7 + M->vday[v]] == 0;
+}
+
+/* u (served on vehicle from) may move to vehicle to, where `leaving` (or -1) leaves to's day. */
+static int group_day_ok(const Sol *S, int u, int from, int to, int leaving) {
+    const Model *M = S->M;
+    int g = M->group[u];
+    if (g < 0 || M->vday[from] == M->vday[to]) return 1;
+    int c = S->gday[g * 7 + M->vday[to]];
+    if (leaving >= 0 && M->group[leaving] == g) c--;
+    return c == 0;
+}
+
+/* Earliest start at node b of vehicle v when arriving at `arrival`, in any of its windows. */
+static int next_start(const Model *M, int v, int b, i64 arrival, i64 *t) {
+    i64 k = M->is_place[b] ? -1 : M->split_at[(i64)v * M->n + b];
+    if (k < 0) {
+        Seg w = node_seg(M, v, b);
+        *t = arrival > w.e ? arrival : w.e;
+        return *t <= w.l;
+    }
+    i64 cnt = M->split_n[(i64)v * M->n + b];
+    for (i64 q = 0; q < cnt; q++) {
+        i64 lo = M->split[2 * (k + q)], hi = M->split[2 * (k + q) + 1];
+        if (arrival <= hi) {
+            *t = arrival > lo ? arrival : lo;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Lunch break, driving limit and split windows of vehicle v on the route seq[0..L-1].
+ * The earliest schedule is the best one for every later window; the break goes in one
+ * of the gaps (on the way, before leaving or after returning: waiting is free), as late
+ * into the drive as its window allows. */
+static int seq_ok(const Sol *S, int v, const int *seq, int L) {
+    const Model *M = S->M;
+    const i64 *drv = M->drive ? M->drive + (i64)M->vclass[v] * M->n * M->n : NULL;
+    int n = M->n;
+    if (M->vmaxdrive[v] >= 0) {
+        i64 total = 0;
+        for (int p = 1; p < L; p++) total += drv[(i64)seq[p - 1] * n + seq[p]];
+        if (total > M->vmaxdrive[v]) return 0;
+    }
+    if (M->bdur[v] <= 0) {
+        i64 t = M->vopen[v];
+        for (int p = 1; p < L; p++) {
+            int a = seq[p - 1], b = seq[p];
+            if (!next_start(M, v, b, t + T(M, v, a, b), &t)) return 0;
+        }
+        return 1;
+    }
+    for (int gap = 0; gap < L - 1; gap++) {
+        i64 t = M->vopen[v];
+        int ok = 1;
+        for (int p = 1; p < L && ok; p++) {
+            int a = seq[p - 1], b = seq[p];
+            i64 travel = drv[(i64)a * n + b];
+            i64 end = t + (M->is_place[a] ? 0 : M->service[a]);
+            i64 arrival;
+            if (p - 1 == gap) {
+                i64 x = M->bhi[v] - end;
+                if (x < 0) { ok = 0; break; }
+                if (x > travel) x = travel;
+                i64 tb = end + x > M->blo[v] ? end + x : M->blo[v];
+                arrival = tb + M->bdur[v] + travel - x;
+            } else {
+                arrival = end + travel;
+            }
+            if (!next_start(M, v, b, arrival, &t)) ok = 0;
+        }
+        if (ok) return 1;
+    }
+    return 0;
+}
+
+/* seq_ok of route v with positions [from, to) replaced by `mid` (k nodes). */
+static int splice_ok(const Sol *S, int v, int from, int to, const int *mid, int k) {
+    if (!S->M->needs_seq[v]) return 1;
+    int *r = S->route[v], *seq = S->seq, L = 0;
+    for (int p = 0; p < from; p++) seq[L++] = r[p];
+    for (int p = 0; p < k; p++) seq[L++] = mid[p];
+    for (int p = to; p < S->len[v] + 2; p++) seq[L++] = r[p];
+    return seq_ok(S, v, seq, L);
 }
 
 /* Try inserting unserved u between positions p-1 and p of route v. Returns gain (>0 improves) or 0. */
@@ -176,6 +279,7 @@ static i64 eval_insert(const Sol *S, int v, int p, int u) {
     if (s.tw) return 0;
     s = cat(M, v, s, u, S->suf[v][p], b);
     if (s.tw) return 0;
+    if (!group_free_for(S, u, v, -1) || !splice_ok(S, v, p, p, &u, 1)) return 0;
     return gain;
 }
 
@@ -193,6 +297,7 @@ static i64 eval_replace(const Sol *S, int v, int p, int u) {
     if (s.tw) return 0;
     s = cat(M, v, s, u, S->suf[v][p + 1], b);
     if (s.tw) return 0;
+    if (!group_free_for(S, u, v, w) || !splice_ok(S, v, p, p + 1, &u, 1)) return 0;
     return gain;
 }
 
@@ -204,6 +309,7 @@ static i64 eval_remove(const Sol *S, int v, int p) {
     if (gain <= 0) return 0;
     Seg s = cat(M, v, S->pre[v][p - 1], a, S->suf[v][p + 1], b);
     if (s.tw) return 0;
+    if (!splice_ok(S, v, p, p + 1, NULL, 0)) return 0;
     return gain;
 }
 
@@ -227,6 +333,8 @@ static i64 eval_relocate(const Sol *S, int u, int v, int q) {
         if (s.tw) return 0;
         s = cat(M, v, s, u, S->suf[v][q], r[q]);
         if (s.tw) return 0;
+        if (!group_day_ok(S, u, ru, v, -1)) return 0;
+        if (!splice_ok(S, ru, pu, pu + 1, NULL, 0) || !splice_ok(S, v, q, q, &u, 1)) return 0;
         return gain;
     }
     Seg s;
@@ -245,7 +353,16 @@ static i64 eval_relocate(const Sol *S, int u, int v, int q) {
         if (s.tw) return 0;
         s = cat(M, v, s, u, S->suf[v][q], r[q]);
     }
-    return s.tw ? 0 : gain;
+    if (s.tw) return 0;
+    if (M->needs_seq[v]) { /* the route with u moved from pu to before q */
+        int L = 0, *seq = S->seq;
+        for (int p = 0; p < S->len[v] + 2; p++) {
+            if (p == q) seq[L++] = u;
+            if (p != pu) seq[L++] = r[p];
+        }
+        if (!seq_ok(S, v, seq, L)) return 0;
+    }
+    return gain;
 }
 
 /* Swap served u and served w. */
@@ -272,7 +389,15 @@ static i64 eval_swap(const Sol *S, int u, int w) {
         s = cat(M, v, s, r[pw - 1], node_seg(M, v, u), u);
         if (s.tw) return 0;
         s = cat(M, v, s, u, S->suf[v][pw + 1], r[pw + 1]);
-        return s.tw ? 0 : gain;
+        if (s.tw) return 0;
+        if (M->needs_seq[v]) {
+            int L = S->len[v] + 2, *seq = S->seq;
+            memcpy(seq, r, sizeof(int) * L);
+            seq[pu] = w;
+            seq[pw] = u;
+            if (!seq_ok(S, v, seq, L)) return 0;
+        }
+        return gain;
     }
     if (!allowed(M, ru, w) || !allowed(M, rw, u)) return 0;
     if (M->vcap[ru] >= 0 && route_load(S, ru) - M->load[u] + M->load[w] > M->vcap[ru]) return 0;
@@ -289,7 +414,10 @@ static i64 eval_swap(const Sol *S, int u, int w) {
     s = cat(M, rw, S->pre[rw][pw - 1], B[pw - 1], node_seg(M, rw, u), u);
     if (s.tw) return 0;
     s = cat(M, rw, s, u, S->suf[rw][pw + 1], B[pw + 1]);
-    return s.tw ? 0 : gain;
+    if (s.tw) return 0;
+    if (!group_day_ok(S, u, ru, rw, w) || !group_day_ok(S, w, rw, ru, u)) return 0;
+    if (!splice_ok(S, ru, pu, pu + 1, &w, 1) || !splice_ok(S, rw, pw, pw + 1, &u, 1)) return 0;
+    return gain;
 }
 
 /* 2-opt*: route a keeps [0..pa] then takes b's customers after pb; b the reverse. */
@@ -314,7 +442,12 @@ static i64 eval_two_opt_star(const Sol *S, int a, int pa, int b, int pb) {
     Seg s = cat(M, a, S->pre[a][pa], A[pa], S->suf[b][pb + 1], B[pb + 1]);
     if (s.tw) return 0;
     s = cat(M, b, S->pre[b][pb], B[pb], S->suf[a][pa + 1], A[pa + 1]);
-    return s.tw ? 0 : gain;
+    if (s.tw) return 0;
+    if (M->needs_seq[a]) { /* same profile: b needs it too */
+        if (!splice_ok(S, a, pa + 1, la + 2, B + pb + 1, lb + 1 - pb)) return 0;
+        if (!splice_ok(S, b, pb + 1, lb + 2, A + pa + 1, la + 1 - pa)) return 0;
+    }
+    return gain;
 }
 
 static void apply_two_opt_star(Sol *S, int a, int pa, int b, int pb) {
@@ -358,7 +491,7 @@ static i64 descend(Sol *S, int max_passes) {
             int ru = S->where_r[u];
             i64 g;
             if (ru < 0) {
-                if (!group_free_for(S, u, -1)) {
+                if (M->group[u] >= 0 && S->gcount[M->group[u]] >= M->gcap[M->group[u]]) {
                     /* only a replacement within its group can serve it */
                 } else {
                     /* insert next to a served neighbour, or into an empty route */
@@ -388,13 +521,14 @@ static i64 descend(Sol *S, int max_passes) {
                     int w = M->nb[(i64)u * M->nnb + t];
                     if (w < 0) break;
                     int rw = S->where_r[w];
-                    if (rw < 0 || !group_free_for(S, u, w)) continue;
+                    if (rw < 0) continue;
                     int pw = S->where_p[w];
                     if ((g = eval_replace(S, rw, pw, u)) > 0) {
                         S->route[rw][pw] = u;
                         S->where_r[w] = -1;
-                        if (M->group[w] >= 0) S->gcount[M->group[w]]--;
-                        if (M->group[u] >= 0) S->gcount[M->group[u]]++;
+                        int day = M->vday[rw];
+                        if (M->group[w] >= 0) { S->gcount[M->group[w]]--; S->gday[M->group[w] * 7 + day]--; }
+                        if (M->group[u] >= 0) { S->gcount[M->group[u]]++; S->gday[M->group[u] * 7 + day]++; }
                         refresh(S, rw);
                         total += g;
                         improved = 1;
@@ -438,6 +572,11 @@ static i64 descend(Sol *S, int max_passes) {
                 if ((g = eval_swap(S, u, w)) > 0) {
                     S->route[ru][pu] = w;
                     S->route[rw][pw] = u;
+                    if (M->vday[ru] != M->vday[rw]) {
+                        int gu = M->group[u], gw = M->group[w];
+                        if (gu >= 0) { S->gday[gu * 7 + M->vday[ru]]--; S->gday[gu * 7 + M->vday[rw]]++; }
+                        if (gw >= 0) { S->gday[gw * 7 + M->vday[rw]]--; S->gday[gw * 7 + M->vday[ru]]++; }
+                    }
                     refresh(S, ru);
                     if (rw != ru) refresh(S, rw);
                     total += g;
@@ -477,6 +616,9 @@ static void free_model(PyObject *capsule) {
     free(M->vopen); free(M->vclose); free(M->vcap);
     free(M->wopen); free(M->wclose); free(M->value);
     free(M->load); free(M->group); free(M->nb); free(M->is_place);
+    free(M->gcap); free(M->vday); free(M->drive); free(M->service); free(M->vmaxdrive);
+    free(M->blo); free(M->bhi); free(M->bdur); free(M->needs_seq);
+    free(M->split_at); free(M->split_n); free(M->split);
     free(M);
 }
 
@@ -514,10 +656,12 @@ static int read_int(PyObject *seq, Py_ssize_t expect, int **out, const char *nam
 static PyObject *py_build(PyObject *self, PyObject *args) {
     int n, m, nclass, nkm, nnb;
     PyObject *transit, *km, *vclass, *vkm, *vstart, *vend, *vprofile, *vopen, *vclose, *vcap, *wopen, *wclose, *value,
-        *load, *group, *is_place;
-    if (!PyArg_ParseTuple(args, "iiiiiOOOOOOOOOOOOOOOO", &n, &m, &nclass, &nkm, &nnb, &transit, &km, &vclass, &vkm,
-                          &vstart, &vend, &vprofile, &vopen, &vclose, &vcap, &wopen, &wclose, &value, &load, &group,
-                          &is_place))
+        *load, *group, *is_place, *gcap, *vday, *drive, *service, *vmaxdrive, *blo, *bhi, *bdur, *split_at, *split_n,
+        *split;
+    if (!PyArg_ParseTuple(args, "iiiiiOOOOOOOOOOOOOOOOOOOOOOOOOOO", &n, &m, &nclass, &nkm, &nnb, &transit, &km, &vclass,
+                          &vkm, &vstart, &vend, &vprofile, &vopen, &vclose, &vcap, &wopen, &wclose, &value, &load,
+                          &group, &is_place, &gcap, &vday, &drive, &service, &vmaxdrive, &blo, &bhi, &bdur, &split_at,
+                          &split_n, &split))
         return NULL;
     Model *M = (Model *)calloc(1, sizeof(Model));
     M->n = n; M->m = m; M->nclass = nclass; M->nkm = nkm;
@@ -530,7 +674,14 @@ static PyObject *py_build(PyObject *self, PyObject *args) {
         read_i64(wopen, (Py_ssize_t)m * n, &M->wopen, "wopen") < 0 ||
         read_i64(wclose, (Py_ssize_t)m * n, &M->wclose, "wclose") < 0 ||
         read_i64(value, (Py_ssize_t)m * n, &M->value, "value") < 0 || read_i64(load, n, &M->load, "load") < 0 ||
-        read_int(group, n, &M->group, "group") < 0 || read_int(is_place, n, &M->is_place, "is_place") < 0) {
+        read_int(group, n, &M->group, "group") < 0 || read_int(is_place, n, &M->is_place, "is_place") < 0 ||
+        read_int(vday, m, &M->vday, "vday") < 0 || read_i64(service, n, &M->service, "service") < 0 ||
+        read_i64(vmaxdrive, m, &M->vmaxdrive, "vmaxdrive") < 0 || read_i64(blo, m, &M->blo, "blo") < 0 ||
+        read_i64(bhi, m, &M->bhi, "bhi") < 0 || read_i64(bdur, m, &M->bdur, "bdur") < 0 ||
+        read_i64(split_at, (Py_ssize_t)m * n, &M->split_at, "split_at") < 0 ||
+        read_i64(split_n, (Py_ssize_t)m * n, &M->split_n, "split_n") < 0 ||
+        read_i64(split, PySequence_Size(split), &M->split, "split") < 0 ||
+        read_i64(drive, PySequence_Size(drive) ? nclass * nn : 0, &M->drive, "drive") < 0) {
         PyObject *tmp = PyCapsule_New(M, "routing._descent.Model", free_model);
         Py_XDECREF(tmp);
         return NULL;
@@ -538,6 +689,30 @@ static PyObject *py_build(PyObject *self, PyObject *args) {
     M->ngroups = 0;
     for (int i = 0; i < n; i++)
         if (M->group[i] + 1 > M->ngroups) M->ngroups = M->group[i] + 1;
+    if (read_int(gcap, M->ngroups, &M->gcap, "gcap") < 0) {
+        PyObject *tmp = PyCapsule_New(M, "routing._descent.Model", free_model);
+        Py_XDECREF(tmp);
+        return NULL;
+    }
+    M->needs_seq = (int *)malloc(sizeof(int) * (m ? m : 1));
+    int has_drive = PySequence_Size(drive) > 0;
+    for (int v = 0; v < m; v++) {
+        int split_here = 0;
+        for (int i = 0; i < n; i++) split_here |= M->split_at[(i64)v * n + i] >= 0;
+        M->needs_seq[v] = M->bdur[v] > 0 || M->vmaxdrive[v] >= 0 || split_here;
+        if ((M->bdur[v] > 0 || M->vmaxdrive[v] >= 0) && !has_drive) {
+            PyErr_SetString(PyExc_ValueError, "a break or a driving limit needs the drive matrices");
+            PyObject *tmp = PyCapsule_New(M, "routing._descent.Model", free_model);
+            Py_XDECREF(tmp);
+            return NULL;
+        }
+        if (M->vday[v] < 0 || M->vday[v] > 6) {
+            PyErr_SetString(PyExc_ValueError, "vehicle day must be 0..6");
+            PyObject *tmp = PyCapsule_New(M, "routing._descent.Model", free_model);
+            Py_XDECREF(tmp);
+            return NULL;
+        }
+    }
     /* granular neighbourhoods: the nnb customers nearest in (symmetrised) class-0 time */
     int ncust = 0;
     for (int i = 0; i < n; i++) ncust += !M->is_place[i];
@@ -545,6 +720,20 @@ static PyObject *py_build(PyObject *self, PyObject *args) {
     M->nnb = nnb > 0 ? nnb : 1;
     M->nb = (int *)malloc(sizeof(int) * (size_t)n * M->nnb);
     for (i64 k = 0; k < (i64)n * M->nnb; k++) M->nb[k] = -1;
+    /* Proximity as PyVRP's granular neighbourhoods: travel plus 0.2 x the wait and 1 x the
+     * lateness that going i -> j straight would cause (windows: hull over vehicles), the
+     * smaller of both directions; class-0 times. */
+    i64 *e = (i64 *)malloc(sizeof(i64) * n), *l = (i64 *)malloc(sizeof(i64) * n);
+    for (int i = 0; i < n; i++) {
+        e[i] = INT64_MAX;
+        l[i] = INT64_MIN;
+        for (int v = 0; v < m; v++) {
+            if (!allowed(M, v, i)) continue;
+            if (M->wopen[(i64)v * n + i] < e[i]) e[i] = M->wopen[(i64)v * n + i];
+            if (M->wclose[(i64)v * n + i] > l[i]) l[i] = M->wclose[(i64)v * n + i];
+        }
+        if (e[i] > l[i]) e[i] = l[i] = 0;
+    }
     i64 *best = (i64 *)malloc(sizeof(i64) * M->nnb);
     for (int i = 0; i < n && nnb > 0; i++) {
         if (M->is_place[i]) continue;
@@ -552,7 +741,14 @@ static PyObject *py_build(PyObject *self, PyObject *args) {
         int filled = 0;
         for (int j = 0; j < n; j++) {
             if (j == i || M->is_place[j]) continue;
-            i64 d = M->transit[(i64)i * n + j] + M->transit[(i64)j * n + i];
+            i64 d = INT64_MAX;
+            for (int dir = 0; dir < 2; dir++) {
+                int a = dir ? j : i, b = dir ? i : j;
+                i64 t = M->transit[(i64)a * n + b];
+                i64 wait = e[b] - t - l[a], late = e[a] + t - l[b];
+                i64 p = 5 * t + (wait > 0 ? wait : 0) + 5 * (late > 0 ? late : 0);
+                if (p < d) d = p;
+            }
             if (filled == M->nnb && d >= best[filled - 1]) continue;
             int p = filled < M->nnb ? filled++ : M->nnb - 1;
             while (p > 0 && best[p - 1] > d) {
@@ -565,6 +761,8 @@ static PyObject *py_build(PyObject *self, PyObject *args) {
         }
     }
     free(best);
+    free(e);
+    free(l);
     return PyCapsule_New(M, "routing._descent.Model", free_model);
 }
 
@@ -573,7 +771,7 @@ static void free_sol(Sol *S) {
         free(S->route[v]); free(S->pre[v]); free(S->suf[v]); free(S->lpre[v]);
     }
     free(S->route); free(S->pre); free(S->suf); free(S->lpre);
-    free(S->len); free(S->where_r); free(S->where_p); free(S->gcount);
+    free(S->len); free(S->where_r); free(S->where_p); free(S->gcount); free(S->gday); free(S->seq);
 }
 
 static int load_sol(Sol *S, Model *M, PyObject *routes) {
@@ -587,6 +785,8 @@ static int load_sol(Sol *S, Model *M, PyObject *routes) {
     S->where_r = (int *)malloc(sizeof(int) * n);
     S->where_p = (int *)calloc(n, sizeof(int));
     S->gcount = (int *)calloc(M->ngroups + 1, sizeof(int));
+    S->gday = (int *)calloc((size_t)(M->ngroups + 1) * 7, sizeof(int));
+    S->seq = (int *)malloc(sizeof(int) * (n + 4));
     for (int i = 0; i < n; i++) S->where_r[i] = -1;
     for (int v = 0; v < m; v++) {
         S->route[v] = (int *)malloc(sizeof(int) * (n + 2));
@@ -620,7 +820,10 @@ static int load_sol(Sol *S, Model *M, PyObject *routes) {
             }
             S->route[v][p + 1] = u;
             S->where_r[u] = v;
-            if (M->group[u] >= 0) S->gcount[M->group[u]]++;
+            if (M->group[u] >= 0) {
+                S->gcount[M->group[u]]++;
+                S->gday[M->group[u] * 7 + M->vday[v]]++;
+            }
         }
         S->route[v][k + 1] = M->vend[v];
         S->len[v] = (int)k;
@@ -645,9 +848,13 @@ static i64 sol_objective(const Sol *S, int *feasible) {
         }
         if (S->suf[v][0].tw) *feasible = 0;
         if (M->vcap[v] >= 0 && route_load(S, v) > M->vcap[v]) *feasible = 0;
+        if (M->needs_seq[v] && !seq_ok(S, v, r, S->len[v] + 2)) *feasible = 0;
     }
-    for (int g = 0; g < M->ngroups; g++)
-        if (S->gcount[g] > 1) *feasible = 0;
+    for (int g = 0; g < M->ngroups; g++) {
+        if (S->gcount[g] > M->gcap[g]) *feasible = 0;
+        for (int d = 0; d < 7; d++)
+            if (S->gday[g * 7 + d] > 1) *feasible = 0;
+    }
     return total;
 }
 

@@ -10,24 +10,28 @@ faster, so the LNS makes 100 times more steps in the same budget.
 OR-Tools stays the engine: it builds the model, finds the first solution, runs the ILS and
 guided local search of the portfolio, and judges every new best plan
 (``ReadAssignmentFromRoutes`` must accept it and give the same objective, or the solver
-drops this path for the rest of the run). The compiled search covers the part of the model
-it can express exactly or more strictly:
+drops this path for the rest of the run); the plan's timetable is OR-Tools'. The compiled
+search covers the model exactly, or more strictly where noted (stricter is never wrong):
 
 * transit times and kilometre costs per vehicle kind, values per (route-day, stop), loads
-  against capacities, and communes of which at most one site may be visited a week;
-* one start window per (route-day, stop): a stop with several (a morning and an afternoon
-  opening) keeps the longest, which is stricter than the model, so never wrong.
+  against capacities;
+* communes: at most ``max_visits`` of their sites and visits served, never two the same day;
+* start windows per (route-day, stop), several when a site opens mornings and afternoons;
+* the lunch break: in one gap of the route (on the way, before leaving or after coming
+  back), with the route leaving as early as its shift allows;
+* the driving limit: the sum of the legs' drives.
 
-It does not apply (``FastModel.build`` returns None) to weeks with lunch breaks, driving
-limits, second visits of a commune, pins, frozen stops or re-planning penalties: those
-keep OR-Tools' descent. The module is optional at install (no compiler: the planner runs
-as before).
+Only pins, a re-plan point and re-planning penalties (``applies``) keep OR-Tools' descent.
+Time windows are checked in O(1) per move (segments; a stop with several windows counts
+there with their hull); the lunch, driving and several-window checks then re-walk the
+changed route, O(length squared) with a lunch, fine on a day's 5-10 stops. The module
+is optional at install (no compiler: the planner runs as before).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from routing.problem import Problem
@@ -54,14 +58,7 @@ def applies(problem: Problem, *, replanning: bool) -> bool:
     ``replanning``: a previous plan's stops carry move penalties and soft start bounds,
     which our search does not model.
     """
-    return (
-        available()
-        and not replanning
-        and not problem.pins
-        and problem.frozen_before is None
-        and all(s.lunch is None and s.max_driving is None for s in problem.shifts)
-        and all(c.max_visits == 1 for c in problem.candidates)
-    )
+    return available() and not replanning and not problem.pins and problem.frozen_before is None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -72,7 +69,15 @@ class FastData:
     kilometre cost of arc ``i -> j`` for vehicle kind ``k`` / cost class ``c``;
     ``window[v][i]`` is the start window of stop ``i`` on vehicle ``v`` (None: not allowed);
     ``value[v][i]`` the objective units saved by serving ``i`` on ``v``; ``group[i]`` a
-    commune index (at most one served per group) or -1; ``capacity[v]`` None for unlimited.
+    commune index or -1, ``group_cap[g]`` how many of its nodes may be served (default 1),
+    never two on the same ``vehicle_day``; ``capacity[v]`` None for unlimited.
+
+    Side constraints, checked on each changed route as a whole: ``max_driving[v]`` bounds
+    the sum of ``drive[k][i][j]`` (travel without service), and ``lunch[v] = (earliest
+    start, latest start, duration)`` needs a gap in the route (on the way, before leaving or
+    after returning); both need ``drive`` and ``service``. ``split[v, i]`` lists the start
+    windows of a stop that has several on ``v`` (a morning and an afternoon opening);
+    ``window[v][i]`` is then their hull.
     """
 
     n_places: int
@@ -88,6 +93,13 @@ class FastData:
     value: Sequence[Sequence[int]]
     load: Sequence[int]
     group: Sequence[int]
+    group_cap: Sequence[int] = ()
+    vehicle_day: Sequence[int] = ()
+    drive: Sequence[Sequence[Sequence[int]]] = ()
+    service: Sequence[int] = ()
+    max_driving: Sequence[int | None] = ()
+    lunch: Sequence[tuple[int, int, int] | None] = ()
+    split: Mapping[tuple[int, int], Sequence[tuple[int, int]]] = field(default_factory=dict)
 
 
 class FastModel:
@@ -99,6 +111,11 @@ class FastModel:
             raise RuntimeError("routing._descent was not built (no C compiler at install)")
         n = len(data.load)
         m = len(data.vehicle_kind)
+        n_groups = max(data.group, default=-1) + 1
+        group_cap = (list(data.group_cap) + [1] * n_groups)[:n_groups]
+        day = list(data.vehicle_day) or [0] * m
+        max_driving = list(data.max_driving) or [None] * m
+        lunch = list(data.lunch) or [None] * m
         flat = [x for matrix in data.transit for row in matrix for x in row]
         km = [x for matrix in data.km for row in matrix for x in row]
         wopen: list[int] = []
@@ -118,10 +135,22 @@ class FastModel:
                 data.vehicle_end[v],
                 data.vehicle_window[v],
                 data.capacity[v],
+                day[v],
+                max_driving[v],
+                lunch[v],
                 tuple(data.window[v]),
+                tuple(sorted((i, tuple(w)) for (u, i), w in data.split.items() if u == v)),
                 tuple(data.value[v]),
             )
             vprofile.append(profiles.setdefault(key, len(profiles)))
+        split_at = [-1] * (m * n)
+        split_n = [0] * (m * n)
+        split: list[int] = []
+        for (v, i), windows in sorted(data.split.items()):
+            split_at[v * n + i] = len(split) // 2
+            split_n[v * n + i] = len(windows)
+            for lo, hi in sorted(windows):
+                split += [lo, hi]
         self.n = n
         self.m = m
         self._model = _descent.build(
@@ -146,6 +175,17 @@ class FastModel:
             list(data.load),
             list(data.group),
             [1 if i < data.n_places else 0 for i in range(n)],
+            group_cap,
+            day,
+            [x for matrix in data.drive for row in matrix for x in row],
+            list(data.service) or [0] * n,
+            [-1 if d is None else d for d in max_driving],
+            [b[0] if b else 0 for b in lunch],
+            [b[1] if b else 0 for b in lunch],
+            [b[2] if b else 0 for b in lunch],
+            split_at,
+            split_n,
+            split,
         )
 
     def descend(self, routes: Sequence[Sequence[int]], seed: int) -> tuple[list[list[int]], int, bool]:

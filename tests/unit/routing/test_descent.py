@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from dataclasses import replace
 
 import pytest
 
@@ -57,39 +58,77 @@ def _instance(rng: random.Random, n_customers: int, m: int, *, groups: bool = Fa
     )
 
 
+def _schedule_ok(data: FastData, v: int, route: Sequence[int], lunch_gap: int | None, lunch_start: int | None) -> bool:
+    """Earliest schedule of ``route`` on ``v``; with a lunch starting exactly at ``lunch_start``
+    in gap ``lunch_gap`` (0: before the first stop), the drive of that leg split every
+    possible way around it (brute force, shares nothing with the C arithmetic)."""
+    kind = data.vehicle_kind[v]
+    path = [data.vehicle_start[v], *route, data.vehicle_end[v]]
+    t = data.vehicle_window[v][0]
+    for p in range(1, len(path)):
+        a, b = path[p - 1], path[p]
+        hull = data.window[v][b] if p < len(path) - 1 else data.vehicle_window[v]
+        if hull is None:
+            return False
+        windows = data.split.get((v, b), [hull]) if p < len(path) - 1 else [hull]
+        if p - 1 == lunch_gap:
+            assert lunch_start is not None
+            duration = data.lunch[v][2]  # type: ignore[index]
+            service = data.service[a] if p > 1 else 0
+            travel = data.drive[kind][a][b]
+            arrivals = [
+                lunch_start + duration + travel - x for x in range(travel + 1) if t + service + x <= lunch_start
+            ]
+            if not arrivals:
+                return False
+            arrival = min(arrivals)
+        else:
+            arrival = t + data.transit[kind][a][b]
+        starts = [max(arrival, lo) for lo, hi in windows if max(arrival, lo) <= hi]
+        if not starts:
+            return False
+        t = min(starts)
+    return True
+
+
 def _check(data: FastData, routes: Sequence[Sequence[int]]) -> tuple[int, bool]:
-    """Objective (km - value) and feasibility, by an earliest-start schedule."""
+    """Objective (km - value) and feasibility, from scratch."""
     feasible, total = True, 0
     seen: set[int] = set()
     per_group: dict[int, int] = {}
+    per_group_day: dict[tuple[int, int], int] = {}
     for v, route in enumerate(routes):
         if not route:
             continue
         kind, km = data.vehicle_kind[v], data.vehicle_km[v]
-        t = data.vehicle_window[v][0]
-        prev = data.vehicle_start[v]
-        load = 0
+        lunch = data.lunch[v] if data.lunch else None
+        if lunch is None:
+            feasible &= _schedule_ok(data, v, route, None, None)
+        else:
+            feasible &= any(
+                _schedule_ok(data, v, route, gap, start)
+                for gap in range(len(route) + 1)
+                for start in range(lunch[0], lunch[1] + 1)
+            )
+        path = [data.vehicle_start[v], *route, data.vehicle_end[v]]
+        limit = data.max_driving[v] if data.max_driving else None
+        if limit is not None:
+            feasible &= sum(data.drive[kind][a][b] for a, b in zip(path, path[1:])) <= limit
+        total += sum(data.km[km][a][b] for a, b in zip(path, path[1:]))
         for node in route:
             assert node not in seen
             seen.add(node)
-            w = data.window[v][node]
-            if w is None:
-                feasible = False
-                w = (0, 10**9)
-            t = max(t + data.transit[kind][prev][node], w[0])
-            feasible &= t <= w[1]
-            total += data.km[km][prev][node] - data.value[v][node]
-            load += data.load[node]
+            total -= data.value[v][node]
             if data.group[node] >= 0:
-                per_group[data.group[node]] = per_group.get(data.group[node], 0) + 1
-            prev = node
-        end = data.vehicle_end[v]
-        t += data.transit[kind][prev][end]
-        total += data.km[km][prev][end]
-        feasible &= t <= data.vehicle_window[v][1]
+                g = data.group[node]
+                day = data.vehicle_day[v] if data.vehicle_day else 0
+                per_group[g] = per_group.get(g, 0) + 1
+                per_group_day[g, day] = per_group_day.get((g, day), 0) + 1
         cap = data.capacity[v]
-        feasible &= cap is None or load <= cap
-    feasible &= all(count <= 1 for count in per_group.values())
+        feasible &= cap is None or sum(data.load[i] for i in route) <= cap
+    caps = data.group_cap or [1] * (max(data.group) + 1)
+    feasible &= all(count <= caps[g] for g, count in per_group.items())
+    feasible &= all(count <= 1 for count in per_group_day.values())
     return total, feasible
 
 
@@ -214,6 +253,60 @@ def test_solver_plans_with_the_compiled_descent_and_ortools_agrees() -> None:
     assert len(plan.routes) == 6
 
 
-def test_lunch_breaks_keep_ortools_descent() -> None:
-    problem = _valley_week(20, lunch=True)
-    assert _Model(problem, prepare(problem), SolveParams())._fast_data() is None
+def test_lunch_breaks_are_planned_by_the_compiled_descent_and_ortools_agrees() -> None:
+    problem = _valley_week(120, lunch=True)
+    data = _Model(problem, prepare(problem), SolveParams())._fast_data()
+    assert data is not None and all(b is not None for b in data.lunch)
+    plan = solve(problem, SolveParams(time_limit_s=2.0, seed=5))
+    assert not violations(problem, plan)
+    assert not [m for m in plan.messages if "compiled descent" in m]
+    assert len(plan.routes) == 6
+
+
+def _with_side_constraints(data: FastData, rng: random.Random) -> FastData:
+    """``data`` on three days, with lunch breaks, driving limits and communes visited twice."""
+    m = len(data.vehicle_kind)
+    n = len(data.load)
+    service = [0] + [rng.randint(0, 10) for _ in range(n - 1)]
+    drive = [[data.transit[0][i][j] - service[i] if i != j else 0 for j in range(n)] for i in range(n)]
+    drive = [[max(0, x) for x in row] for row in drive]
+    transit = [[service[i] + drive[i][j] if i != j else 0 for j in range(n)] for i in range(n)]
+    n_groups = max(1, (n - 1) // 4)
+    split: dict[tuple[int, int], list[tuple[int, int]]] = {}
+    for v in range(m):
+        for i in range(1, n):
+            w = data.window[v][i]
+            if w is not None and w[1] - w[0] >= 40 and rng.random() < 0.4:
+                cut = rng.randint(w[0] + 5, w[1] - 30)
+                split[v, i] = [(w[0], cut), (cut + 20, w[1])]  # a closed hour in the middle
+    return replace(
+        data,
+        split=split,
+        transit=[transit],
+        drive=[drive],
+        service=service,
+        vehicle_day=[v % 3 for v in range(m)],
+        group=[-1] + [rng.randrange(n_groups) if rng.random() < 0.6 else -1 for _ in range(n - 1)],
+        group_cap=[rng.choice([1, 2, 3]) for _ in range(n_groups)],
+        max_driving=[rng.choice([None, 150, 250]) for _ in range(m)],
+        lunch=[rng.choice([None, (150, 190, 30), (100, 250, 45)]) for _ in range(m)],
+    )
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_descent_keeps_lunch_driving_and_second_visits_on_other_days(seed: int) -> None:
+    rng = random.Random(100 + seed)
+    data = _with_side_constraints(_instance(rng, rng.randint(5, 16), rng.randint(2, 5)), rng)
+    model = FastModel(data, neighbours=rng.choice([3, 10]))
+    routes, objective, feasible = model.descend([[] for _ in data.vehicle_kind], seed)
+    assert feasible
+    assert _check(data, routes) == (objective, True)
+    assert objective < 0
+    # Random plans, feasible or not: the model's verdict is the brute-force one.
+    nodes = list(range(1, len(data.load)))
+    for _ in range(30):
+        rng.shuffle(nodes)
+        cut = sorted(rng.sample(range(len(nodes) + 1), len(data.vehicle_kind) - 1))
+        bounds = [0, *cut, len(nodes)]
+        plan = [nodes[a:b][: rng.randint(0, 4)] for a, b in zip(bounds, bounds[1:])]
+        assert model.evaluate(plan) == _check(data, plan)
