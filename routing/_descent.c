@@ -495,23 +495,38 @@ static i64 descend(Sol *S, int max_passes) {
                     /* only a replacement within its group can serve it */
                 } else {
                     /* insert next to a served neighbour, or into an empty route */
-                    int done = 0;
+                    int done = 0, near = 0;
                     for (int t = 0; t < M->nnb && !done; t++) {
                         int w = M->nb[(i64)u * M->nnb + t];
                         if (w < 0) break;
                         int rw = S->where_r[w];
                         if (rw < 0) continue;
+                        near = 1;
                         int pw = S->where_p[w];
                         if ((g = eval_insert(S, rw, pw + 1, u)) > 0) { insert_at(S, rw, pw + 1, u); refresh(S, rw); total += g; done = 1; break; }
                         if ((g = eval_insert(S, rw, pw, u)) > 0) { insert_at(S, rw, pw, u); refresh(S, rw); total += g; done = 1; break; }
                     }
                     if (!done) {
+                        /* into an empty route (the first of each profile), or, when none of
+                         * its nearest stops is served (a late-window stop beyond a route that
+                         * ends early), at either end of a route */
                         int seen_profile_empty = -1;
                         for (int v = 0; v < m && !done; v++) {
-                            if (S->len[v] != 0) continue;
-                            if (M->vprofile[v] == seen_profile_empty) continue;
-                            seen_profile_empty = M->vprofile[v];
-                            if ((g = eval_insert(S, v, 1, u)) > 0) { insert_at(S, v, 1, u); refresh(S, v); total += g; done = 1; }
+                            if (S->len[v] == 0) {
+                                if (M->vprofile[v] == seen_profile_empty) continue;
+                                seen_profile_empty = M->vprofile[v];
+                            } else if (near) {
+                                continue;
+                            }
+                            int ends[2] = {1, S->len[v] + 1};
+                            for (int e = 0; e < (S->len[v] ? 2 : 1) && !done; e++) {
+                                if ((g = eval_insert(S, v, ends[e], u)) > 0) {
+                                    insert_at(S, v, ends[e], u);
+                                    refresh(S, v);
+                                    total += g;
+                                    done = 1;
+                                }
+                            }
                         }
                     }
                     if (done) { improved = 1; continue; }

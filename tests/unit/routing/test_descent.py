@@ -310,3 +310,29 @@ def test_descent_keeps_lunch_driving_and_second_visits_on_other_days(seed: int) 
         bounds = [0, *cut, len(nodes)]
         plan = [nodes[a:b][: rng.randint(0, 4)] for a, b in zip(bounds, bounds[1:])]
         assert model.evaluate(plan) == _check(data, plan)
+
+
+def test_stops_whose_neighbours_are_all_unserved_still_get_in() -> None:
+    # B and C lie together far from A; with one neighbour each, B's is C and C's is B, so
+    # no served stop is near them: they must still be tried at the route's ends.
+    pts = [(0, 0), (1, 0), (50, 0), (51, 0)]
+    dist = [[abs(a[0] - b[0]) for b in pts] for a in pts]
+    data = FastData(
+        n_places=1,
+        transit=[dist],
+        km=[dist],
+        vehicle_kind=[0],
+        vehicle_km=[0],
+        vehicle_start=[0],
+        vehicle_end=[0],
+        vehicle_window=[(0, 1000)],
+        capacity=[None],
+        window=[[None, (0, 1000), (0, 1000), (0, 1000)]],
+        value=[[0, 1000, 1000, 1000]],
+        load=[0, 0, 0, 0],
+        group=[-1] * 4,
+    )
+    routes, objective, feasible = FastModel(data, neighbours=1).descend([[1]], 0)
+    assert feasible
+    assert sorted(routes[0]) == [1, 2, 3]
+    assert objective == _check(data, routes)[0]
