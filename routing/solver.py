@@ -523,7 +523,9 @@ class _Model:
             if len(indices) == 1:
                 routing.AddDisjunction(indices, penalty)
             else:
-                routing.AddDisjunction(indices, penalty, cap)
+                # Per inactive node: OR-Tools' default charges the penalty once while fewer
+                # than ``cap`` are served, so one visit of a two-visit commune saved nothing.
+                routing.AddDisjunction(indices, penalty, cap, pywrapcp.RoutingModel.PENALIZE_PER_INACTIVE)
             for k in members:
                 for v, value in self.values[k].items():
                     fixed[v][self.n_places + k] = penalty - value

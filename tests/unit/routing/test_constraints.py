@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from routing.params import SolveParams
 from routing.problem import Break, Problem, TimeWindow
 from routing.result import SolveStatus, UnservedReason
@@ -117,6 +119,24 @@ def test_max_visits_allows_copies_on_different_days() -> None:
     assert len(visits) == 3
     assert len({v.day for v in visits}) == 3
     assert sorted(v.visit_index for v in visits) == [0, 1, 2]
+    assert_feasible(problem, plan)
+
+
+@pytest.mark.parametrize("strategy", ["lns", "ortools"])
+def test_one_visit_of_a_two_visit_commune_is_worth_its_prize(strategy: str) -> None:
+    # Only one day in the week: the second visit cannot happen, the first still counts.
+    # (OR-Tools' default disjunction cost charged the penalty once while fewer than two
+    # visits were served, so the search left such communes out altogether.)
+    problem = Problem(
+        resources=(car(1, loc(1)),),
+        shifts=(shift(1, 0),),
+        candidates=(cand(1, site(1, 3, 3), duration=120, prize=5, max_visits=2),),
+    )
+
+    plan = solve(problem, SolveParams(time_limit_s=0.5, strategy=strategy))
+
+    assert len(plan.visits_of(1)) == 1
+    assert plan.objective is not None
     assert_feasible(problem, plan)
 
 
