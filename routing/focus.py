@@ -10,6 +10,12 @@ spliced back into the plan and judged on the whole model.
 
 This module only chooses the focus, on plain node numbers (pure Python, no OR-Tools); the
 sub-model is built and solved in :mod:`routing.solver`.
+
+Since November 2026 focused steps only run where our compiled descent
+(:mod:`routing.descent`) does not: an install without a C compiler, or a run where OR-Tools
+disagreed with it. Their conditions are the same (no pins, re-plan point or re-planning
+penalties), and the compiled descent repairs the whole model faster than a focused step
+repairs two routes.
 """
 
 from __future__ import annotations

@@ -336,3 +336,29 @@ def test_stops_whose_neighbours_are_all_unserved_still_get_in() -> None:
     assert feasible
     assert sorted(routes[0]) == [1, 2, 3]
     assert objective == _check(data, routes)[0]
+
+
+def test_without_the_extension_the_planner_keeps_ortools_descent(monkeypatch: pytest.MonkeyPatch) -> None:
+    import routing.descent
+
+    monkeypatch.setattr(routing.descent, "_descent", None)
+    problem = _valley_week(30, lunch=True)
+    assert _Model(problem, prepare(problem), SolveParams())._fast_data() is None
+    plan = solve(problem, SolveParams(time_limit_s=1.0, seed=1))
+    assert plan.visits and not violations(problem, plan)
+
+
+def test_a_disagreement_with_ortools_hands_over_to_its_descent(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A compiled model that lies about its objective by one unit: the first new best it
+    # claims is read back by OR-Tools, the mismatch is caught, and OR-Tools' LNS goes on.
+    real = FastModel.descend
+
+    def lying(self: FastModel, routes: Sequence[Sequence[int]], seed: int) -> tuple[list[list[int]], int, bool]:
+        found, objective, feasible = real(self, routes, seed)
+        return found, objective - 1, feasible
+
+    monkeypatch.setattr(FastModel, "descend", lying)
+    problem = _valley_week(40, lunch=False)
+    plan = solve(problem, SolveParams(time_limit_s=1.5, seed=2))
+    assert [m for m in plan.messages if "compiled descent disagreed with OR-Tools" in m]
+    assert plan.visits and not violations(problem, plan)
