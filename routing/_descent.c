@@ -883,19 +883,25 @@ static PyObject *sol_routes(const Sol *S) {
     return out;
 }
 
+/* The model of `capsule` and `routes` loaded into S; 0, or -1 with a Python error set. */
+static int open_sol(Sol *S, PyObject *capsule, PyObject *routes) {
+    Model *M = (Model *)PyCapsule_GetPointer(capsule, "routing._descent.Model");
+    if (!M) return -1;
+    memset(S, 0, sizeof(*S));
+    if (load_sol(S, M, routes) < 0) {
+        if (S->route) free_sol(S);
+        return -1;
+    }
+    return 0;
+}
+
 static PyObject *py_descend(PyObject *self, PyObject *args) {
     PyObject *capsule, *routes;
     unsigned long long seed;
     int max_passes;
-    if (!PyArg_ParseTuple(args, "OOKi", &capsule, &routes, &seed, &max_passes)) return NULL;
-    Model *M = (Model *)PyCapsule_GetPointer(capsule, "routing._descent.Model");
-    if (!M) return NULL;
     Sol S;
-    memset(&S, 0, sizeof(S));
-    if (load_sol(&S, M, routes) < 0) {
-        if (S.route) free_sol(&S);
-        return NULL;
-    }
+    if (!PyArg_ParseTuple(args, "OOKi", &capsule, &routes, &seed, &max_passes)) return NULL;
+    if (open_sol(&S, capsule, routes) < 0) return NULL;
     S.rng = seed * 0x9E3779B97F4A7C15ULL + 1;
     Py_BEGIN_ALLOW_THREADS descend(&S, max_passes);
     Py_END_ALLOW_THREADS int feasible;
@@ -907,15 +913,9 @@ static PyObject *py_descend(PyObject *self, PyObject *args) {
 
 static PyObject *py_evaluate(PyObject *self, PyObject *args) {
     PyObject *capsule, *routes;
-    if (!PyArg_ParseTuple(args, "OO", &capsule, &routes)) return NULL;
-    Model *M = (Model *)PyCapsule_GetPointer(capsule, "routing._descent.Model");
-    if (!M) return NULL;
     Sol S;
-    memset(&S, 0, sizeof(S));
-    if (load_sol(&S, M, routes) < 0) {
-        if (S.route) free_sol(&S);
-        return NULL;
-    }
+    if (!PyArg_ParseTuple(args, "OO", &capsule, &routes)) return NULL;
+    if (open_sol(&S, capsule, routes) < 0) return NULL;
     int feasible;
     i64 obj = sol_objective(&S, &feasible);
     free_sol(&S);

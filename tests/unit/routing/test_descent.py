@@ -132,6 +132,36 @@ def _check(data: FastData, routes: Sequence[Sequence[int]]) -> tuple[int, bool]:
     return total, feasible
 
 
+def _depot_fleet(
+    matrix: list[list[int]],
+    windows: list[tuple[int, int] | None],
+    values: list[int],
+    *,
+    vehicles: int = 1,
+    horizon: tuple[int, int] = (0, 100),
+    capacity: int | None = None,
+    load: list[int] | None = None,
+    group: list[int] | None = None,
+) -> FastData:
+    """Node 0 is the depot of every vehicle; ``matrix`` is both time and kilometres."""
+    n = len(matrix)
+    return FastData(
+        n_places=1,
+        transit=[matrix],
+        km=[matrix],
+        vehicle_kind=[0] * vehicles,
+        vehicle_km=[0] * vehicles,
+        vehicle_start=[0] * vehicles,
+        vehicle_end=[0] * vehicles,
+        vehicle_window=[horizon] * vehicles,
+        capacity=[capacity] * vehicles,
+        window=[windows] * vehicles,
+        value=[values] * vehicles,
+        load=load or [0] * n,
+        group=group or [-1] * n,
+    )
+
+
 @pytest.mark.parametrize("seed", range(12))
 def test_descent_is_feasible_consistent_and_never_worse(seed: int) -> None:
     rng = random.Random(seed)
@@ -153,21 +183,7 @@ def test_descent_is_feasible_consistent_and_never_worse(seed: int) -> None:
 def test_evaluate_sees_a_missed_window_and_the_right_order() -> None:
     # Two stops side by side: A opens early, B late; A then B fits, B then A does not.
     transit = [[0, 10, 10], [10, 0, 5], [10, 5, 0]]
-    data = FastData(
-        n_places=1,
-        transit=[transit],
-        km=[transit],
-        vehicle_kind=[0],
-        vehicle_km=[0],
-        vehicle_start=[0],
-        vehicle_end=[0],
-        vehicle_window=[(0, 100)],
-        capacity=[None],
-        window=[[None, (10, 20), (60, 70)]],
-        value=[[0, 100, 100]],
-        load=[0, 0, 0],
-        group=[-1, -1, -1],
-    )
+    data = _depot_fleet(transit, [None, (10, 20), (60, 70)], [0, 100, 100])
     model = FastModel(data)
     assert model.evaluate([[1, 2]]) == (25 - 200, True)
     assert model.evaluate([[2, 1]])[1] is False
@@ -178,20 +194,8 @@ def test_evaluate_sees_a_missed_window_and_the_right_order() -> None:
 def test_one_site_per_commune_and_capacity_hold() -> None:
     # Stops 1 and 2 are two sites of one commune (group 0); stop 3 weighs too much.
     transit = [[0, 5, 5, 5], [5, 0, 1, 1], [5, 1, 0, 1], [5, 1, 1, 0]]
-    data = FastData(
-        n_places=1,
-        transit=[transit],
-        km=[transit],
-        vehicle_kind=[0],
-        vehicle_km=[0],
-        vehicle_start=[0],
-        vehicle_end=[0],
-        vehicle_window=[(0, 100)],
-        capacity=[4],
-        window=[[None, (0, 100), (0, 100), (0, 100)]],
-        value=[[0, 50, 80, 20]],
-        load=[0, 1, 2, 3],
-        group=[-1, 0, 0, -1],
+    data = _depot_fleet(
+        transit, [None, (0, 100), (0, 100), (0, 100)], [0, 50, 80, 20], capacity=4, load=[0, 1, 2, 3], group=[-1, 0, 0, -1]
     )
     model = FastModel(data)
     outcomes = set()
@@ -211,20 +215,8 @@ def test_two_opt_star_untangles_crossing_routes() -> None:
     # the tails gives one route per side.
     pts = [(0, 0), (-10, 0), (10, 0), (-11, 1), (11, 1)]
     dist = [[round(((a[0] - b[0]) ** 2 + (a[1] - b[1]) ** 2) ** 0.5 * 10) for b in pts] for a in pts]
-    data = FastData(
-        n_places=1,
-        transit=[dist],
-        km=[dist],
-        vehicle_kind=[0, 0],
-        vehicle_km=[0, 0],
-        vehicle_start=[0, 0],
-        vehicle_end=[0, 0],
-        vehicle_window=[(0, 10_000)] * 2,
-        capacity=[2, 2],
-        window=[[None] + [(0, 10_000)] * 4] * 2,
-        value=[[0] + [1000] * 4] * 2,
-        load=[0, 1, 1, 1, 1],
-        group=[-1] * 5,
+    data = _depot_fleet(
+        dist, [None] + [(0, 10_000)] * 4, [0] + [1000] * 4, vehicles=2, horizon=(0, 10_000), capacity=2, load=[0, 1, 1, 1, 1]
     )
     tangled = [[1, 4], [2, 3]]
     routes, objective, feasible = FastModel(data).descend(tangled, 5)
@@ -317,21 +309,7 @@ def test_stops_whose_neighbours_are_all_unserved_still_get_in() -> None:
     # no served stop is near them: they must still be tried at the route's ends.
     pts = [(0, 0), (1, 0), (50, 0), (51, 0)]
     dist = [[abs(a[0] - b[0]) for b in pts] for a in pts]
-    data = FastData(
-        n_places=1,
-        transit=[dist],
-        km=[dist],
-        vehicle_kind=[0],
-        vehicle_km=[0],
-        vehicle_start=[0],
-        vehicle_end=[0],
-        vehicle_window=[(0, 1000)],
-        capacity=[None],
-        window=[[None, (0, 1000), (0, 1000), (0, 1000)]],
-        value=[[0, 1000, 1000, 1000]],
-        load=[0, 0, 0, 0],
-        group=[-1] * 4,
-    )
+    data = _depot_fleet(dist, [None, (0, 1000), (0, 1000), (0, 1000)], [0, 1000, 1000, 1000], horizon=(0, 1000))
     routes, objective, feasible = FastModel(data, neighbours=1).descend([[1]], 0)
     assert feasible
     assert sorted(routes[0]) == [1, 2, 3]
