@@ -64,6 +64,17 @@ class LeaderLock:
 
     def release(self) -> None:
         with self._guard:
+            if self._held and self._connection is not None:
+                # Unlock explicitly: the server ends a closed session a little later, and
+                # until then the next process asking for the lock is refused.
+                try:
+                    self._connection.execute(
+                        text("SELECT pg_advisory_unlock(:namespace, hashtext(current_schema()))"),
+                        {"namespace": ADVISORY_LOCK_NAMESPACE},
+                    )
+                    self._connection.commit()
+                except Exception:  # noqa: BLE001 - the session ends anyway with the connection
+                    logger.warning("leader lock: explicit unlock failed", exc_info=True)
             self._close()
             self._held = self.engine.dialect.name != "postgresql"
 
