@@ -917,8 +917,7 @@ class _Model:
 
     def _fast_data(self) -> FastData | None:
         """This model as plain data for :mod:`routing.descent`, or None where it cannot express it."""
-        replanning = any(s.prior is not None or s.frozen for s in self.specs)
-        if self._nested or not descent_applies(self.problem, replanning=replanning):
+        if self._nested or not descent_applies(self.problem, replanning=self._replanning()):
             return None
         n_places = self.n_places
         n = len(self.node_loc)
@@ -954,7 +953,7 @@ class _Model:
             vehicle_start=[place[rd.resource.start.id] for rd in self.days],
             vehicle_end=[place[rd.resource.end_location.id] for rd in self.days],
             vehicle_window=[(rd.window.start, rd.window.end) for rd in self.days],
-            capacity=[c for c in self.capacities] if self.capacities is not None else [None] * len(self.days),
+            capacity=list(self.capacities) if self.capacities is not None else [None] * len(self.days),
             window=window,
             value=value,
             load=self.loads,
@@ -1043,8 +1042,11 @@ class _Model:
 
     def _focus_eligible(self) -> bool:
         """Focused steps (:func:`routing.focus.applies`), never inside a focused step's own model."""
-        replanning = any(s.prior is not None or s.frozen for s in self.specs)
-        return not self._nested and focus_applies(self.problem, len(self.specs), replanning=replanning)
+        return not self._nested and focus_applies(self.problem, len(self.specs), replanning=self._replanning())
+
+    def _replanning(self) -> bool:
+        """Stops of a previous plan carry move penalties or are frozen (warm-started re-plan)."""
+        return any(s.prior is not None or s.frozen for s in self.specs)
 
     def _focus_step(
         self, current: list[list[int]], ctx: RuinContext, rng: random.Random, left_ms: float
