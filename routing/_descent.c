@@ -12,8 +12,9 @@
  * (2013, "A hybrid genetic algorithm with adaptive diversity management..."): a segment
  * is (duration, time warp, earliest, latest start); a route is feasible iff its time warp
  * is 0. Moves: insert an unserved node, replace a served node by an unserved one, remove,
- * relocate, swap, 2-opt* between routes of the same profile; candidates come from each
- * node's nearest neighbours (granular neighbourhoods), first improvement in random order.
+ * relocate, swap, 2-opt inside a route, or-opt (a string of 2-3 stops moved, as it is or
+ * reversed), 2-opt* between routes of the same profile; candidates come from each node's
+ * nearest neighbours (granular neighbourhoods), first improvement in random order.
  *
  * Pure C99 and the Python C API; no allocation inside the move loops.
  */
@@ -40,6 +41,7 @@ typedef struct {
     int *group; /* -1: none */
     int ngroups;
     int *gcap;  /* per group: most nodes served (at most one per day) */
+    int *gstart, *gnodes; /* nodes of group g: gnodes[gstart[g] .. gstart[g+1]-1] */
     int *vday;  /* day of each vehicle (0..6) */
     /* Side constraints checked on the whole new route (O(length)), only where present. */
     i64 *drive;    /* nclass * n * n travel minutes (transit minus service); NULL without them */
@@ -65,10 +67,16 @@ typedef struct {
     Seg **pre;     /* pre[v][p] = seg(route[v][0..p]) */
     Seg **suf;     /* suf[v][p] = seg(route[v][p..len+1]) */
     i64 **lpre;    /* load of route[v][0..p] */
+    i64 **kf, **kb; /* kilometres of route[v][0..p] driven forwards / backwards (2-opt, or-opt) */
     int *gcount;
     int *gday;     /* ngroups * 7 */
     int *seq;      /* scratch route for side-constraint checks */
     uint64_t rng;
+    /* When each route and group last changed, on one counter (`stamp`), against when each
+     * node's moves were last tried (`tested`): a move between unchanged routes that failed
+     * before fails again, so it is skipped (PyVRP's local search does the same). */
+    int stamp;
+    int *rmod, *gmod, *tested;
 } Sol;
 
 static inline uint64_t next_rand(uint64_t *s) {
@@ -122,15 +130,28 @@ static inline Seg cat(const Model *M, int v, Seg a, int x, Seg b, int y) {
     return s;
 }
 
+/* A commune's count or days changed: moves of its stops (unserved ones through gmod, served
+ * ones through their routes, wherever they sit in a move) are worth trying again. */
+static void touch_group(Sol *S, int g) {
+    if (g < 0) return;
+    const Model *M = S->M;
+    S->gmod[g] = ++S->stamp;
+    for (int k = M->gstart[g]; k < M->gstart[g + 1]; k++)
+        if (S->where_r[M->gnodes[k]] >= 0) S->rmod[S->where_r[M->gnodes[k]]] = S->stamp;
+}
+
 static void refresh(Sol *S, int v) {
     const Model *M = S->M;
+    S->rmod[v] = ++S->stamp;
     int *r = S->route[v];
     int L = S->len[v] + 2;
     S->pre[v][0] = node_seg(M, v, r[0]);
-    S->lpre[v][0] = 0;
+    S->lpre[v][0] = S->kf[v][0] = S->kb[v][0] = 0;
     for (int p = 1; p < L; p++) {
         S->pre[v][p] = cat(M, v, S->pre[v][p - 1], r[p - 1], node_seg(M, v, r[p]), r[p]);
         S->lpre[v][p] = S->lpre[v][p - 1] + (M->is_place[r[p]] ? 0 : M->load[r[p]]);
+        S->kf[v][p] = S->kf[v][p - 1] + KM(M, v, r[p - 1], r[p]);
+        S->kb[v][p] = S->kb[v][p - 1] + KM(M, v, r[p], r[p - 1]);
     }
     S->suf[v][L - 1] = node_seg(M, v, r[L - 1]);
     for (int p = L - 2; p >= 0; p--) S->suf[v][p] = cat(M, v, node_seg(M, v, r[p]), r[p], S->suf[v][p + 1], r[p + 1]);
@@ -150,7 +171,7 @@ static void insert_at(Sol *S, int v, int p, int u) { /* u becomes position p (1.
     r[p] = u;
     S->len[v]++;
     int g = S->M->group[u];
-    if (g >= 0) { S->gcount[g]++; S->gday[g * 7 + S->M->vday[v]]++; }
+    if (g >= 0) { S->gcount[g]++; S->gday[g * 7 + S->M->vday[v]]++; touch_group(S, g); }
 }
 static void remove_at(Sol *S, int v, int p) {
     int *r = S->route[v];
@@ -158,19 +179,37 @@ static void remove_at(Sol *S, int v, int p) {
     memmove(r + p, r + p + 1, sizeof(int) * (S->len[v] + 1 - p));
     S->len[v]--;
     S->where_r[u] = -1;
+    S->tested[u] = -1; /* its insertions were never tried (as a served stop it had other moves) */
     int g = S->M->group[u];
-    if (g >= 0) { S->gcount[g]--; S->gday[g * 7 + S->M->vday[v]]--; }
+    if (g >= 0) { S->gcount[g]--; S->gday[g * 7 + S->M->vday[v]]--; touch_group(S, g); }
 }
 
 /* ---- evaluation helpers ------------------------------------------------------------ */
 
-/* Segment of route v positions [a, b] (inclusive) computed on the fly. */
-static Seg mid_seg(const Sol *S, int v, int a, int b) {
+/* Segment on vehicle v of route src's positions [a, b] (inclusive), in reverse order when
+ * rev; computed on the fly (strings of a few stops, or the middle of one route). */
+static Seg str_seg(const Sol *S, int v, int src, int a, int b, int rev) {
     const Model *M = S->M;
-    int *r = S->route[v];
-    Seg s = node_seg(M, v, r[a]);
-    for (int p = a + 1; p <= b; p++) s = cat(M, v, s, r[p - 1], node_seg(M, v, r[p]), r[p]);
+    const int *r = S->route[src];
+    int step = rev ? -1 : 1, p = rev ? b : a, stop = rev ? a : b;
+    Seg s = node_seg(M, v, r[p]);
+    while (p != stop) {
+        int x = r[p];
+        p += step;
+        s = cat(M, v, s, x, node_seg(M, v, r[p]), r[p]);
+    }
     return s;
+}
+static Seg mid_seg(const Sol *S, int v, int a, int b) { return str_seg(S, v, v, a, b, 0); }
+
+/* Kilometre cost on vehicle v of the arcs inside route src's positions [a, b], in reverse
+ * order when rev (costs may be asymmetric: one-way roads). */
+static i64 str_km(const Sol *S, int v, int src, int a, int b, int rev) {
+    if (S->M->vkm[v] == S->M->vkm[src]) return rev ? S->kb[src][b] - S->kb[src][a] : S->kf[src][b] - S->kf[src][a];
+    const int *r = S->route[src];
+    i64 total = 0;
+    for (int p = a; p < b; p++) total += rev ? KM(S->M, v, r[p + 1], r[p]) : KM(S->M, v, r[p], r[p + 1]);
+    return total;
 }
 
 /* u may join vehicle v's day, in place of `replaced` (served on v) or -1. */
@@ -313,56 +352,107 @@ static i64 eval_remove(const Sol *S, int v, int p) {
     return gain;
 }
 
-/* Relocate served u (route ru, pos pu) to between positions q-1 and q of route v. */
-static i64 eval_relocate(const Sol *S, int u, int v, int q) {
+/* Move the string of k stops starting at served u (positions pu..pu+k-1 of its route ru),
+ * reversed when rev, to between positions q-1 and q of route v: relocate for k = 1, or-opt
+ * for 2-3 (long routes through wide windows need whole strings moved at once). */
+static i64 eval_move(const Sol *S, int u, int k, int rev, int v, int q) {
     const Model *M = S->M;
-    int ru = S->where_r[u], pu = S->where_p[u];
-    if (ru == v && (q == pu || q == pu + 1)) return 0;
-    if (!allowed(M, v, u)) return 0;
-    int *R = S->route[ru];
-    int *r = S->route[v];
-    i64 removed = KM(M, ru, R[pu - 1], u) + KM(M, ru, u, R[pu + 1]) - KM(M, ru, R[pu - 1], R[pu + 1]);
-    i64 added = KM(M, v, r[q - 1], u) + KM(M, v, u, r[q]) - KM(M, v, r[q - 1], r[q]);
-    i64 gain = removed - added + VAL(M, v, u) - VAL(M, ru, u);
-    if (gain <= 0) return 0;
+    int ru = S->where_r[u], pu = S->where_p[u], last = pu + k - 1;
+    if (last > S->len[ru]) return 0;
+    if (ru == v && q >= pu && q <= last + 1) return 0;
+    const int *R = S->route[ru], *r = S->route[v];
+    int first = R[rev ? last : pu], tail = R[rev ? pu : last];
+    i64 removed = KM(M, ru, R[pu - 1], R[pu]) + KM(M, ru, R[last], R[last + 1]) - KM(M, ru, R[pu - 1], R[last + 1]) +
+                  str_km(S, ru, ru, pu, last, 0);
+    i64 added = KM(M, v, r[q - 1], first) + KM(M, v, tail, r[q]) - KM(M, v, r[q - 1], r[q]) +
+                str_km(S, v, ru, pu, last, rev);
+    i64 gain = removed - added, load = 0;
     if (ru != v) {
-        if (M->vcap[v] >= 0 && route_load(S, v) + M->load[u] > M->vcap[v]) return 0;
-        Seg s = cat(M, ru, S->pre[ru][pu - 1], R[pu - 1], S->suf[ru][pu + 1], R[pu + 1]);
+        for (int p = pu; p <= last; p++) {
+            if (!allowed(M, v, R[p])) return 0;
+            gain += VAL(M, v, R[p]) - VAL(M, ru, R[p]);
+            load += M->load[R[p]];
+        }
+    }
+    if (gain <= 0) return 0;
+    Seg str = str_seg(S, v, ru, pu, last, rev), s;
+    int moved[3];
+    for (int p = 0; p < k; p++) moved[p] = R[rev ? last - p : pu + p];
+    if (ru != v) {
+        if (M->vcap[v] >= 0 && route_load(S, v) + load > M->vcap[v]) return 0;
+        s = cat(M, ru, S->pre[ru][pu - 1], R[pu - 1], S->suf[ru][last + 1], R[last + 1]);
         if (s.tw) return 0;
-        s = cat(M, v, S->pre[v][q - 1], r[q - 1], node_seg(M, v, u), u);
+        s = cat(M, v, S->pre[v][q - 1], r[q - 1], str, first);
         if (s.tw) return 0;
-        s = cat(M, v, s, u, S->suf[v][q], r[q]);
+        s = cat(M, v, s, tail, S->suf[v][q], r[q]);
         if (s.tw) return 0;
-        if (!group_day_ok(S, u, ru, v, -1)) return 0;
-        if (!splice_ok(S, ru, pu, pu + 1, NULL, 0) || !splice_ok(S, v, q, q, &u, 1)) return 0;
+        for (int p = 0; p < k; p++)
+            if (!group_day_ok(S, moved[p], ru, v, -1)) return 0;
+        if (!splice_ok(S, ru, pu, last + 1, NULL, 0) || !splice_ok(S, v, q, q, moved, k)) return 0;
         return gain;
     }
-    Seg s;
-    if (q < pu) { /* ... r[q-1] u r[q..pu-1] r[pu+1] ... */
-        s = cat(M, v, S->pre[v][q - 1], r[q - 1], node_seg(M, v, u), u);
+    if (q < pu) { /* ... r[q-1] string r[q..pu-1] r[last+1] ... */
+        s = cat(M, v, S->pre[v][q - 1], r[q - 1], str, first);
         if (s.tw) return 0;
-        Seg m = mid_seg(S, v, q, pu - 1);
-        s = cat(M, v, s, u, m, r[q]);
+        s = cat(M, v, s, tail, mid_seg(S, v, q, pu - 1), r[q]);
         if (s.tw) return 0;
-        s = cat(M, v, s, r[pu - 1], S->suf[v][pu + 1], r[pu + 1]);
-    } else { /* q > pu + 1: ... r[pu-1] r[pu+1..q-1] u r[q] ... */
-        Seg m = mid_seg(S, v, pu + 1, q - 1);
-        s = cat(M, v, S->pre[v][pu - 1], r[pu - 1], m, r[pu + 1]);
+        s = cat(M, v, s, r[pu - 1], S->suf[v][last + 1], r[last + 1]);
+    } else { /* q > last + 1: ... r[pu-1] r[last+1..q-1] string r[q] ... */
+        s = cat(M, v, S->pre[v][pu - 1], r[pu - 1], mid_seg(S, v, last + 1, q - 1), r[last + 1]);
         if (s.tw) return 0;
-        s = cat(M, v, s, r[q - 1], node_seg(M, v, u), u);
+        s = cat(M, v, s, r[q - 1], str, first);
         if (s.tw) return 0;
-        s = cat(M, v, s, u, S->suf[v][q], r[q]);
+        s = cat(M, v, s, tail, S->suf[v][q], r[q]);
     }
     if (s.tw) return 0;
-    if (M->needs_seq[v]) { /* the route with u moved from pu to before q */
+    if (M->needs_seq[v]) { /* the route with the string moved to before q */
         int L = 0, *seq = S->seq;
         for (int p = 0; p < S->len[v] + 2; p++) {
-            if (p == q) seq[L++] = u;
-            if (p != pu) seq[L++] = r[p];
+            if (p == q)
+                for (int t = 0; t < k; t++) seq[L++] = moved[t];
+            if (p < pu || p > last) seq[L++] = r[p];
         }
         if (!seq_ok(S, v, seq, L)) return 0;
     }
     return gain;
+}
+
+static void apply_move(Sol *S, int u, int k, int rev, int v, int q) {
+    int ru = S->where_r[u], pu = S->where_p[u], moved[3];
+    for (int p = 0; p < k; p++) moved[p] = S->route[ru][rev ? pu + k - 1 - p : pu + p];
+    for (int p = 0; p < k; p++) remove_at(S, ru, pu);
+    if (ru == v && pu < q) q -= k;
+    for (int p = 0; p < k; p++) insert_at(S, v, q + p, moved[p]);
+    refresh(S, ru);
+    if (v != ru) refresh(S, v);
+}
+
+/* 2-opt within route v: reverse positions [i, j] (1 <= i < j <= len). */
+static i64 eval_reverse(const Sol *S, int v, int i, int j) {
+    const Model *M = S->M;
+    const int *r = S->route[v];
+    i64 gain = KM(M, v, r[i - 1], r[i]) + KM(M, v, r[j], r[j + 1]) + str_km(S, v, v, i, j, 0) -
+               KM(M, v, r[i - 1], r[j]) - KM(M, v, r[i], r[j + 1]) - str_km(S, v, v, i, j, 1);
+    if (gain <= 0) return 0;
+    Seg s = cat(M, v, S->pre[v][i - 1], r[i - 1], str_seg(S, v, v, i, j, 1), r[j]);
+    if (s.tw) return 0;
+    s = cat(M, v, s, r[i], S->suf[v][j + 1], r[j + 1]);
+    if (s.tw) return 0;
+    if (M->needs_seq[v]) {
+        int L = S->len[v] + 2, *seq = S->seq;
+        memcpy(seq, r, sizeof(int) * L);
+        for (int p = i; p <= j; p++) seq[p] = r[i + j - p];
+        if (!seq_ok(S, v, seq, L)) return 0;
+    }
+    return gain;
+}
+
+static void apply_reverse(Sol *S, int v, int i, int j) {
+    int *r = S->route[v];
+    for (; i < j; i++, j--) {
+        int t = r[i]; r[i] = r[j]; r[j] = t;
+    }
+    refresh(S, v);
 }
 
 /* Swap served u and served w. */
@@ -490,6 +580,10 @@ static i64 descend(Sol *S, int max_passes) {
             int u = order[k];
             int ru = S->where_r[u];
             i64 g;
+            int last = S->tested[u];
+            S->tested[u] = S->stamp;
+            int gfresh = M->group[u] >= 0 && S->gmod[M->group[u]] > last;
+#define FRESH(r) (S->rmod[r] > last || gfresh)
             if (ru < 0) {
                 if (M->group[u] >= 0 && S->gcount[M->group[u]] >= M->gcap[M->group[u]]) {
                     /* only a replacement within its group can serve it */
@@ -502,6 +596,7 @@ static i64 descend(Sol *S, int max_passes) {
                         int rw = S->where_r[w];
                         if (rw < 0) continue;
                         near = 1;
+                        if (!FRESH(rw)) continue;
                         int pw = S->where_p[w];
                         if ((g = eval_insert(S, rw, pw + 1, u)) > 0) { insert_at(S, rw, pw + 1, u); refresh(S, rw); total += g; done = 1; break; }
                         if ((g = eval_insert(S, rw, pw, u)) > 0) { insert_at(S, rw, pw, u); refresh(S, rw); total += g; done = 1; break; }
@@ -511,7 +606,7 @@ static i64 descend(Sol *S, int max_passes) {
                          * its nearest stops is served (a late-window stop beyond a route that
                          * ends early), at either end of a route */
                         int seen_profile_empty = -1;
-                        for (int v = 0; v < m && !done; v++) {
+                        for (int v = 0; v < m && !done; v++) { /* rare: no FRESH shortcut */
                             if (S->len[v] == 0) {
                                 if (M->vprofile[v] == seen_profile_empty) continue;
                                 seen_profile_empty = M->vprofile[v];
@@ -536,14 +631,17 @@ static i64 descend(Sol *S, int max_passes) {
                     int w = M->nb[(i64)u * M->nnb + t];
                     if (w < 0) break;
                     int rw = S->where_r[w];
-                    if (rw < 0) continue;
+                    if (rw < 0 || !FRESH(rw)) continue;
                     int pw = S->where_p[w];
                     if ((g = eval_replace(S, rw, pw, u)) > 0) {
                         S->route[rw][pw] = u;
                         S->where_r[w] = -1;
+                        S->tested[w] = -1;
                         int day = M->vday[rw];
                         if (M->group[w] >= 0) { S->gcount[M->group[w]]--; S->gday[M->group[w] * 7 + day]--; }
                         if (M->group[u] >= 0) { S->gcount[M->group[u]]++; S->gday[M->group[u] * 7 + day]++; }
+                        touch_group(S, M->group[w]);
+                        touch_group(S, M->group[u]);
                         refresh(S, rw);
                         total += g;
                         improved = 1;
@@ -553,7 +651,7 @@ static i64 descend(Sol *S, int max_passes) {
                 continue;
             }
             int pu = S->where_p[u];
-            if ((g = eval_remove(S, ru, pu)) > 0) {
+            if (FRESH(ru) && (g = eval_remove(S, ru, pu)) > 0) {
                 remove_at(S, ru, pu);
                 refresh(S, ru);
                 total += g;
@@ -565,20 +663,15 @@ static i64 descend(Sol *S, int max_passes) {
                 int w = M->nb[(i64)u * M->nnb + t];
                 if (w < 0) break;
                 int rw = S->where_r[w];
-                if (rw < 0) continue;
+                if (rw < 0 || !(FRESH(ru) || FRESH(rw))) continue;
                 int pw = S->where_p[w];
                 ru = S->where_r[u];
                 pu = S->where_p[u];
                 /* relocate u after w, then before w */
                 for (int side = 0; side < 2 && !moved; side++) {
                     int q = side == 0 ? pw + 1 : pw;
-                    if ((g = eval_relocate(S, u, rw, q)) > 0) {
-                        int from = ru;
-                        remove_at(S, ru, pu);
-                        if (from == rw && pu < q) q--;
-                        insert_at(S, rw, q, u);
-                        refresh(S, from);
-                        if (rw != from) refresh(S, rw);
+                    if ((g = eval_move(S, u, 1, 0, rw, q)) > 0) {
+                        apply_move(S, u, 1, 0, rw, q);
                         total += g;
                         moved = 1;
                     }
@@ -591,6 +684,8 @@ static i64 descend(Sol *S, int max_passes) {
                         int gu = M->group[u], gw = M->group[w];
                         if (gu >= 0) { S->gday[gu * 7 + M->vday[ru]]--; S->gday[gu * 7 + M->vday[rw]]++; }
                         if (gw >= 0) { S->gday[gw * 7 + M->vday[rw]]--; S->gday[gw * 7 + M->vday[ru]]++; }
+                        touch_group(S, gu);
+                        touch_group(S, gw);
                     }
                     refresh(S, ru);
                     if (rw != ru) refresh(S, rw);
@@ -598,6 +693,27 @@ static i64 descend(Sol *S, int max_passes) {
                     moved = 1;
                     break;
                 }
+                /* 2-opt inside the route: reverse so that u and w become neighbours */
+                if (ru == rw) {
+                    int i = pu < pw ? pu + 1 : pw, j = pu < pw ? pw : pu - 1;
+                    if (i < j && (g = eval_reverse(S, ru, i, j)) > 0) {
+                        apply_reverse(S, ru, i, j);
+                        total += g;
+                        moved = 1;
+                        break;
+                    }
+                }
+                /* or-opt: u and the next one or two stops, as they are or reversed, after or before w */
+                for (int k = 2; k <= 3 && !moved; k++)
+                    for (int c = 0; c < 4 && !moved; c++) {
+                        int rev = c & 1, q = c < 2 ? pw + 1 : pw;
+                        if ((g = eval_move(S, u, k, rev, rw, q)) > 0) {
+                            apply_move(S, u, k, rev, rw, q);
+                            total += g;
+                            moved = 1;
+                        }
+                    }
+                if (moved) break;
                 if (ru != rw) {
                     /* 2-opt*: u then w's successor, and w's predecessor then u's successor */
                     if ((g = eval_two_opt_star(S, ru, pu, rw, pw - 1)) > 0) {
@@ -615,6 +731,7 @@ static i64 descend(Sol *S, int max_passes) {
                 }
             }
             if (moved) improved = 1;
+#undef FRESH
         }
     }
     free(order);
@@ -631,7 +748,7 @@ static void free_model(PyObject *capsule) {
     free(M->vopen); free(M->vclose); free(M->vcap);
     free(M->wopen); free(M->wclose); free(M->value);
     free(M->load); free(M->group); free(M->nb); free(M->is_place);
-    free(M->gcap); free(M->vday); free(M->drive); free(M->service); free(M->vmaxdrive);
+    free(M->gcap); free(M->gstart); free(M->gnodes); free(M->vday); free(M->drive); free(M->service); free(M->vmaxdrive);
     free(M->blo); free(M->bhi); free(M->bdur); free(M->needs_seq);
     free(M->split_at); free(M->split_n); free(M->split);
     free(M);
@@ -709,6 +826,13 @@ static PyObject *py_build(PyObject *self, PyObject *args) {
         Py_XDECREF(tmp);
         return NULL;
     }
+    M->gstart = (int *)calloc(M->ngroups + 2, sizeof(int));
+    M->gnodes = (int *)malloc(sizeof(int) * (n ? n : 1));
+    for (int i = 0; i < n; i++)
+        if (M->group[i] >= 0) M->gstart[M->group[i] + 2]++;
+    for (int g = 0; g < M->ngroups; g++) M->gstart[g + 2] += M->gstart[g + 1];
+    for (int i = 0; i < n; i++)
+        if (M->group[i] >= 0) M->gnodes[M->gstart[M->group[i] + 1]++] = i;
     M->needs_seq = (int *)malloc(sizeof(int) * (m ? m : 1));
     int has_drive = PySequence_Size(drive) > 0;
     for (int v = 0; v < m; v++) {
@@ -783,10 +907,11 @@ static PyObject *py_build(PyObject *self, PyObject *args) {
 
 static void free_sol(Sol *S) {
     for (int v = 0; v < S->M->m; v++) {
-        free(S->route[v]); free(S->pre[v]); free(S->suf[v]); free(S->lpre[v]);
+        free(S->route[v]); free(S->pre[v]); free(S->suf[v]); free(S->lpre[v]); free(S->kf[v]); free(S->kb[v]);
     }
-    free(S->route); free(S->pre); free(S->suf); free(S->lpre);
+    free(S->route); free(S->pre); free(S->suf); free(S->lpre); free(S->kf); free(S->kb);
     free(S->len); free(S->where_r); free(S->where_p); free(S->gcount); free(S->gday); free(S->seq);
+    free(S->rmod); free(S->gmod); free(S->tested);
 }
 
 static int load_sol(Sol *S, Model *M, PyObject *routes) {
@@ -796,18 +921,25 @@ static int load_sol(Sol *S, Model *M, PyObject *routes) {
     S->pre = (Seg **)calloc(m, sizeof(Seg *));
     S->suf = (Seg **)calloc(m, sizeof(Seg *));
     S->lpre = (i64 **)calloc(m, sizeof(i64 *));
+    S->kf = (i64 **)calloc(m, sizeof(i64 *));
+    S->kb = (i64 **)calloc(m, sizeof(i64 *));
     S->len = (int *)calloc(m, sizeof(int));
     S->where_r = (int *)malloc(sizeof(int) * n);
     S->where_p = (int *)calloc(n, sizeof(int));
     S->gcount = (int *)calloc(M->ngroups + 1, sizeof(int));
     S->gday = (int *)calloc((size_t)(M->ngroups + 1) * 7, sizeof(int));
     S->seq = (int *)malloc(sizeof(int) * (n + 4));
+    S->rmod = (int *)calloc(m + 1, sizeof(int));
+    S->gmod = (int *)calloc(M->ngroups + 1, sizeof(int));
+    S->tested = (int *)calloc(n, sizeof(int));
     for (int i = 0; i < n; i++) S->where_r[i] = -1;
     for (int v = 0; v < m; v++) {
         S->route[v] = (int *)malloc(sizeof(int) * (n + 2));
         S->pre[v] = (Seg *)malloc(sizeof(Seg) * (n + 2));
         S->suf[v] = (Seg *)malloc(sizeof(Seg) * (n + 2));
         S->lpre[v] = (i64 *)malloc(sizeof(i64) * (n + 2));
+        S->kf[v] = (i64 *)malloc(sizeof(i64) * (n + 2));
+        S->kb[v] = (i64 *)malloc(sizeof(i64) * (n + 2));
     }
     PyObject *fast = PySequence_Fast(routes, "routes");
     if (!fast) return -1;
@@ -895,13 +1027,55 @@ static int open_sol(Sol *S, PyObject *capsule, PyObject *routes) {
     return 0;
 }
 
+/* After a ruin: only the routes `touched` (None: all) and the `removed` nodes changed
+ * since the plan was a local optimum. */
+static int mark_changes(Sol *S, PyObject *touched, PyObject *removed) {
+    const Model *M = S->M;
+    int base = ++S->stamp, all = touched == Py_None;
+    i64 *items = NULL;
+    for (int v = 0; v < M->m; v++) S->rmod[v] = all ? base : 0;
+    if (!all) {
+        Py_ssize_t k = PySequence_Size(touched);
+        if (k < 0 || read_i64(touched, k, &items, "touched") < 0) return -1;
+        for (Py_ssize_t t = 0; t < k; t++) {
+            if (items[t] < 0 || items[t] >= M->m) {
+                free(items);
+                PyErr_SetString(PyExc_ValueError, "touched: no such route");
+                return -1;
+            }
+            S->rmod[items[t]] = base;
+        }
+        free(items);
+    }
+    Py_ssize_t k = PySequence_Size(removed);
+    if (k < 0 || read_i64(removed, k, &items, "removed") < 0) return -1;
+    for (Py_ssize_t t = 0; t < k; t++) {
+        if (items[t] < 0 || items[t] >= M->n) {
+            free(items);
+            PyErr_SetString(PyExc_ValueError, "removed: no such node");
+            return -1;
+        }
+        S->tested[items[t]] = -1;
+        touch_group(S, M->group[items[t]]);
+    }
+    free(items);
+    return 0;
+}
+
 static PyObject *py_descend(PyObject *self, PyObject *args) {
-    PyObject *capsule, *routes;
+    PyObject *capsule, *routes, *touched = Py_None, *removed = NULL;
     unsigned long long seed;
     int max_passes;
     Sol S;
-    if (!PyArg_ParseTuple(args, "OOKi", &capsule, &routes, &seed, &max_passes)) return NULL;
+    if (!PyArg_ParseTuple(args, "OOKi|OO", &capsule, &routes, &seed, &max_passes, &touched, &removed)) return NULL;
     if (open_sol(&S, capsule, routes) < 0) return NULL;
+    PyObject *nothing = removed == NULL ? PyTuple_New(0) : NULL;
+    int bad = mark_changes(&S, touched, nothing ? nothing : removed);
+    Py_XDECREF(nothing);
+    if (bad < 0) {
+        free_sol(&S);
+        return NULL;
+    }
     S.rng = seed * 0x9E3779B97F4A7C15ULL + 1;
     Py_BEGIN_ALLOW_THREADS descend(&S, max_passes);
     Py_END_ALLOW_THREADS int feasible;
@@ -924,7 +1098,8 @@ static PyObject *py_evaluate(PyObject *self, PyObject *args) {
 
 static PyMethodDef methods[] = {
     {"build", py_build, METH_VARARGS, "build(n, m, nclass, nkm, nnb, transit, km, ...) -> model capsule"},
-    {"descend", py_descend, METH_VARARGS, "descend(model, routes, seed, max_passes) -> (routes, objective, feasible)"},
+    {"descend", py_descend, METH_VARARGS,
+     "descend(model, routes, seed, max_passes[, touched, removed]) -> (routes, objective, feasible)"},
     {"evaluate", py_evaluate, METH_VARARGS, "evaluate(model, routes) -> (objective, feasible)"},
     {NULL, NULL, 0, NULL},
 };

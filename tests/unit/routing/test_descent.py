@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -304,6 +305,29 @@ def test_descent_keeps_lunch_driving_and_second_visits_on_other_days(seed: int) 
         assert model.evaluate(plan) == _check(data, plan)
 
 
+@pytest.mark.parametrize("seed", range(16))
+def test_a_descent_after_a_ruin_misses_no_improving_move(seed: int) -> None:
+    # After an LNS ruin the descent only tries moves involving the routes the ruin touched,
+    # the stops it removed, and what changed since (communes included): the moves it skips
+    # must all be useless, so a full descent from its answer finds nothing more.
+    rng = random.Random(300 + seed)
+    data = _instance(rng, rng.randint(20, 50), rng.randint(3, 7), groups=seed % 2 == 0, capacity=rng.choice([None, 15]))
+    if seed % 4 < 2:
+        data = _with_side_constraints(data, rng)
+    model = FastModel(data, neighbours=rng.choice([3, 5, 10, 30]))
+    routes, objective, _ = model.descend([[] for _ in data.vehicle_kind], seed)
+    for step in range(25):
+        served = [i for r in routes for i in r]
+        removed = set(rng.sample(served, min(len(served), rng.randint(1, 8))))
+        kept = [[i for i in r if i not in removed] for r in routes]
+        touched = [v for v, r in enumerate(routes) if len(r) != len(kept[v])]
+        routes, objective, feasible = model.descend(kept, 10 * seed + step, touched, sorted(removed))
+        assert feasible
+        assert _check(data, routes) == (objective, True)
+        _, objective_again, _ = model.descend(routes, 99 + step)
+        assert objective_again == objective, f"step {step}: {objective} -> {objective_again}"
+
+
 def test_stops_whose_neighbours_are_all_unserved_still_get_in() -> None:
     # B and C lie together far from A; with one neighbour each, B's is C and C's is B, so
     # no served stop is near them: they must still be tried at the route's ends.
@@ -331,8 +355,10 @@ def test_a_disagreement_with_ortools_hands_over_to_its_descent(monkeypatch: pyte
     # claims is read back by OR-Tools, the mismatch is caught, and OR-Tools' LNS goes on.
     real = FastModel.descend
 
-    def lying(self: FastModel, routes: Sequence[Sequence[int]], seed: int) -> tuple[list[list[int]], int, bool]:
-        found, objective, feasible = real(self, routes, seed)
+    def lying(
+        self: FastModel, routes: Sequence[Sequence[int]], seed: int, *changed: Any
+    ) -> tuple[list[list[int]], int, bool]:
+        found, objective, feasible = real(self, routes, seed, *changed)
         return found, objective - 1, feasible
 
     monkeypatch.setattr(FastModel, "descend", lying)
