@@ -1027,34 +1027,35 @@ static int open_sol(Sol *S, PyObject *capsule, PyObject *routes) {
     return 0;
 }
 
-/* After a ruin: only the routes `touched` (None: all) and the `removed` nodes changed
- * since the plan was a local optimum. */
+/* The numbers in `seq`, each in [0, bound); their count in *k. 0, or -1 with a Python error. */
+static int read_indices(PyObject *seq, int bound, i64 **out, Py_ssize_t *k, const char *name) {
+    *k = PySequence_Size(seq);
+    if (*k < 0 || read_i64(seq, *k, out, name) < 0) return -1;
+    for (Py_ssize_t t = 0; t < *k; t++)
+        if ((*out)[t] < 0 || (*out)[t] >= bound) {
+            PyErr_Format(PyExc_ValueError, "%s: %lld is out of range", name, (long long)(*out)[t]);
+            free(*out);
+            return -1;
+        }
+    return 0;
+}
+
+/* After a ruin: only the routes `touched` (None: all) and the `removed` nodes (NULL: none)
+ * changed since the plan was a local optimum. */
 static int mark_changes(Sol *S, PyObject *touched, PyObject *removed) {
     const Model *M = S->M;
     int base = ++S->stamp, all = touched == Py_None;
-    i64 *items = NULL;
+    i64 *items;
+    Py_ssize_t k;
     for (int v = 0; v < M->m; v++) S->rmod[v] = all ? base : 0;
     if (!all) {
-        Py_ssize_t k = PySequence_Size(touched);
-        if (k < 0 || read_i64(touched, k, &items, "touched") < 0) return -1;
-        for (Py_ssize_t t = 0; t < k; t++) {
-            if (items[t] < 0 || items[t] >= M->m) {
-                free(items);
-                PyErr_SetString(PyExc_ValueError, "touched: no such route");
-                return -1;
-            }
-            S->rmod[items[t]] = base;
-        }
+        if (read_indices(touched, M->m, &items, &k, "touched") < 0) return -1;
+        for (Py_ssize_t t = 0; t < k; t++) S->rmod[items[t]] = base;
         free(items);
     }
-    Py_ssize_t k = PySequence_Size(removed);
-    if (k < 0 || read_i64(removed, k, &items, "removed") < 0) return -1;
+    if (removed == NULL) return 0;
+    if (read_indices(removed, M->n, &items, &k, "removed") < 0) return -1;
     for (Py_ssize_t t = 0; t < k; t++) {
-        if (items[t] < 0 || items[t] >= M->n) {
-            free(items);
-            PyErr_SetString(PyExc_ValueError, "removed: no such node");
-            return -1;
-        }
         S->tested[items[t]] = -1;
         touch_group(S, M->group[items[t]]);
     }
@@ -1069,10 +1070,7 @@ static PyObject *py_descend(PyObject *self, PyObject *args) {
     Sol S;
     if (!PyArg_ParseTuple(args, "OOKi|OO", &capsule, &routes, &seed, &max_passes, &touched, &removed)) return NULL;
     if (open_sol(&S, capsule, routes) < 0) return NULL;
-    PyObject *nothing = removed == NULL ? PyTuple_New(0) : NULL;
-    int bad = mark_changes(&S, touched, nothing ? nothing : removed);
-    Py_XDECREF(nothing);
-    if (bad < 0) {
+    if (mark_changes(&S, touched, removed) < 0) {
         free_sol(&S);
         return NULL;
     }

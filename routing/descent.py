@@ -199,8 +199,8 @@ class FastModel:
 
         ``touched``: when ``routes`` is a local optimum from which the stops ``removed``
         were just taken out of the routes ``touched`` (an LNS ruin), the descent only tries
-        moves involving those routes, those stops, or what it has changed since (the rest
-        was tried already): about ten times fewer moves. None: try everything.
+        moves involving those routes, those stops, or what it has changed since: the rest
+        was tried already and cannot have become improving. None: try everything.
         """
         return _descent.descend(
             self._model, routes, seed & 0xFFFFFFFFFFFFFFFF, MAX_PASSES, touched, list(removed)

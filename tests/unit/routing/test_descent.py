@@ -328,6 +328,15 @@ def test_a_descent_after_a_ruin_misses_no_improving_move(seed: int) -> None:
         assert objective_again == objective, f"step {step}: {objective} -> {objective_again}"
 
 
+def test_what_a_ruin_touched_must_exist() -> None:
+    data = _instance(random.Random(5), 10, 2)
+    model = FastModel(data)
+    with pytest.raises(ValueError, match="touched: 2 is out of range"):
+        model.descend([[], []], 1, [2], [])
+    with pytest.raises(ValueError, match="removed: 11 is out of range"):
+        model.descend([[], []], 1, [0], [11])
+
+
 def test_stops_whose_neighbours_are_all_unserved_still_get_in() -> None:
     # B and C lie together far from A; with one neighbour each, B's is C and C's is B, so
     # no served stop is near them: they must still be tried at the route's ends.
