@@ -914,6 +914,35 @@ static void free_sol(Sol *S) {
     free(S->rmod); free(S->gmod); free(S->tested);
 }
 
+/* Route v (empty) becomes the nodes of Python sequence r; 0, or -1 with a Python error. */
+static int put_route(Sol *S, int v, PyObject *r) {
+    const Model *M = S->M;
+    i64 *nodes;
+    Py_ssize_t k = PySequence_Size(r);
+    if (k < 0 || read_i64(r, k, &nodes, "route") < 0) return -1;
+    S->route[v][0] = M->vstart[v];
+    for (Py_ssize_t p = 0; p < k; p++) {
+        int u = (int)nodes[p];
+        if (u < 0 || u >= M->n || M->is_place[u] || S->where_r[u] >= 0) {
+            PyErr_Format(PyExc_ValueError, "route %d: node %d is not a free customer", v, u);
+            for (Py_ssize_t q = 0; q < p; q++) S->where_r[nodes[q]] = -1;
+            free(nodes);
+            return -1;
+        }
+        S->route[v][p + 1] = u;
+        S->where_r[u] = v;
+        if (M->group[u] >= 0) {
+            S->gcount[M->group[u]]++;
+            S->gday[M->group[u] * 7 + M->vday[v]]++;
+        }
+    }
+    S->route[v][k + 1] = M->vend[v];
+    S->len[v] = (int)k;
+    free(nodes);
+    refresh(S, v);
+    return 0;
+}
+
 static int load_sol(Sol *S, Model *M, PyObject *routes) {
     int n = M->n, m = M->m;
     S->M = M;
@@ -948,55 +977,54 @@ static int load_sol(Sol *S, Model *M, PyObject *routes) {
         Py_DECREF(fast);
         return -1;
     }
-    for (int v = 0; v < m; v++) {
-        i64 *nodes;
-        PyObject *r = PySequence_Fast_GET_ITEM(fast, v);
-        Py_ssize_t k = PySequence_Size(r);
-        if (k < 0 || read_i64(r, k, &nodes, "route") < 0) {
+    for (int v = 0; v < m; v++)
+        if (put_route(S, v, PySequence_Fast_GET_ITEM(fast, v)) < 0) {
             Py_DECREF(fast);
             return -1;
         }
-        S->route[v][0] = M->vstart[v];
-        for (Py_ssize_t p = 0; p < k; p++) {
-            int u = (int)nodes[p];
-            if (u < 0 || u >= n || M->is_place[u] || S->where_r[u] >= 0) {
-                PyErr_Format(PyExc_ValueError, "route %d: node %d is not a free customer", v, u);
-                free(nodes);
-                Py_DECREF(fast);
-                return -1;
-            }
-            S->route[v][p + 1] = u;
-            S->where_r[u] = v;
-            if (M->group[u] >= 0) {
-                S->gcount[M->group[u]]++;
-                S->gday[M->group[u] * 7 + M->vday[v]]++;
-            }
-        }
-        S->route[v][k + 1] = M->vend[v];
-        S->len[v] = (int)k;
-        free(nodes);
-        refresh(S, v);
-    }
     Py_DECREF(fast);
     return 0;
+}
+
+/* Empty route v (its stops become unserved). */
+static void clear_route(Sol *S, int v) {
+    const Model *M = S->M;
+    for (int p = 1; p <= S->len[v]; p++) {
+        int u = S->route[v][p];
+        S->where_r[u] = -1;
+        if (M->group[u] >= 0) {
+            S->gcount[M->group[u]]--;
+            S->gday[M->group[u] * 7 + M->vday[v]]--;
+        }
+    }
+    S->route[v][1] = M->vend[v];
+    S->len[v] = 0;
+    refresh(S, v);
+}
+
+/* Kilometre cost minus value served of route v alone; *feasible cleared when it breaks a
+ * window, the capacity, a side constraint or a stop's vehicle (groups are across routes). */
+static i64 route_objective(const Sol *S, int v, int *feasible) {
+    const Model *M = S->M;
+    int *r = S->route[v];
+    i64 total = 0;
+    if (S->len[v] == 0) return 0; /* an empty route costs nothing (OR-Tools: start -> end unused) */
+    for (int p = 0; p <= S->len[v]; p++) total += KM(M, v, r[p], r[p + 1]);
+    for (int p = 1; p <= S->len[v]; p++) {
+        total -= VAL(M, v, r[p]);
+        if (!allowed(M, v, r[p])) *feasible = 0;
+    }
+    if (S->suf[v][0].tw) *feasible = 0;
+    if (M->vcap[v] >= 0 && route_load(S, v) > M->vcap[v]) *feasible = 0;
+    if (M->needs_seq[v] && !seq_ok(S, v, r, S->len[v] + 2)) *feasible = 0;
+    return total;
 }
 
 static i64 sol_objective(const Sol *S, int *feasible) {
     const Model *M = S->M;
     i64 total = 0;
     *feasible = 1;
-    for (int v = 0; v < M->m; v++) {
-        int *r = S->route[v];
-        if (S->len[v] == 0) continue; /* an empty route costs nothing (OR-Tools: start -> end unused) */
-        for (int p = 0; p <= S->len[v]; p++) total += KM(M, v, r[p], r[p + 1]);
-        for (int p = 1; p <= S->len[v]; p++) {
-            total -= VAL(M, v, r[p]);
-            if (!allowed(M, v, r[p])) *feasible = 0;
-        }
-        if (S->suf[v][0].tw) *feasible = 0;
-        if (M->vcap[v] >= 0 && route_load(S, v) > M->vcap[v]) *feasible = 0;
-        if (M->needs_seq[v] && !seq_ok(S, v, r, S->len[v] + 2)) *feasible = 0;
-    }
+    for (int v = 0; v < M->m; v++) total += route_objective(S, v, feasible);
     for (int g = 0; g < M->ngroups; g++) {
         if (S->gcount[g] > M->gcap[g]) *feasible = 0;
         for (int d = 0; d < 7; d++)
@@ -1094,8 +1122,49 @@ static PyObject *py_evaluate(PyObject *self, PyObject *args) {
     return Py_BuildValue("LO", (long long)obj, feasible ? Py_True : Py_False);
 }
 
+/* route_costs(model, vehicles, routes) -> [(objective, feasible)]: each route alone on its
+ * vehicle (route recombination prices the routes of its pool with it). */
+static PyObject *py_route_costs(PyObject *self, PyObject *args) {
+    PyObject *capsule, *vehicles, *routes;
+    if (!PyArg_ParseTuple(args, "OOO", &capsule, &vehicles, &routes)) return NULL;
+    Model *M = (Model *)PyCapsule_GetPointer(capsule, "routing._descent.Model");
+    if (!M) return NULL;
+    Py_ssize_t k = PySequence_Size(routes), kv;
+    i64 *vs;
+    if (k < 0 || read_indices(vehicles, M->m, &vs, &kv, "vehicles") < 0) return NULL;
+    if (kv != k) {
+        free(vs);
+        PyErr_SetString(PyExc_ValueError, "one vehicle per route");
+        return NULL;
+    }
+    PyObject *plan = PyList_New(M->m), *out = PyList_New(k);
+    for (int v = 0; v < M->m; v++) PyList_SET_ITEM(plan, v, PyList_New(0));
+    Sol S;
+    int opened = open_sol(&S, capsule, plan) == 0;
+    if (!opened) Py_CLEAR(out);
+    for (Py_ssize_t t = 0; t < k && out; t++) {
+        int v = (int)vs[t], feasible = 1;
+        PyObject *route = PySequence_GetItem(routes, t);
+        if (!route || put_route(&S, v, route) < 0) {
+            Py_XDECREF(route);
+            Py_CLEAR(out);
+            break;
+        }
+        Py_DECREF(route);
+        i64 obj = route_objective(&S, v, &feasible);
+        clear_route(&S, v);
+        PyList_SET_ITEM(out, t, Py_BuildValue("LO", (long long)obj, feasible ? Py_True : Py_False));
+    }
+    if (opened) free_sol(&S);
+    free(vs);
+    Py_DECREF(plan);
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"build", py_build, METH_VARARGS, "build(n, m, nclass, nkm, nnb, transit, km, ...) -> model capsule"},
+    {"route_costs", py_route_costs, METH_VARARGS,
+     "route_costs(model, vehicles, routes) -> [(objective, feasible)] of each route alone on its vehicle"},
     {"descend", py_descend, METH_VARARGS,
      "descend(model, routes, seed, max_passes[, touched, removed]) -> (routes, objective, feasible)"},
     {"evaluate", py_evaluate, METH_VARARGS, "evaluate(model, routes) -> (objective, feasible)"},

@@ -153,6 +153,11 @@ class FastModel:
                 split += [lo, hi]
         self.n = n
         self.m = m
+        # What route recombination (routing.recombine) needs to combine routes across plans.
+        self.profile: list[int] = vprofile
+        self.group: list[int] = list(data.group)
+        self.group_cap: list[int] = group_cap
+        self.day: list[int] = day
         self._model = _descent.build(
             n,
             m,
@@ -205,6 +210,10 @@ class FastModel:
         return _descent.descend(
             self._model, routes, seed & 0xFFFFFFFFFFFFFFFF, MAX_PASSES, touched, list(removed)
         )
+
+    def route_costs(self, vehicles: Sequence[int], routes: Sequence[Sequence[int]]) -> list[tuple[int, bool]]:
+        """(kilometre cost - served value, feasible) of each route alone on its vehicle."""
+        return _descent.route_costs(self._model, vehicles, routes)
 
     def evaluate(self, routes: Sequence[Sequence[int]]) -> tuple[int, bool]:
         """(kilometre cost - served value, feasible) of ``routes`` under this model."""
