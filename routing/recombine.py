@@ -135,8 +135,7 @@ def recombine(
     routes: list[list[int]] = [[] for _ in pool.profile]
     free = {p: list(vs) for p, vs in by_profile.items()}
     picked = [k for k, var in zip(chosen, x) if solver.value(var)]
-    # A route goes back to the vehicle it was met on when that one is still free.
-    for profile, route in sorted(picked, key=lambda k: pool.seen[k] not in free[k[0]]):
+    for profile, route in picked:  # on the vehicle it was met on when that one is still free
         v = pool.seen[(profile, route)]
         v = v if v in free[profile] else free[profile][0]
         free[profile].remove(v)

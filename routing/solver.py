@@ -98,7 +98,7 @@ Where stops are chosen (not all mandatory) and there are several route-days, eve
 the descent returns also feeds a pool of routes, and at 60 %, 80 % and 95 % of the budget
 :mod:`routing.recombine` picks with CP-SAT the best plan made of pooled routes that fit
 together (one per route-day, each stop once, commune caps); when it beats the best plan,
-the search goes on from it (TOPTW pr20 m=2: 1 201 -> 1 219 on average over four seeds).
+the search goes on from it (TOPTW pr20 m=2: 1 201 -> 1 220 on average over four seeds).
 
 *With OR-Tools' descent* (``_lns``): the first solution is followed by OR-Tools'
 greedy descent to a local optimum, with a curated operator set (``_repair_parameters``:
