@@ -925,8 +925,7 @@ static int put_route(Sol *S, int v, PyObject *r) {
         int u = (int)nodes[p];
         if (u < 0 || u >= M->n || M->is_place[u] || S->where_r[u] >= 0) {
             PyErr_Format(PyExc_ValueError, "route %d: node %d is not a free customer", v, u);
-            for (Py_ssize_t q = 0; q < p; q++) S->where_r[nodes[q]] = -1;
-            free(nodes);
+            free(nodes); /* the caller frees S */
             return -1;
         }
         S->route[v][p + 1] = u;

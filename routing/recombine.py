@@ -10,7 +10,7 @@ with CP-SAT, the routes of best total value that fit together (a set-packing mod
 problem and the VRP), and the LNS goes on from that plan.
 
 Pure: routes are lists of node numbers (as in :mod:`routing.descent`), one per vehicle;
-the caller prices routes (``cost``) and judges the plan it gets back.
+the caller prices routes (``price``) and judges the plan it gets back.
 """
 
 from __future__ import annotations
@@ -82,9 +82,9 @@ def recombine(
     costs = price([pool.seen[k] for k in keys], [k[1] for k in keys])
     incumbent_keys = {(pool.profile[v], tuple(r)) for v, r in enumerate(incumbent) if r}
     priced = {k: c for k, (c, ok) in zip(keys, costs) if ok}
-    incumbent_cost = sum(priced[k] for k in incumbent_keys if k in priced)
-    if len(incumbent_keys & priced.keys()) != len(incumbent_keys):
+    if not incumbent_keys <= priced.keys():
         return None  # an incumbent route is infeasible alone: not ours to judge
+    incumbent_cost = sum(priced[k] for k in incumbent_keys)
     chosen = sorted((k for k in priced if priced[k] < 0 and k not in incumbent_keys), key=priced.__getitem__)
     chosen = list(incumbent_keys) + chosen[: max(0, MODEL_ROUTES - len(incumbent_keys))]
 
@@ -92,7 +92,7 @@ def recombine(
     x = [model.new_bool_var(f"r{i}") for i in range(len(chosen))]
     per_profile: dict[int, list[cp_model.IntVar]] = {}
     per_node: dict[int, list[cp_model.IntVar]] = {}
-    per_group: dict[int, list[cp_model.LinearExprT]] = {}
+    per_group: dict[int, list[cp_model.IntVar]] = {}
     per_group_day: dict[tuple[int, int], list[cp_model.IntVar]] = {}
     for var, (profile, route) in zip(x, chosen):
         per_profile.setdefault(profile, []).append(var)
