@@ -56,6 +56,7 @@ from mobile_services.commune_matching import Matches, candidates_from_rows, matc
 from mobile_services.domain.exceptions import BookingRefused, InvalidInput, NotFound
 from mobile_services.domain.commands import ReceiveSms
 from mobile_services.domain.messages import Event
+from mobile_services.domain.phones import territory_number
 from mobile_services.service_layer import booking
 from mobile_services.service_layer.unit_of_work import UnitOfWork
 from mobile_services.storage import tables as t
@@ -269,7 +270,7 @@ def _handle_once(command: ReceiveSms, *, uow: UnitOfWork, now: datetime, setting
             logger.info("sms %s: sender is not a valid phone number, no reply", command.message_sid)
             messages: tuple[str, ...] = ()
         else:
-            dialogue = Dialogue(session, phone=phone, now=now, settings=settings)
+            dialogue = Dialogue(session, phone=phone, now=now, settings=settings, to_number=command.to_number)
             messages = dialogue.respond(body, opt_out_type=command.opt_out_type)
             for event in dialogue.events:
                 uow.emit(event)
@@ -303,11 +304,13 @@ class _Outcome:
 class Dialogue:
     """One step of the conversation with one phone number, inside the caller's transaction."""
 
-    def __init__(self, session: Session, *, phone: str, now: datetime, settings: Settings) -> None:
+    def __init__(self, session: Session, *, phone: str, now: datetime, settings: Settings, to_number: str = "") -> None:
         self.session = session
         self.phone = phone
         self.now = now
         self.settings = settings
+        self.to_number = to_number
+        self._territory: tuple[int | None] | None = None
         self.renderer: SmsRenderer = booking.renderer(settings.timezone)
         self.events: list[Event] = []
         self.state_before: State = State.IDLE
@@ -469,13 +472,28 @@ class Dialogue:
                 return self._communes_found(matches)
         if resident is not None and resident.commune_id is not None:
             commune = self.session.get(t.Commune, resident.commune_id)
-            if commune is not None:
+            territory_id = self._territory_id()
+            if commune is not None and territory_id in (None, commune.territory_id):
                 return self._with_commune(commune.id, commune.name)  # type: ignore[arg-type]
         return _Outcome([self.render("ask_commune")], State.AWAITING_COMMUNE)
 
     def _match(self, text: str) -> Matches:
-        rows = self.session.exec(select(t.Commune.id, t.Commune.name, t.Commune.postcodes, t.Commune.insee_code)).all()
+        query = select(t.Commune.id, t.Commune.name, t.Commune.postcodes, t.Commune.insee_code)
+        territory_id = self._territory_id()
+        if territory_id is not None:
+            query = query.where(t.Commune.territory_id == territory_id)
+        rows = self.session.exec(query).all()
         return match_communes(text, candidates_from_rows(rows))  # type: ignore[arg-type]
+
+    def _territory_id(self) -> int | None:
+        """The territory whose number the resident wrote to, or None when no territory claims it."""
+        if self._territory is None:
+            number = territory_number(self.to_number)
+            found = None
+            if number is not None:
+                found = self.session.exec(select(t.Territory.id).where(t.Territory.sms_number == number)).first()
+            self._territory = (found,)
+        return self._territory[0]
 
     def _switch_commune(self, intent: Intent) -> _Outcome | None:
         """Mid-dialogue, a commune name means "not there, here": start over with it."""

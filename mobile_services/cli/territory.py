@@ -21,6 +21,7 @@ from sqlmodel import Session, select
 
 from mobile_services.cli.common import console, friendly_errors, open_engine
 from mobile_services.domain.exceptions import InvalidInput, NotFound
+from mobile_services.domain.phones import territory_number
 from mobile_services.storage.db import session_scope
 from mobile_services.storage.tables import Commune, Counsellor, Organisation, Service, Site, Territory, Vehicle
 from mobile_services.territory.catalogue import seed_catalogue
@@ -231,6 +232,56 @@ def catalogue_command() -> None:
     )
 
 
+@app.command("number")
+@friendly_errors
+def number_command(
+    number: Annotated[str, typer.Argument(help="Numéro Twilio du territoire (06 ..., +33 ... ou code court) ; « aucun » pour le retirer.")],
+    territory: TerritoryOption = None,
+    organisation: OrganisationOption = None,
+) -> None:
+    """Numéro SMS du territoire : un SMS reçu sur ce numéro ne cherche que ses communes."""
+    with _engine() as engine, session_scope(engine) as session:
+        row = _one_territory(session, territory, organisation)
+        if number.strip().lower() in ("aucun", "none", ""):
+            row.sms_number = None
+        else:
+            stored = territory_number(number)
+            if stored is None:
+                raise InvalidInput(f"invalid SMS number {number!r}", f"Numéro SMS invalide : « {number} ».")
+            other = session.exec(select(Territory).where(Territory.sms_number == stored, Territory.id != row.id)).first()
+            if other is not None:
+                raise InvalidInput(
+                    f"SMS number {stored} already belongs to territory {other.name!r}",
+                    f"Le numéro {stored} est déjà celui du territoire « {other.name} ».",
+                )
+            row.sms_number = stored
+        session.add(row)
+        name, stored_number = row.name, row.sms_number
+    if stored_number is None:
+        console.print(f"Territoire « {escape(name)} » : plus de numéro SMS (les SMS cherchent dans tous les territoires).")
+    else:
+        console.print(f"Territoire « {escape(name)} » : numéro SMS {stored_number}.")
+
+
+def _one_territory(session: Session, territory: str | None, organisation: str | None) -> Territory:
+    """The territory named (or the only one); a French error when none or several match."""
+    query = select(Territory).join(Organisation, Organisation.id == Territory.organisation_id)
+    if territory:
+        query = query.where(Territory.name == territory)
+    if organisation:
+        query = query.where(Organisation.name == organisation)
+    rows = session.exec(query).all()
+    if not rows:
+        what = f"« {territory} »" if territory else "à configurer"
+        raise NotFound(f"no territory {territory!r}", f"Aucun territoire {what}.")
+    if len(rows) > 1:
+        names = ", ".join(sorted(r.name for r in rows))
+        raise InvalidInput(
+            "several territories: name one with --territory", f"Plusieurs territoires ({names}) : précisez --territory."
+        )
+    return rows[0]
+
+
 @app.command("show")
 @friendly_errors
 def show(territory: TerritoryOption = None, organisation: OrganisationOption = None) -> None:
@@ -260,6 +311,9 @@ def show(territory: TerritoryOption = None, organisation: OrganisationOption = N
                 label = row.name if row.departement in row.name else f"{row.name} ({row.departement})"
                 table.add_row(escape(label), *(_format_int(v) for v in _stats(session, row)))
             console.print(table)
+            for row in territories:
+                if row.sms_number:
+                    console.print(f"Numéro SMS de « {escape(row.name)} » : {row.sms_number}")
         console.print(f"Services au catalogue : {services}")
 
 

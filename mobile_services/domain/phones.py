@@ -21,6 +21,20 @@ def normalise_phone(raw: str, *, region: str = "FR") -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def territory_number(raw: str) -> str | None:
+    """A number residents write to, as a territory stores it: E.164, or the digits of a short code.
+
+    None for what is neither (an empty ``To``, say).
+    """
+    text = raw.strip()
+    if text.isdigit() and 4 <= len(text) <= 6:
+        return text
+    try:
+        return normalise_phone(text)
+    except InvalidInput:
+        return None
+
+
 def is_mobile(e164: str) -> bool:
     """True for numbers that can receive SMS (mobiles); landlines cannot."""
     try:

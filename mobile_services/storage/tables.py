@@ -60,12 +60,19 @@ class Territory(SQLModel, table=True):
     """The area one coordinator plans: communes, sites and resources belong to it."""
 
     __tablename__ = "territory"
-    __table_args__ = (UniqueConstraint("organisation_id", "name", name="uq_territory_org_name"),)
+    __table_args__ = (
+        UniqueConstraint("organisation_id", "name", name="uq_territory_org_name"),
+        UniqueConstraint("sms_number", name="uq_territory_sms_number"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     organisation_id: int = Field(foreign_key="organisation.id", index=True)
     name: str = Field(max_length=200)
     departement: str = Field(max_length=3, description="INSEE département code, for public holidays")
+    # The Twilio number residents of this territory write to (E.164). An SMS to it looks for
+    # communes of this territory only (two départements may both have a Saint-Martin); an SMS
+    # to a number no territory claims looks everywhere, as a one-territory install does.
+    sms_number: str | None = Field(default=None, max_length=20)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 

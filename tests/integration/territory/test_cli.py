@@ -75,6 +75,31 @@ def test_import_recognises_each_file_and_prints_what_it_created(
     assert "Services au catalogue : 2" in output
 
 
+def test_a_territory_gets_its_sms_number_and_two_cannot_share_one(
+    cli: CliRunner, empty_database_url: str, data_dir: Path
+) -> None:
+    run(cli, "import", str(data_dir / "communes.csv"), "--territory", "Val de Sédelle", "-o", "CC")
+    run(cli, "import", str(data_dir / "communes-comma.csv"), "-t", "Landes", "-o", "CC")
+    result, output = run(cli, "number", "09 39 00 00 01")
+    assert result.exit_code == 1 and "Plusieurs territoires (Landes, Val de Sédelle) : précisez --territory." in output
+    result, output = run(cli, "number", "09 39 00 00 01", "-t", "Val de Sédelle")
+    assert result.exit_code == 0 and "Territoire « Val de Sédelle » : numéro SMS +33939000001." in output
+    result, output = run(cli, "number", "+33939000001", "-t", "Landes")
+    assert result.exit_code == 1
+    assert "Le numéro +33939000001 est déjà celui du territoire « Val de Sédelle »." in output
+    result, output = run(cli, "number", "pas un numéro", "-t", "Landes")
+    assert result.exit_code == 1 and "Numéro SMS invalide : « pas un numéro »." in output
+    result, output = run(cli, "number", "38012", "-t", "Landes")  # a short code
+    assert result.exit_code == 0 and "numéro SMS 38012." in output
+    result, output = run(cli, "show")
+    assert "Numéro SMS de « Val de Sédelle » : +33939000001" in output and "Numéro SMS de « Landes » : 38012" in output
+    result, output = run(cli, "number", "aucun", "-t", "Val de Sédelle")
+    assert result.exit_code == 0 and "plus de numéro SMS" in output
+    with Session(make_engine(empty_database_url)) as session:
+        numbers = {r.name: r.sms_number for r in session.exec(select(Territory))}
+    assert numbers == {"Val de Sédelle": None, "Landes": "38012"}
+
+
 def test_a_bad_file_is_refused_in_french_and_nothing_is_written(
     cli: CliRunner, empty_database_url: str, data_dir: Path
 ) -> None:

@@ -20,6 +20,7 @@ from tests.fixtures.valley import Valley
 
 RESIDENT = "+33612345678"
 NEIGHBOUR = "+33698765432"
+SERVICE_NUMBER = "+33939000000"  # the Twilio number residents write to
 
 Chat = Callable[..., SmsReply]
 
@@ -44,11 +45,13 @@ def chat(bus: MessageBus) -> Chat:
     """``chat("RDV")`` sends an SMS from RESIDENT (or ``phone=...``) with a fresh MessageSid."""
     sids = count(1)
 
-    def send(body: str, *, phone: str = RESIDENT, sid: str | None = None, opt_out_type: str | None = None) -> SmsReply:
+    def send(
+        body: str, *, phone: str = RESIDENT, sid: str | None = None, opt_out_type: str | None = None,
+        to: str = SERVICE_NUMBER,
+    ) -> SmsReply:  # fmt: skip
         message_sid = sid or f"SM{next(sids):032x}"
         return bus.handle(
-            ReceiveSms(message_sid=message_sid, from_number=phone, to_number="+33939000000", body=body,
-                       opt_out_type=opt_out_type)
-        )  # fmt: skip
+            ReceiveSms(message_sid=message_sid, from_number=phone, to_number=to, body=body, opt_out_type=opt_out_type)
+        )
 
     return send

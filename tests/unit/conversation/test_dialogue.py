@@ -7,13 +7,13 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from mobile_services.conversation import State
 from mobile_services.storage import tables as t
 from notifications.gsm import count_segments
 from notifications.ports import FixedClock
-from tests.unit.conversation.conftest import NEIGHBOUR, RESIDENT, Chat
+from tests.unit.conversation.conftest import NEIGHBOUR, RESIDENT, SERVICE_NUMBER, Chat
 from tests.fixtures.valley import NOW, Valley
 
 GUERET_OFFER = "Créneaux à Guéret :\n1) mar. 1er déc. 9h\n2) mar. 1er déc. 9h30\n3) mar. 1er déc. 10h\nRépondez 1, 2 ou 3"
@@ -157,6 +157,40 @@ def test_homonyms_are_told_apart_by_postcode(chat: Chat, engine: Engine, valley:
                               latitude=49.6, longitude=2.1))  # fmt: skip
         session.commit()
     assert chat("RDV Crocq").messages == ("Quelle commune ?\n1) Crocq (23260)\n2) Crocq (60120)\nRépondez 1 ou 2",)
+
+
+def test_the_number_written_to_picks_the_territory_of_a_homonym(chat: Chat, engine: Engine, valley: Valley) -> None:
+    # Two territories each have a Crocq. Each territory's own number finds its own commune
+    # straight away; a number no territory claims still offers both.
+    with Session(engine) as session:
+        valley_territory = session.get(t.Territory, valley.territory_id)
+        assert valley_territory is not None
+        other = t.Territory(organisation_id=valley_territory.organisation_id, name="Oise", departement="60")
+        session.add(other)
+        session.flush()
+        session.add(t.Commune(territory_id=other.id, insee_code="60186", name="Crocq", postcodes=["60120"],
+                              latitude=49.6, longitude=2.1))  # fmt: skip
+        valley_territory.sms_number = SERVICE_NUMBER
+        other.sms_number = "38012"
+        session.add(valley_territory)
+        session.commit()
+        other_id = other.id
+    waiting = "C'est noté : pas de passage prévu pour l'instant à Crocq. Nous vous préviendrons dès qu'un passage est prévu."
+    assert chat("RDV Crocq").messages == (waiting,)  # no list to choose from: the valley's own Crocq
+    assert chat("RDV Crocq", phone=NEIGHBOUR, to="38012").messages == (waiting,)  # the Oise's
+    assert chat("RDV Crocq", phone="+33611111111", to="+33939999999").messages == (
+        "Quelle commune ?\n1) Crocq (23260)\n2) Crocq (60120)\nRépondez 1 ou 2",
+    )
+    with Session(engine) as session:
+        waiting_in = {
+            phone: territory
+            for phone, territory in session.exec(
+                select(t.Resident.phone, t.Commune.territory_id)
+                .join(t.WaitlistEntry, col(t.WaitlistEntry.resident_id) == t.Resident.id)
+                .join(t.Commune, col(t.Commune.id) == t.WaitlistEntry.commune_id)
+            )
+        }
+    assert waiting_in == {RESIDENT: valley.territory_id, NEIGHBOUR: other_id}
 
 
 def test_opt_out_and_back_in_are_events(chat: Chat, engine: Engine) -> None:
