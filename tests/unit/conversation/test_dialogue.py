@@ -191,6 +191,9 @@ def test_the_number_written_to_picks_the_territory_of_a_homonym(chat: Chat, engi
             )
         }
     assert waiting_in == {RESIDENT: valley.territory_id, NEIGHBOUR: other_id}
+    # A resident known in the valley who writes to the Oise's number is asked for a commune.
+    assert chat("RDV", to="38012").messages[0].startswith("Bonjour ! Pour prendre RDV, répondez avec le nom")
+    assert chat("RDV").messages == (waiting,)  # and on the valley's number, their Crocq straight away
 
 
 def test_opt_out_and_back_in_are_events(chat: Chat, engine: Engine) -> None:
