@@ -46,6 +46,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -310,7 +311,6 @@ class Dialogue:
         self.now = now
         self.settings = settings
         self.to_number = to_number
-        self._territory: tuple[int | None] | None = None
         self.renderer: SmsRenderer = booking.renderer(settings.timezone)
         self.events: list[Event] = []
         self.state_before: State = State.IDLE
@@ -472,28 +472,26 @@ class Dialogue:
                 return self._communes_found(matches)
         if resident is not None and resident.commune_id is not None:
             commune = self.session.get(t.Commune, resident.commune_id)
-            territory_id = self._territory_id()
+            territory_id = self._territory_id
             if commune is not None and territory_id in (None, commune.territory_id):
                 return self._with_commune(commune.id, commune.name)  # type: ignore[arg-type]
         return _Outcome([self.render("ask_commune")], State.AWAITING_COMMUNE)
 
     def _match(self, text: str) -> Matches:
         query = select(t.Commune.id, t.Commune.name, t.Commune.postcodes, t.Commune.insee_code)
-        territory_id = self._territory_id()
+        territory_id = self._territory_id
         if territory_id is not None:
             query = query.where(t.Commune.territory_id == territory_id)
         rows = self.session.exec(query).all()
         return match_communes(text, candidates_from_rows(rows))  # type: ignore[arg-type]
 
+    @cached_property
     def _territory_id(self) -> int | None:
         """The territory whose number the resident wrote to, or None when no territory claims it."""
-        if self._territory is None:
-            number = territory_number(self.to_number)
-            found = None
-            if number is not None:
-                found = self.session.exec(select(t.Territory.id).where(t.Territory.sms_number == number)).first()
-            self._territory = (found,)
-        return self._territory[0]
+        number = territory_number(self.to_number)
+        if number is None:
+            return None
+        return self.session.exec(select(t.Territory.id).where(t.Territory.sms_number == number)).first()
 
     def _switch_commune(self, intent: Intent) -> _Outcome | None:
         """Mid-dialogue, a commune name means "not there, here": start over with it."""
