@@ -199,6 +199,7 @@ class FastModel:
         seed: int,
         touched: Sequence[int] | None = None,
         removed: Sequence[int] = (),
+        ratio: bool = False,
     ) -> tuple[list[list[int]], int, bool]:
         """Local optimum reached from ``routes``: (routes, kilometre cost - served value, feasible).
 
@@ -206,9 +207,13 @@ class FastModel:
         were just taken out of the routes ``touched`` (an LNS ruin), the descent only tries
         moves involving those routes, those stops, or what it has changed since: the rest
         was tried already and cannot have become improving. None: try everything.
+
+        ``ratio``: before the descent, reinsert ``removed`` and their unserved neighbours
+        greedily by gain squared per minute of the route's time they take (the TOPTW
+        recreate; the descent's own insertions come in random order).
         """
         return _descent.descend(
-            self._model, routes, seed & 0xFFFFFFFFFFFFFFFF, MAX_PASSES, touched, list(removed)
+            self._model, routes, seed & 0xFFFFFFFFFFFFFFFF, MAX_PASSES, touched, list(removed), ratio
         )
 
     def route_costs(self, vehicles: Sequence[int], routes: Sequence[Sequence[int]]) -> list[tuple[int, bool]]:

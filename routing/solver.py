@@ -408,6 +408,7 @@ _FAST_TEMPERATURE = 1.0
 _FOCUS_MAX_S = 0.5
 _RECOMBINE_AT = (0.6, 0.8, 0.95)  # route recombination (routing.recombine) at these shares of the budget...
 _RECOMBINE_SHARE = 0.05  # ...each given at most this share of it
+_RATIO_SHARE = 0.2  # share of the fast LNS's repairs that first reinsert by value per minute (descent.FastModel)
 
 
 class _Model:
@@ -1003,8 +1004,11 @@ class _Model:
 
         Same ruin and acceptance as :meth:`_lns` (warmer: ``_FAST_TEMPERATURE``), but the
         repair is our compiled descent on the whole model (no focused steps: a descent
-        costs about half a millisecond, from the routes the ruin touched). Every
-        new best plan is read back by OR-Tools, which must accept it with the objective our
+        costs about half a millisecond, from the routes the ruin touched). Where stops are
+        chosen, a share ``_RATIO_SHARE`` of the repairs first reinserts the ruined region by
+        value per minute of route time (the TOPTW recreate), the rest by the descent's
+        random-order insertions: the mix beat either alone (``benchmarks/README.md``, eighth
+        round). Every new best plan is read back by OR-Tools, which must accept it with the objective our
         search computed; if it does not, the search stops here with ``agreed`` False and
         the caller goes on with OR-Tools' own descent.
         """
@@ -1035,6 +1039,7 @@ class _Model:
         # when every stop is mandatory (VRPTW) it found only metres at 5 % of the budget each.
         choosing = not all(c.mandatory for c in self.problem.candidates)
         pool = RoutePool(fast.profile) if fast.m > 1 and choosing else None
+        ratio_share = _RATIO_SHARE if choosing else 0.0
         marks = list(_RECOMBINE_AT) if pool is not None else []
         groups = Groups(group=fast.group, cap=fast.group_cap, day=fast.day)
         while limit is None or step < limit:
@@ -1059,7 +1064,8 @@ class _Model:
                 kept = [[node_of[i] for i in r if i not in removed] for r in current]
                 touched = [v for v, r in enumerate(current) if len(r) != len(kept[v])] if current_local else None
                 removed_nodes = [node_of[i] for i in removed]
-            routes, own, feasible = fast.descend(kept, rng.getrandbits(63), touched, removed_nodes)
+            ratio = bool(removed_nodes) and rng.random() < ratio_share
+            routes, own, feasible = fast.descend(kept, rng.getrandbits(63), touched, removed_nodes, ratio)
             if not feasible:
                 continue
             if pool is not None:

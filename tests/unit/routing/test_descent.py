@@ -321,11 +321,37 @@ def test_a_descent_after_a_ruin_misses_no_improving_move(seed: int) -> None:
         removed = set(rng.sample(served, min(len(served), rng.randint(1, 8))))
         kept = [[i for i in r if i not in removed] for r in routes]
         touched = [v for v, r in enumerate(routes) if len(r) != len(kept[v])]
-        routes, objective, feasible = model.descend(kept, 10 * seed + step, touched, sorted(removed))
+        # Every other repair reinserts by value per minute first (the TOPTW recreate).
+        routes, objective, feasible = model.descend(kept, 10 * seed + step, touched, sorted(removed), ratio=step % 2 == 1)
         assert feasible
         assert _check(data, routes) == (objective, True)
         _, objective_again, _ = model.descend(routes, 99 + step)
         assert objective_again == objective, f"step {step}: {objective} -> {objective_again}"
+
+
+def test_the_ratio_recreate_keeps_the_time_for_stops_worth_it() -> None:
+    # Stop 1 is served next to the depot. A (2) is far: worth 10 000 but it takes the rest of
+    # the day; B (3) and C (4) are close, worth 8 000 each, 30 minutes of service each. A
+    # excludes both. The descent inserts in random order and, once A is in, no move makes
+    # room for B and C (replacing A by one of them loses value): it ends with 10 000 or
+    # 16 000 by luck. Inserting by value squared per minute of the day takes B and C first.
+    xs = [0, 1, 40, 2, 3]
+    service = [0, 0, 0, 30, 30]
+    dist = [[abs(a - b) for b in xs] for a in xs]
+    transit = [[service[i] + dist[i][j] if i != j else 0 for j in range(5)] for i in range(5)]
+    data = replace(
+        _depot_fleet(dist, [None] + [(0, 85)] * 4, [0, 1000, 10_000, 8_000, 8_000], horizon=(0, 85)), transit=[transit]
+    )
+    model = FastModel(data)
+    served_without, served_with = set(), set()
+    for seed in range(30):
+        for ratio, outcomes in ((False, served_without), (True, served_with)):
+            routes, objective, feasible = model.descend([[1]], seed, [0], [2, 3, 4], ratio=ratio)
+            assert feasible
+            assert _check(data, routes) == (objective, True)
+            outcomes.add(frozenset(routes[0]))
+    assert served_with == {frozenset({1, 3, 4})}
+    assert frozenset({1, 2}) in served_without  # the random order does lock B and C out
 
 
 def test_what_a_ruin_touched_must_exist() -> None:
