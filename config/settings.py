@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     quiet_hours_end: time = time(8, 0)
     booking_cutoff_minutes: int = Field(60, ge=0, le=7 * 24 * 60)
     conversation_timeout_minutes: int = Field(30, ge=1, le=24 * 60)
+    seat_hold_hours: int = Field(24, ge=1, le=7 * 24)
     dispatch_interval_seconds: int = Field(20, ge=5, le=600)
 
     retention_days: int = Field(365, ge=1)

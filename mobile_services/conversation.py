@@ -19,6 +19,8 @@ States (``Conversation.state``) and what moves them::
     choosing_slot --number--> confirming
     confirming --OUI--> idle (booked: the booking service queues the confirmation)
                --NON--> choosing_slot (fresh offer)
+    (a published plan cancels a booked stop and a seat is held nearby:
+     await_hold_answer puts the dialogue in confirming on that seat; NON frees it)
     idle --ANNULER with several bookings--> choosing_cancellation --number--> idle
 
 Commands valid in every state: AIDE, MES RDV, ANNULER [n], RDV, STOP/ARRET, START.
@@ -58,7 +60,7 @@ from mobile_services.domain.exceptions import BookingRefused, InvalidInput, NotF
 from mobile_services.domain.commands import ReceiveSms
 from mobile_services.domain.messages import Event
 from mobile_services.domain.phones import territory_number
-from mobile_services.service_layer import booking
+from mobile_services.service_layer import booking, holds
 from mobile_services.service_layer.unit_of_work import UnitOfWork
 from mobile_services.storage import tables as t
 from notifications.gsm import count_segments
@@ -71,6 +73,7 @@ __all__ = [
     "ReceiveSms",
     "SmsReply",
     "State",
+    "await_hold_answer",
     "decode_reply",
     "encode_reply",
     "handle_incoming_sms",
@@ -449,6 +452,8 @@ class Dialogue:
         if intent.kind is IntentKind.YES:
             return self._book(context)
         if intent.kind is IntentKind.NO:
+            if context.get("hold_id") is not None:  # the seat kept after a cancelled stop: free it for others
+                holds.release_hold(self.session, hold_id=int(context["hold_id"]), now=self.now)
             return self._offer_slots(int(context["commune_id"]), str(context["commune_name"]), context.get("service_id"))
         chosen = _pick(intent, context.get("offers", []))
         if chosen is not None:  # changed their mind about the time
@@ -658,8 +663,48 @@ class Dialogue:
             if outcome.state is State.IDLE
             else self.now + timedelta(minutes=self.settings.conversation_timeout_minutes)
         )
+        held_until = outcome.context.get("hold_expires_at") if outcome.state is State.CONFIRMING else None
+        if held_until is not None and conversation.expires_at is not None:  # a held seat waits longer than a dialogue
+            conversation.expires_at = max(conversation.expires_at, datetime.fromisoformat(held_until))
         conversation.updated_at = self.now
         self.session.add(conversation)
+
+
+def await_hold_answer(
+    session: Session,
+    *,
+    phone: str,
+    held: holds.HeldSeat,
+    commune_id: int,
+    commune_name: str,
+    now: datetime,
+) -> None:
+    """The resident's next SMS answers the offer of a held seat (their stop was cancelled).
+
+    The dialogue waits in ``confirming`` on that seat until the hold expires, exactly as
+    after "Confirmer le RDV ... ? Répondez OUI": OUI books it, NON frees it and offers
+    other slots near ``commune_id`` (where the resident lives).
+    """
+    service = session.get(t.Service, held.hold.service_id) if held.hold.service_id is not None else None
+    offer = {"slot_id": held.slot.slot_id, "start": held.slot.start_at.isoformat(), "commune": held.slot.commune_name}
+    context = {
+        "commune_id": commune_id,
+        "commune_name": commune_name,
+        "service_id": held.hold.service_id,
+        "service_label": service.short_label if service is not None else GENERIC_SERVICE_LABEL,
+        "offers": [offer],
+        "chosen": offer,
+        "hold_id": held.hold.id,
+        "hold_expires_at": held.hold.expires_at.isoformat(),
+    }
+    conversation = session.exec(select(t.Conversation).where(t.Conversation.phone == phone).with_for_update()).first()
+    if conversation is None:
+        conversation = t.Conversation(phone=phone, state=State.IDLE, context={}, updated_at=now)
+    conversation.state = State.CONFIRMING.value
+    conversation.context = context
+    conversation.expires_at = held.hold.expires_at
+    conversation.updated_at = now
+    session.add(conversation)
 
 
 def _state(value: str) -> State:

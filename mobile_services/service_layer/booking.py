@@ -247,14 +247,41 @@ def crew_skills_by_visit(session: Session, visits: list[t.Visit]) -> dict[int, s
     return {visit.id: {s for cid in visit.crew for s in skills.get(cid, [])} for visit in visits}  # type: ignore[misc]
 
 
-def live_seats(session: Session, slot_id: int) -> set[int]:
-    return set(
+def held_seats(session: Session, slot_ids: list[int], now: datetime, *, except_resident: int | None = None) -> dict[int, set[int]]:
+    """Seats of these slots kept for residents whose stop was cancelled (open, unexpired holds)."""
+    query = select(t.SeatHold.slot_id, t.SeatHold.seat).where(
+        col(t.SeatHold.slot_id).in_(slot_ids), t.SeatHold.status == "open", t.SeatHold.expires_at > now
+    )
+    if except_resident is not None:
+        query = query.where(t.SeatHold.resident_id != except_resident)
+    held: dict[int, set[int]] = {}
+    for slot_id, seat in session.exec(query):
+        held.setdefault(slot_id, set()).add(seat)
+    return held
+
+
+def live_seats(session: Session, slot_id: int, now: datetime, *, resident_id: int | None = None) -> set[int]:
+    """Seats of the slot that are booked, or held for someone other than ``resident_id``."""
+    booked = set(
         session.exec(
             select(t.Booking.seat).where(
                 t.Booking.slot_id == slot_id, col(t.Booking.status).in_(t.LIVE_BOOKING_STATUSES)
             )
         ).all()
     )
+    return booked | held_seats(session, [slot_id], now, except_resident=resident_id).get(slot_id, set())
+
+
+def own_hold(session: Session, *, resident_id: int, slot_id: int, now: datetime) -> t.SeatHold | None:
+    """The resident's open hold on this slot, if it has not expired."""
+    return session.exec(
+        select(t.SeatHold).where(
+            t.SeatHold.resident_id == resident_id,
+            t.SeatHold.slot_id == slot_id,
+            t.SeatHold.status == "open",
+            t.SeatHold.expires_at > now,
+        )
+    ).first()
 
 
 def book(
@@ -303,10 +330,15 @@ def book(
     ).first()
     if already is not None:
         raise refused("already_booked")
-    taken = live_seats(session, slot.id)  # type: ignore[arg-type]
-    free = sorted(set(range(1, slot.capacity + 1)) - taken)
+    hold = own_hold(session, resident_id=resident.id, slot_id=slot.id, now=now)  # type: ignore[arg-type]
+    taken = live_seats(session, slot.id, now, resident_id=resident.id)  # type: ignore[arg-type]
+    free = [hold.seat] if hold is not None and hold.seat not in taken else []
+    free += sorted(set(range(1, slot.capacity + 1)) - taken - set(free))
     if not free:
         raise refused("slot_full")
+    if hold is not None:  # the seat kept for them after their stop was cancelled: theirs now
+        hold.status = "taken"
+        session.add(hold)
     booking = t.Booking(
         slot_id=slot.id,  # type: ignore[arg-type]
         visit_id=visit.id,  # type: ignore[arg-type]
@@ -531,6 +563,8 @@ def free_slots(
             .group_by(t.Booking.slot_id)
         ).all()
     )
+    for slot_id, seats in held_seats(session, [s.id for s in slots], now).items():  # type: ignore[misc]
+        counts[slot_id] = counts.get(slot_id, 0) + len(seats)
     by_visit = {v.id: (v, s) for v, s in visits}
     skills_of = crew_skills_by_visit(session, [v for v, _ in visits]) if service is not None and service.required_skill else {}
     candidates: list[tuple[float, datetime, FreeSlot]] = []

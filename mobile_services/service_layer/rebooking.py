@@ -4,8 +4,10 @@ A booking stays with a stop of the same site (same day preferred), else of the s
 commune, the nearest in time. Within each new stop, CP-SAT (``routing.slots``) keeps
 as many bookings as possible and moves them as little as possible; residents whose
 time changed get a ``stop_moved`` SMS and fresh reminders, those who could not be kept
-get ``stop_cancelled`` and join the commune's waiting list, so they hear of the next
-stop. Every booking either keeps a seat or is told: nobody turns up to an empty square.
+get ``stop_cancelled``. That SMS offers the best free seat nearby, kept for them
+(:mod:`~mobile_services.service_layer.holds`; OUI books it); with none to offer, they join
+the commune's waiting list, so they hear of the next stop. Every booking either keeps a
+seat or is told: nobody turns up to an empty square.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from config import Settings
+from mobile_services.conversation import await_hold_answer
 from mobile_services.domain import events
 from mobile_services.domain.messages import Event
 from mobile_services.service_layer.booking import enqueue, join_waitlist, queue_reminders, renderer, withdraw_pending
+from mobile_services.service_layer.holds import hold_replacement
 from mobile_services.storage import tables as t
 from routing.slots import Booking as RoutingBooking
 from routing.slots import Slot as RoutingSlot
@@ -145,12 +149,25 @@ def carry_bookings(session: Session, previous: t.Plan, new: t.Plan, now: datetim
         booking.cancelled_at = now
         session.add(booking)
         withdraw_pending(session, booking_id=booking.id)
+        held = hold_replacement(
+            session, resident=resident, cancelled=booking, commune_id=commune.id, lost_start=slot.start_at,  # type: ignore[arg-type]
+            now=now, settings=settings,
+        )
+        offer = (
+            {"offer_start": held.slot.start_at, "offer_commune": held.slot.commune_name, "hold_until": held.hold.expires_at}
+            if held is not None
+            else {}
+        )
         enqueue(
             session, resident=resident, kind="stop_cancelled",
-            body=render("stop_cancelled", old_start=slot.start_at, commune=commune.name),
+            body=render("stop_cancelled", old_start=slot.start_at, commune=commune.name, **offer),
             key=f"booking:{booking.id}:stop_cancelled", due_at=now, now=now, booking_id=booking.id,
         )
-        if resident.phone:
+        if held is not None and resident.phone:
+            await_hold_answer(
+                session, phone=resident.phone, held=held, commune_id=commune.id, commune_name=commune.name, now=now  # type: ignore[arg-type]
+            )
+        elif resident.phone:
             _, waitlisted = join_waitlist(session, phone=resident.phone, commune_id=commune.id, service_id=booking.service_id, now=now)  # type: ignore[arg-type]
             produced.extend(waitlisted)
         produced.append(

@@ -32,6 +32,10 @@ MESSAGE_STATUSES = (
     "expired",  # validity passed before it could be sent
 )
 PLAN_STATUSES = ("draft", "published", "superseded")
+#: A held seat is "open" until the resident answers OUI ("taken"), answers NON
+#: ("declined"), or its time runs out (counted as free at once; marked "expired" when the
+#: seat is needed again).
+HOLD_STATUSES = ("open", "taken", "declined", "expired")
 
 
 def _json(default_factory: Any = dict) -> Any:
@@ -388,6 +392,41 @@ class Booking(SQLModel, table=True):
     token: str = Field(unique=True, max_length=64, description="unguessable, revocable public link token")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     cancelled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class SeatHold(SQLModel, table=True):
+    """A seat kept for a resident whose stop was cancelled, offered to them by SMS.
+
+    Why not a booking: the resident has not said yes. Until they answer OUI (the booking
+    service then books this very seat) or ``expires_at`` passes, nobody else can take it;
+    after that it is free again without any job having to run.
+    """
+
+    __tablename__ = "seat_hold"
+    __table_args__ = (
+        CheckConstraint("seat >= 1", name="ck_seat_hold_seat"),
+        CheckConstraint(_in("status", HOLD_STATUSES), name="ck_seat_hold_status"),
+        # Two open holds never keep the same seat.
+        Index(
+            "uq_seat_hold_open_seat",
+            "slot_id",
+            "seat",
+            unique=True,
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    slot_id: int = Field(foreign_key="slot.id", index=True)
+    resident_id: int = Field(foreign_key="resident.id", index=True)
+    service_id: int | None = Field(default=None, foreign_key="service.id")
+    #: The booking whose stop was cancelled (what the offer replaces).
+    cancelled_booking_id: int = Field(foreign_key="booking.id")
+    seat: int = 1
+    status: str = Field("open", max_length=20)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
 
 
 # --------------------------------------------------------------------------- messaging

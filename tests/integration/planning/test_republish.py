@@ -66,6 +66,8 @@ def test_bookings_follow_moved_stops_and_lost_ones_are_told(engine: Engine, smal
             (m.booking_id, m.kind): m.status for m in session.exec(select(t.Message))
         }
         waitlist = session.exec(select(t.WaitlistEntry)).all()
+        holds = session.exec(select(t.SeatHold)).all()
+        cancelled_sms = session.exec(select(t.Message).where(t.Message.booking_id == lost.id, t.Message.kind == "stop_cancelled")).one()
     assert kept.status == "confirmed" and plan is not None and plan.version == 2
     assert abs((new_slot.start_at - first_slot.start_at).total_seconds()) <= 30 * 60  # type: ignore[union-attr]
     assert lost.status == "cancelled"
@@ -75,4 +77,9 @@ def test_bookings_follow_moved_stops_and_lost_ones_are_told(engine: Engine, smal
     assert new_slot.start_at != first_slot.start_at  # type: ignore[union-attr]
     assert kinds[(kept.id, "stop_moved")] == "pending"
     assert any(k == (kept.id, "reminder_day_before") for k in kinds)
-    assert [w.resident_id for w in waitlist] == [lost.resident_id]
+    # The valley has other stops that week within reach: a seat is held for the lost booking
+    # and offered in the SMS (tests/integration/planning/test_held_seats.py), instead of the
+    # waiting list.
+    assert [(h.resident_id, h.status) for h in holds] == [(lost.resident_id, "open")]
+    assert "Place gardée pour vous" in cancelled_sms.body
+    assert waitlist == []

@@ -95,6 +95,7 @@ LONGEST_FIELDS: dict[str, dict[str, Any]] = {
         commune=LONGEST_COMMUNE,
         offer_start=LONGEST_START,
         offer_commune=LONGEST_COMMUNE,
+        hold_until=LONGEST_START,
     ),
     "stop_moved": dict(commune=LONGEST_COMMUNE, start=LONGEST_START, site=LONGEST_SITE),
     "technical_error": {},
@@ -202,8 +203,9 @@ def test_stop_cancelled_without_a_new_slot_promises_a_notice(renderer: SmsRender
         commune="Crocq",
         offer_start=LONGEST_START,
         offer_commune="Mainsat",
+        hold_until=LONGEST_START,
     )
-    assert "Répondez OUI" in with_offer
+    assert "Répondez OUI avant le" in with_offer and "Mainsat" in with_offer
 
 
 def test_a_missing_field_is_an_error_not_an_empty_string(renderer: SmsRenderer) -> None:

@@ -1,0 +1,111 @@
+"""A seat kept for a resident whose stop was cancelled, offered in the cancellation SMS.
+
+Why: a re-planned week (a bus broke down, a counsellor is ill) can leave a booked
+resident without a stop. Telling them is not enough: many booked from a basic phone and
+will not go looking for another time. So the free seat that best replaces the lost one
+(the resident's commune first, then the communes nearby, the closest in time to the lost
+appointment) is kept for them for ``settings.seat_hold_hours`` and offered in the
+cancellation SMS. OUI books that very seat (:func:`booking.book` takes the holder's
+seat), NON lets it go; if they do not answer, it is free again when the hold expires,
+without any job having to run (every seat count skips expired holds).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, col, select
+
+from config import Settings
+from mobile_services.service_layer.booking import FreeSlot, free_slots, live_seats
+from mobile_services.storage import tables as t
+
+logger = logging.getLogger(__name__)
+
+#: A seat further than this from the lost appointment does not replace it.
+OFFER_WITHIN = timedelta(days=7)
+#: A hold shorter than this (the slot is about to close for booking) is not worth offering.
+MIN_HOLD = timedelta(hours=1)
+#: How many free slots are weighed (own commune and nearby, soonest first).
+_CANDIDATES = 200
+
+
+@dataclass(frozen=True, kw_only=True)
+class HeldSeat:
+    hold: t.SeatHold
+    slot: FreeSlot
+
+
+def hold_replacement(
+    session: Session,
+    *,
+    resident: t.Resident,
+    cancelled: t.Booking,
+    commune_id: int,
+    lost_start: datetime,
+    now: datetime,
+    settings: Settings,
+) -> HeldSeat | None:
+    """Keep the best free seat for ``resident`` in place of ``cancelled``, or None.
+
+    None when nothing suitable is free within ``OFFER_WITHIN`` of ``lost_start`` or the
+    resident cannot be reached by SMS; the caller then puts them on the waiting list.
+    """
+    if resident.opted_out or resident.unreachable or not resident.phone:
+        return None
+    booked_visits = set(
+        session.exec(
+            select(t.Booking.visit_id).where(
+                t.Booking.resident_id == resident.id, col(t.Booking.status).in_(t.LIVE_BOOKING_STATUSES)
+            )
+        ).all()
+    )
+    candidates = [
+        s
+        for s in free_slots(
+            session, commune_id=commune_id, now=now, settings=settings, service_id=cancelled.service_id, limit=_CANDIDATES
+        )
+        if abs(s.start_at - lost_start) <= OFFER_WITHIN and s.visit_id not in booked_visits
+    ]
+    candidates.sort(key=lambda s: (s.commune_id != commune_id, abs(s.start_at - lost_start), s.start_at))
+    for free in candidates:
+        expires_at = min(now + timedelta(hours=settings.seat_hold_hours), free.start_at - timedelta(minutes=settings.booking_cutoff_minutes))
+        if expires_at - now < MIN_HOLD:
+            continue
+        slot = session.exec(select(t.Slot).where(t.Slot.id == free.slot_id).with_for_update()).one()
+        for stale in session.exec(
+            select(t.SeatHold).where(t.SeatHold.slot_id == slot.id, t.SeatHold.status == "open", t.SeatHold.expires_at <= now)
+        ):
+            stale.status = "expired"  # its seat number may be kept again
+            session.add(stale)
+        session.flush()
+        seats = sorted(set(range(1, slot.capacity + 1)) - live_seats(session, slot.id, now))  # type: ignore[arg-type]
+        if not seats:
+            continue
+        hold = t.SeatHold(
+            slot_id=slot.id,  # type: ignore[arg-type]
+            resident_id=resident.id,  # type: ignore[arg-type]
+            service_id=cancelled.service_id,
+            cancelled_booking_id=cancelled.id,  # type: ignore[arg-type]
+            seat=seats[0],
+            created_at=now,
+            expires_at=expires_at,
+        )
+        session.add(hold)
+        session.flush()
+        logger.info("seat %s of slot %s held for resident %s until %s", hold.seat, slot.id, resident.id, expires_at.isoformat())
+        return HeldSeat(hold=hold, slot=free)
+    return None
+
+
+def release_hold(session: Session, *, hold_id: int, now: datetime) -> bool:
+    """The resident said no: the seat is free for others at once. False if it was not open."""
+    hold = session.exec(select(t.SeatHold).where(t.SeatHold.id == hold_id).with_for_update()).first()
+    if hold is None or hold.status != "open":
+        return False
+    hold.status = "declined" if hold.expires_at > now else "expired"
+    session.add(hold)
+    session.flush()
+    return hold.status == "declined"
