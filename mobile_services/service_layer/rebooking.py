@@ -141,6 +141,7 @@ def carry_bookings(session: Session, previous: t.Plan, new: t.Plan, now: datetim
             booking, slot = by_id[booking_id]
             lost.append((booking, slot, visit, site))
 
+    held_for: set[int] = set()  # one offer per resident: a single OUI must say which seat it takes
     for booking, slot, old_visit, old_site in lost:
         commune = session.get(t.Commune, old_site.commune_id)
         resident = session.get(t.Resident, booking.resident_id)
@@ -149,10 +150,14 @@ def carry_bookings(session: Session, previous: t.Plan, new: t.Plan, now: datetim
         booking.cancelled_at = now
         session.add(booking)
         withdraw_pending(session, booking_id=booking.id)
-        held = hold_replacement(
-            session, resident=resident, cancelled=booking, commune_id=commune.id, lost_start=slot.start_at,  # type: ignore[arg-type]
-            now=now, settings=settings,
-        )
+        held = None
+        if resident.id not in held_for:
+            held = hold_replacement(
+                session, resident=resident, cancelled=booking, commune_id=commune.id, lost_start=slot.start_at,  # type: ignore[arg-type]
+                now=now, settings=settings,
+            )
+        if held is not None:
+            held_for.add(resident.id)  # type: ignore[arg-type]
         offer = (
             {"offer_start": held.slot.start_at, "offer_commune": held.slot.commune_name, "hold_until": held.hold.expires_at}
             if held is not None
