@@ -43,8 +43,13 @@ def _km(a: t.Commune, b: t.Commune) -> float:
     return 6371 * math.hypot(dlat, dlon)
 
 
-def _replan_without_a_commune(engine: Engine, territory_id: int, *, opt_out: bool = False) -> Replanned:
-    """Publish week 49, book the second stop, then publish a version without its commune."""
+def _replan_without_a_commune(
+    engine: Engine, territory_id: int, *, opt_out: bool = False, also_lose: bool = False
+) -> Replanned:
+    """Publish week 49, book the second stop, then publish a version without its commune.
+
+    ``also_lose``: the resident also booked a stop of a third commune, which goes too.
+    """
     bus = _bus(engine)
     first = bus.handle(commands.PlanWeek(territory_id=territory_id, week="2026-W49", time_limit_s=2))
     bus.handle(commands.PublishPlan(territory_id=territory_id, week="2026-W49"))
@@ -63,7 +68,19 @@ def _replan_without_a_commune(engine: Engine, territory_id: int, *, opt_out: boo
         site = session.exec(select(t.Site).where(t.Site.commune_id == nearest.id)).first()
         assert site is not None
         ids = (slot.id, slot.start_at.isoformat(), nearest.id, site.id)
+        gone = {lost_commune.id}
+        second_slot = None
+        if also_lose:
+            communes = {v.id: session.get(t.Site, v.site_id).commune_id for v in visits}  # type: ignore[union-attr]
+            other = next(v for v in visits if communes[v.id] not in (lost_commune.id, nearest.id))
+            gone.add(communes[other.id])
+            second_slot = session.exec(
+                select(t.Slot).where(t.Slot.visit_id == other.id, t.Slot.walk_in == False)  # noqa: E712
+            ).first()
+            assert second_slot is not None
     booked = bus.handle(commands.BookSlot(phone=LOST_PHONE, slot_id=ids[0]))
+    if second_slot is not None:
+        bus.handle(commands.BookSlot(phone=LOST_PHONE, slot_id=second_slot.id))
     if opt_out:
         _sms(bus, "ARRET", "SM" + "9" * 32)
 
@@ -73,7 +90,7 @@ def _replan_without_a_commune(engine: Engine, territory_id: int, *, opt_out: boo
         session.flush()
         sites = {s.id: s for s in session.exec(select(t.Site))}
         for visit in session.exec(select(t.Visit).where(t.Visit.plan_id == first.plan_id)):
-            if sites[visit.site_id].commune_id == lost_commune.id:
+            if sites[visit.site_id].commune_id in gone:
                 continue  # the breakdown: every stop of that commune goes
             session.add(t.Visit(
                 plan_id=new.id, site_id=visit.site_id, day=visit.day, half_day=visit.half_day,  # type: ignore[arg-type]
@@ -195,3 +212,24 @@ def test_a_resident_who_opted_out_gets_no_hold(engine: Engine, small_valley: int
         holds = session.exec(select(t.SeatHold)).all()
     assert lost is not None and lost.status == "cancelled"
     assert holds == []
+
+
+def test_one_offer_per_resident_when_a_replan_takes_two_of_their_bookings(engine: Engine, small_valley: int) -> None:  # noqa: F811
+    # A single OUI must say which seat it takes: the first lost booking gets the held seat,
+    # the second is told plainly and its commune's waiting list takes the resident.
+    _replan_without_a_commune(engine, small_valley, also_lose=True)
+    with Session(engine) as session:
+        resident = session.exec(select(t.Resident).where(t.Resident.phone == LOST_PHONE)).one()
+        cancelled = session.exec(
+            select(t.Booking).where(t.Booking.resident_id == resident.id, t.Booking.status == "cancelled")
+        ).all()
+        bodies = [
+            session.exec(select(t.Message).where(t.Message.booking_id == b.id, t.Message.kind == "stop_cancelled")).one().body
+            for b in cancelled
+        ]
+        holds = session.exec(select(t.SeatHold).where(t.SeatHold.resident_id == resident.id)).all()
+        waitlisted = session.exec(select(t.WaitlistEntry).where(t.WaitlistEntry.resident_id == resident.id)).all()
+    assert len(cancelled) == 2
+    assert len(holds) == 1
+    assert sorted("Place gardée" in body for body in bodies) == [False, True]
+    assert len(waitlisted) == 1
