@@ -37,6 +37,13 @@ class BookSlot(Command):
 
 
 @dataclass(frozen=True, kw_only=True)
+class TakeHeldSeat(Command):
+    """The resident takes the seat held for them after their stop was cancelled (web page)."""
+
+    cancelled_booking_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class CancelBooking(Command):
     """Cancel a live booking. ``phone`` (when given) must be the booking's own resident."""
 

@@ -65,6 +65,7 @@ _REFUSALS_FR = {
     "not_bookable": "Ce créneau n'est pas réservable.",
     "not_live": "Ce rendez-vous est déjà annulé ou passé.",
     "service_not_offered": "Ce service n'est pas proposé lors de ce passage.",
+    "hold_lapsed": "Cette place n'est plus gardée pour vous : envoyez RDV par SMS pour voir les créneaux libres.",
 }
 
 

@@ -33,7 +33,7 @@ def _jsonable(payload: dict[str, Any]) -> dict[str, Any]:
 
 def command_handlers() -> dict[type[Command], Callable[..., Any]]:
     from mobile_services import conversation
-    from mobile_services.service_layer import booking, dispatch, planning, retention
+    from mobile_services.service_layer import booking, dispatch, holds, planning, retention
 
     return {
         commands.AnonymiseInactiveResidents: retention.anonymise_inactive_residents,
@@ -43,6 +43,7 @@ def command_handlers() -> dict[type[Command], Callable[..., Any]]:
         commands.PublishPlan: planning.publish_plan,
         commands.BookSlot: booking.book_slot,
         commands.CancelBooking: booking.cancel_booking,
+        commands.TakeHeldSeat: holds.handle_take_held_seat,
         commands.JoinWaitlist: booking.add_to_waitlist,
         commands.SetOptOut: booking.change_opt_out,
         commands.DispatchDueMessages: dispatch.dispatch_due_messages,

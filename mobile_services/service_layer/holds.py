@@ -5,8 +5,8 @@ resident without a stop. Telling them is not enough: many booked from a basic ph
 will not go looking for another time. So the free seat that best replaces the lost one
 (the resident's commune first, then the communes nearby, the closest in time to the lost
 appointment) is kept for them for ``settings.seat_hold_hours`` and offered in the
-cancellation SMS. OUI books that very seat (:func:`booking.book` takes the holder's
-seat), NON lets it go; if they do not answer, it is free again when the hold expires,
+cancellation SMS. OUI, or the button on the cancelled booking's page (:func:`take_held_seat`),
+books that very seat (:func:`booking.book` takes the holder's seat), NON lets it go; if they do not answer, it is free again when the hold expires,
 without any job having to run (every seat count skips expired holds).
 """
 
@@ -19,8 +19,12 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, col, select
 
 from config import Settings
-from mobile_services.service_layer.booking import FreeSlot, free_slots, live_seats
+from mobile_services.domain import commands
+from mobile_services.domain.messages import Event
+from mobile_services.service_layer.booking import BookingConfirmation, FreeSlot, book, free_slots, live_seats, refused
+from mobile_services.service_layer.unit_of_work import UnitOfWork
 from mobile_services.storage import tables as t
+from notifications.ports import Clock
 
 logger = logging.getLogger(__name__)
 
@@ -109,3 +113,41 @@ def release_hold(session: Session, *, hold_id: int, now: datetime) -> bool:
     session.add(hold)
     session.flush()
     return hold.status == "declined"
+
+
+def open_hold_for(session: Session, *, cancelled_booking_id: int, now: datetime) -> t.SeatHold | None:
+    """The seat still held in place of this cancelled booking, if any."""
+    return session.exec(
+        select(t.SeatHold).where(
+            t.SeatHold.cancelled_booking_id == cancelled_booking_id,
+            t.SeatHold.status == "open",
+            t.SeatHold.expires_at > now,
+        )
+    ).first()
+
+
+def take_held_seat(
+    session: Session, *, cancelled_booking_id: int, now: datetime, settings: Settings
+) -> tuple[BookingConfirmation, list[Event]]:
+    """Book the seat held in place of ``cancelled_booking_id`` (the page's answer to the offer)."""
+    hold = open_hold_for(session, cancelled_booking_id=cancelled_booking_id, now=now)
+    resident = session.get(t.Resident, hold.resident_id) if hold is not None else None
+    if hold is None or resident is None or not resident.phone:
+        raise refused("hold_lapsed", f"booking {cancelled_booking_id}")
+    return book(
+        session, phone=resident.phone, slot_id=hold.slot_id, service_id=hold.service_id, channel="web", now=now,
+        settings=settings,
+    )  # fmt: skip
+
+
+def handle_take_held_seat(
+    command: commands.TakeHeldSeat, *, uow: UnitOfWork, clock: Clock, settings: Settings
+) -> BookingConfirmation:
+    with uow:
+        confirmation, produced = take_held_seat(
+            uow.session, cancelled_booking_id=command.cancelled_booking_id, now=clock.now(), settings=settings
+        )
+        for event in produced:
+            uow.emit(event)
+        uow.commit()
+        return confirmation

@@ -1,4 +1,5 @@
-"""The resident's booking page, its calendar file, and cancelling from the page.
+"""The resident's booking page, its calendar file, cancelling from the page, and taking the
+seat held in place of a booking whose stop was cancelled.
 
 The link in the confirmation SMS carries an unguessable token (>= 128 bits) and no
 personal data; the token is the only key to the page. Dates are shown with babel in
@@ -16,9 +17,9 @@ from fastapi import APIRouter, Path as PathParam, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from mobile_services.domain.commands import CancelBooking
+from mobile_services.domain.commands import CancelBooking, TakeHeldSeat
 from mobile_services.domain.exceptions import UserFacingError
-from mobile_services.service_layer.views import BookingView, booking_by_token
+from mobile_services.service_layer.views import BookingView, HeldSeatView, booking_by_token
 from mobile_services.web.deps import BusDep, SettingsDep
 from notifications.ical import booking_entry, booking_event
 
@@ -29,7 +30,7 @@ templates = Jinja2Templates(directory=Path(__file__).resolve().parents[1] / "tem
 Token = Annotated[str, PathParam(min_length=16, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
-def _when(booking: BookingView, tz: object) -> str:
+def _when(booking: BookingView | HeldSeatView, tz: object) -> str:
     day = format_datetime(booking.start_at, "EEEE d MMMM y", tzinfo=tz, locale="fr_FR")
     start = format_time(booking.start_at, "HH'h'mm", tzinfo=tz, locale="fr_FR")
     end = format_time(booking.end_at, "HH'h'mm", tzinfo=tz, locale="fr_FR")
@@ -59,12 +60,16 @@ def booking_calendar(token: Token, bus: BusDep, settings: SettingsDep) -> Respon
 
 
 @router.get("/r/{token}", response_class=HTMLResponse)
-def booking_page(request: Request, token: Token, bus: BusDep, settings: SettingsDep, annule: int = 0) -> HTMLResponse:
-    booking = booking_by_token(bus.uow_factory(), token)
+def booking_page(
+    request: Request, token: Token, bus: BusDep, settings: SettingsDep, annule: int = 0, refus: str = ""
+) -> HTMLResponse:
+    now = bus.dependencies["clock"].now()
+    booking = booking_by_token(bus.uow_factory(), token, now)
     if booking is None:
         return _not_found(request)
-    now = bus.dependencies["clock"].now()
     cancelled = booking.status != "confirmed"
+    held = booking.held_seat
+    refusal = _REFUSALS.get(refus, "")
     response = templates.TemplateResponse(
         request,
         "booking.html",
@@ -76,6 +81,15 @@ def booking_page(request: Request, token: Token, bus: BusDep, settings: Settings
             "can_cancel": not cancelled and booking.start_at > now,
             "ics_url": f"/r/{token}.ics",
             "cancel_url": f"/r/{token}/annuler",
+            "held": held,
+            "held_when": _when(held, settings.tz) if held is not None else "",
+            "held_until": (
+                format_datetime(held.expires_at, "EEEE d MMMM 'à' HH'h'mm", tzinfo=settings.tz, locale="fr_FR")
+                if held is not None
+                else ""
+            ),
+            "take_url": f"/r/{token}/place",
+            "refusal": refusal,
         },
     )
     response.headers["Cache-Control"] = "no-store"
@@ -93,3 +107,21 @@ def cancel_from_page(request: Request, token: Token, bus: BusDep) -> Response:
     except UserFacingError as refusal:
         logger.info("web cancellation refused: %s", refusal)
     return RedirectResponse(f"/r/{token}?annule=1", status_code=303)
+
+
+#: Why taking a held seat failed, shown on the page (``?refus=...``).
+_REFUSALS = {"place": "Cette place n'est plus disponible. Envoyez RDV par SMS pour voir les créneaux libres."}
+
+
+@router.post("/r/{token}/place")
+def take_held_seat(request: Request, token: Token, bus: BusDep) -> Response:
+    """The cancelled booking's page answers the offer: book the held seat, show the new booking."""
+    booking = booking_by_token(bus.uow_factory(), token)
+    if booking is None:
+        return _not_found(request)
+    try:
+        confirmation = bus.handle(TakeHeldSeat(cancelled_booking_id=booking.booking_id))
+    except UserFacingError as refusal:
+        logger.info("held seat not taken: %s", refusal)
+        return RedirectResponse(f"/r/{token}?refus=place", status_code=303)
+    return RedirectResponse(f"/r/{confirmation.token}", status_code=303)
