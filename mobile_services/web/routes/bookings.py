@@ -69,7 +69,6 @@ def booking_page(
         return _not_found(request)
     cancelled = booking.status != "confirmed"
     held = booking.held_seat
-    refusal = _REFUSALS.get(refus, "")
     response = templates.TemplateResponse(
         request,
         "booking.html",
@@ -89,7 +88,7 @@ def booking_page(
                 else ""
             ),
             "take_url": f"/r/{token}/place",
-            "refusal": refusal,
+            "seat_lost": refus == "place",
         },
     )
     response.headers["Cache-Control"] = "no-store"
@@ -107,10 +106,6 @@ def cancel_from_page(request: Request, token: Token, bus: BusDep) -> Response:
     except UserFacingError as refusal:
         logger.info("web cancellation refused: %s", refusal)
     return RedirectResponse(f"/r/{token}?annule=1", status_code=303)
-
-
-#: Why taking a held seat failed, shown on the page (``?refus=...``).
-_REFUSALS = {"place": "Cette place n'est plus disponible. Envoyez RDV par SMS pour voir les créneaux libres."}
 
 
 @router.post("/r/{token}/place")
