@@ -54,7 +54,8 @@ typedef struct {
     i64 *split_at;  /* m * n: index of the first window in `split`, -1 for one window */
     i64 *split_n;   /* m * n: how many */
     i64 *split;     /* pairs (start, end) */
-    int *nb; /* n * nnb nearest neighbours (customers only), -1 padded */
+    int *nb; /* n * nnb nearest neighbours (customers only), -1 padded; nnb <= 64 */
+    int *rnb_start, *rnb; /* reverse: entries rnb[rnb_start[w] .. rnb_start[w+1]-1] = u * 64 + t where nb[u][t] = w */
     int *is_place;
 } Model;
 
@@ -77,6 +78,10 @@ typedef struct {
      * before fails again, so it is skipped (PyVRP's local search does the same). */
     int stamp;
     int *rmod, *gmod, *tested;
+    /* Bit t of smask[u]: u's t-th nearest neighbour is served. The move loops visit only
+     * served neighbours; skipping the unserved ones one by one (three in four on a TOPTW)
+     * was a third of the descent's time, mostly mispredicted branches. */
+    uint64_t *smask;
 } Sol;
 
 static inline uint64_t next_rand(uint64_t *s) {
@@ -165,11 +170,26 @@ static i64 route_load(const Sol *S, int v) { return S->lpre[v][S->len[v] + 1]; }
 
 /* ---- move application ---------------------------------------------------------- */
 
+/* Node w becomes served (on) or unserved: update the masks of the nodes it is a neighbour of. */
+static void mark_served(Sol *S, int w, int on) {
+    const Model *M = S->M;
+    for (int k = M->rnb_start[w]; k < M->rnb_start[w + 1]; k++) {
+        int e = M->rnb[k];
+        uint64_t bit = (uint64_t)1 << (e & 63);
+        if (on) S->smask[e >> 6] |= bit; else S->smask[e >> 6] &= ~bit;
+    }
+}
+
+/* Served neighbours of u, nearest first: for (NB_EACH(S, u, t, bits)) { w = nb[u][t] ... }
+ * (__builtin_ctzll: GCC and Clang, the compilers the optional extension is built with). */
+#define NB_EACH(S, u, t, bits) uint64_t bits = (S)->smask[u]; bits && ((t) = __builtin_ctzll(bits), 1); bits &= bits - 1
+
 static void insert_at(Sol *S, int v, int p, int u) { /* u becomes position p (1..len+1) */
     int *r = S->route[v];
     memmove(r + p + 1, r + p, sizeof(int) * (S->len[v] + 2 - p));
     r[p] = u;
     S->len[v]++;
+    mark_served(S, u, 1);
     int g = S->M->group[u];
     if (g >= 0) { S->gcount[g]++; S->gday[g * 7 + S->M->vday[v]]++; touch_group(S, g); }
 }
@@ -179,6 +199,7 @@ static void remove_at(Sol *S, int v, int p) {
     memmove(r + p, r + p + 1, sizeof(int) * (S->len[v] + 1 - p));
     S->len[v]--;
     S->where_r[u] = -1;
+    mark_served(S, u, 0);
     S->tested[u] = -1; /* its insertions were never tried (as a served stop it had other moves) */
     int g = S->M->group[u];
     if (g >= 0) { S->gcount[g]--; S->gday[g * 7 + S->M->vday[v]]--; touch_group(S, g); }
@@ -589,13 +610,10 @@ static i64 descend(Sol *S, int max_passes) {
                     /* only a replacement within its group can serve it */
                 } else {
                     /* insert next to a served neighbour, or into an empty route */
-                    int done = 0, near = 0;
-                    for (int t = 0; t < M->nnb && !done; t++) {
+                    int done = 0, near = S->smask[u] != 0, t;
+                    for (NB_EACH(S, u, t, bits)) {
                         int w = M->nb[(i64)u * M->nnb + t];
-                        if (w < 0) break;
                         int rw = S->where_r[w];
-                        if (rw < 0) continue;
-                        near = 1;
                         if (!FRESH(rw)) continue;
                         int pw = S->where_p[w];
                         if ((g = eval_insert(S, rw, pw + 1, u)) > 0) { insert_at(S, rw, pw + 1, u); refresh(S, rw); total += g; done = 1; break; }
@@ -627,15 +645,17 @@ static i64 descend(Sol *S, int max_passes) {
                     if (done) { improved = 1; continue; }
                 }
                 /* replace a served neighbour */
-                for (int t = 0; t < M->nnb; t++) {
+                int t;
+                for (NB_EACH(S, u, t, bits)) {
                     int w = M->nb[(i64)u * M->nnb + t];
-                    if (w < 0) break;
                     int rw = S->where_r[w];
-                    if (rw < 0 || !FRESH(rw)) continue;
+                    if (!FRESH(rw)) continue;
                     int pw = S->where_p[w];
                     if ((g = eval_replace(S, rw, pw, u)) > 0) {
                         S->route[rw][pw] = u;
                         S->where_r[w] = -1;
+                        mark_served(S, w, 0);
+                        mark_served(S, u, 1);
                         S->tested[w] = -1;
                         int day = M->vday[rw];
                         if (M->group[w] >= 0) { S->gcount[M->group[w]]--; S->gday[M->group[w] * 7 + day]--; }
@@ -658,12 +678,11 @@ static i64 descend(Sol *S, int max_passes) {
                 improved = 1;
                 continue;
             }
-            int moved = 0;
-            for (int t = 0; t < M->nnb && !moved; t++) {
+            int moved = 0, t;
+            for (NB_EACH(S, u, t, bits)) {
                 int w = M->nb[(i64)u * M->nnb + t];
-                if (w < 0) break;
                 int rw = S->where_r[w];
-                if (rw < 0 || !(FRESH(ru) || FRESH(rw))) continue;
+                if (!(FRESH(ru) || FRESH(rw))) continue;
                 int pw = S->where_p[w];
                 ru = S->where_r[u];
                 pu = S->where_p[u];
@@ -776,11 +795,10 @@ static void ratio_insert(Sol *S, const i64 *removed, Py_ssize_t k) {
         for (int c = 0; c < nc; c++) {
             int u = cand[c];
             if (S->where_r[u] >= 0) continue;
-            for (int t = 0; t < M->nnb; t++) {
+            int t;
+            for (NB_EACH(S, u, t, bits)) {
                 int w = M->nb[(i64)u * M->nnb + t];
-                if (w < 0) break;
                 int rw = S->where_r[w];
-                if (rw < 0) continue;
                 for (int side = 0; side < 2; side++) {
                     int p = S->where_p[w] + side;
                     i64 g = eval_insert(S, rw, p, u);
@@ -809,7 +827,7 @@ static void free_model(PyObject *capsule) {
     free(M->vclass); free(M->vkm); free(M->vstart); free(M->vend); free(M->vprofile);
     free(M->vopen); free(M->vclose); free(M->vcap);
     free(M->wopen); free(M->wclose); free(M->value);
-    free(M->load); free(M->group); free(M->nb); free(M->is_place);
+    free(M->load); free(M->group); free(M->nb); free(M->rnb_start); free(M->rnb); free(M->is_place);
     free(M->gcap); free(M->gstart); free(M->gnodes); free(M->vday); free(M->drive); free(M->service); free(M->vmaxdrive);
     free(M->blo); free(M->bhi); free(M->bdur); free(M->needs_seq);
     free(M->split_at); free(M->split_n); free(M->split);
@@ -918,6 +936,7 @@ static PyObject *py_build(PyObject *self, PyObject *args) {
     int ncust = 0;
     for (int i = 0; i < n; i++) ncust += !M->is_place[i];
     if (nnb > ncust - 1) nnb = ncust - 1 > 0 ? ncust - 1 : 0;
+    if (nnb > 64) nnb = 64; /* Sol.smask */
     M->nnb = nnb > 0 ? nnb : 1;
     M->nb = (int *)malloc(sizeof(int) * (size_t)n * M->nnb);
     for (i64 k = 0; k < (i64)n * M->nnb; k++) M->nb[k] = -1;
@@ -964,6 +983,19 @@ static PyObject *py_build(PyObject *self, PyObject *args) {
     free(best);
     free(e);
     free(l);
+    M->rnb_start = (int *)calloc((size_t)n + 1, sizeof(int));
+    M->rnb = (int *)malloc(sizeof(int) * ((size_t)n * M->nnb + 1));
+    for (i64 k = 0; k < (i64)n * M->nnb; k++)
+        if (M->nb[k] >= 0) M->rnb_start[M->nb[k] + 1]++;
+    for (int w = 0; w < n; w++) M->rnb_start[w + 1] += M->rnb_start[w];
+    int *fill = (int *)malloc(sizeof(int) * ((size_t)n + 1));
+    memcpy(fill, M->rnb_start, sizeof(int) * ((size_t)n + 1));
+    for (int u = 0; u < n; u++)
+        for (int t = 0; t < M->nnb; t++) {
+            int w = M->nb[(i64)u * M->nnb + t];
+            if (w >= 0) M->rnb[fill[w]++] = u * 64 + t;
+        }
+    free(fill);
     return PyCapsule_New(M, "routing._descent.Model", free_model);
 }
 
@@ -973,7 +1005,7 @@ static void free_sol(Sol *S) {
     }
     free(S->route); free(S->pre); free(S->suf); free(S->lpre); free(S->kf); free(S->kb);
     free(S->len); free(S->where_r); free(S->where_p); free(S->gcount); free(S->gday); free(S->seq);
-    free(S->rmod); free(S->gmod); free(S->tested);
+    free(S->rmod); free(S->gmod); free(S->tested); free(S->smask);
 }
 
 /* Route v (empty) becomes the nodes of Python sequence r; 0, or -1 with a Python error. */
@@ -992,6 +1024,7 @@ static int put_route(Sol *S, int v, PyObject *r) {
         }
         S->route[v][p + 1] = u;
         S->where_r[u] = v;
+        mark_served(S, u, 1);
         if (M->group[u] >= 0) {
             S->gcount[M->group[u]]++;
             S->gday[M->group[u] * 7 + M->vday[v]]++;
@@ -1022,6 +1055,7 @@ static int load_sol(Sol *S, Model *M, PyObject *routes) {
     S->rmod = (int *)calloc(m + 1, sizeof(int));
     S->gmod = (int *)calloc(M->ngroups + 1, sizeof(int));
     S->tested = (int *)calloc(n, sizeof(int));
+    S->smask = (uint64_t *)calloc(n, sizeof(uint64_t));
     for (int i = 0; i < n; i++) S->where_r[i] = -1;
     for (int v = 0; v < m; v++) {
         S->route[v] = (int *)malloc(sizeof(int) * (n + 2));
@@ -1053,6 +1087,7 @@ static void clear_route(Sol *S, int v) {
     for (int p = 1; p <= S->len[v]; p++) {
         int u = S->route[v][p];
         S->where_r[u] = -1;
+        mark_served(S, u, 0);
         if (M->group[u] >= 0) {
             S->gcount[M->group[u]]--;
             S->gday[M->group[u] * 7 + M->vday[v]]--;

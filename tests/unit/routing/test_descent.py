@@ -181,6 +181,17 @@ def test_descent_is_feasible_consistent_and_never_worse(seed: int) -> None:
     assert model.evaluate(again) == _check(data, again)
 
 
+def test_more_neighbours_than_the_served_masks_hold_are_capped_at_64() -> None:
+    """Each stop's served neighbours live in a 64-bit mask: a larger request keeps the nearest 64."""
+    rng = random.Random(5)
+    data = _instance(rng, 90, 3)
+    routes, objective, feasible = FastModel(data, neighbours=100).descend([[] for _ in data.vehicle_kind], 5)
+    assert feasible
+    assert _check(data, routes) == (objective, True)
+    capped = FastModel(data, neighbours=64).descend([[] for _ in data.vehicle_kind], 5)
+    assert capped == (routes, objective, feasible)
+
+
 def test_evaluate_sees_a_missed_window_and_the_right_order() -> None:
     # Two stops side by side: A opens early, B late; A then B fits, B then A does not.
     transit = [[0, 10, 10], [10, 0, 5], [10, 5, 0]]
