@@ -21,7 +21,14 @@ from sqlmodel import Session, col, select
 from config import Settings
 from mobile_services.domain import commands
 from mobile_services.domain.messages import Event
-from mobile_services.service_layer.booking import BookingConfirmation, FreeSlot, book, free_slots, live_seats, refused
+from mobile_services.service_layer.booking import (
+    BookingConfirmation,
+    FreeSlot,
+    book,
+    free_slots,
+    live_seats,
+    refused,
+)
 from mobile_services.service_layer.unit_of_work import UnitOfWork
 from mobile_services.storage import tables as t
 from notifications.ports import Clock
@@ -59,23 +66,66 @@ def hold_replacement(
     """
     if resident.opted_out or resident.unreachable or not resident.phone:
         return None
+    found = best_seat(
+        session, resident_id=resident.id, service_id=cancelled.service_id, commune_id=commune_id,  # type: ignore[arg-type]
+        lost_start=lost_start, now=now, settings=settings,
+    )  # fmt: skip
+    if found is None:
+        return None
+    free, seat, expires_at = found
+    hold = t.SeatHold(
+        slot_id=free.slot_id,
+        resident_id=resident.id,  # type: ignore[arg-type]
+        service_id=cancelled.service_id,
+        cancelled_booking_id=cancelled.id,  # type: ignore[arg-type]
+        seat=seat,
+        created_at=now,
+        expires_at=expires_at,
+    )
+    session.add(hold)
+    session.flush()
+    logger.info("seat %s of slot %s held for resident %s until %s", seat, free.slot_id, resident.id, expires_at.isoformat())
+    return HeldSeat(hold=hold, slot=free)
+
+
+def best_seat(
+    session: Session,
+    *,
+    resident_id: int,
+    service_id: int | None,
+    commune_id: int,
+    lost_start: datetime,
+    now: datetime,
+    settings: Settings,
+    prefer: tuple[int, datetime] | None = None,
+) -> tuple[FreeSlot, int, datetime] | None:
+    """(slot, seat number, hold expiry) of the best free seat to keep, the slot row locked.
+
+    Best: the (commune, start) in ``prefer`` when it is free (the seat already offered, after
+    a re-plan), then the resident's commune before the others, then the closest in time to
+    ``lost_start``. The hold lasts ``seat_hold_hours``, never past the slot's booking cutoff.
+    """
     booked_visits = set(
         session.exec(
             select(t.Booking.visit_id).where(
-                t.Booking.resident_id == resident.id, col(t.Booking.status).in_(t.LIVE_BOOKING_STATUSES)
+                t.Booking.resident_id == resident_id, col(t.Booking.status).in_(t.LIVE_BOOKING_STATUSES)
             )
         ).all()
     )
     candidates = [
         s
         for s in free_slots(
-            session, commune_id=commune_id, now=now, settings=settings, service_id=cancelled.service_id, limit=_CANDIDATES
+            session, commune_id=commune_id, now=now, settings=settings, service_id=service_id, limit=_CANDIDATES
         )
         if abs(s.start_at - lost_start) <= OFFER_WITHIN and s.visit_id not in booked_visits
     ]
-    candidates.sort(key=lambda s: (s.commune_id != commune_id, abs(s.start_at - lost_start), s.start_at))
+    candidates.sort(
+        key=lambda s: ((s.commune_id, s.start_at) != prefer, s.commune_id != commune_id, abs(s.start_at - lost_start), s.start_at)
+    )
     for free in candidates:
-        expires_at = min(now + timedelta(hours=settings.seat_hold_hours), free.start_at - timedelta(minutes=settings.booking_cutoff_minutes))
+        expires_at = min(
+            now + timedelta(hours=settings.seat_hold_hours), free.start_at - timedelta(minutes=settings.booking_cutoff_minutes)
+        )
         if expires_at - now < MIN_HOLD:
             continue
         slot = session.exec(select(t.Slot).where(t.Slot.id == free.slot_id).with_for_update()).one()
@@ -86,21 +136,8 @@ def hold_replacement(
             session.add(stale)
         session.flush()
         seats = sorted(set(range(1, slot.capacity + 1)) - live_seats(session, slot.id, now))  # type: ignore[arg-type]
-        if not seats:
-            continue
-        hold = t.SeatHold(
-            slot_id=slot.id,  # type: ignore[arg-type]
-            resident_id=resident.id,  # type: ignore[arg-type]
-            service_id=cancelled.service_id,
-            cancelled_booking_id=cancelled.id,  # type: ignore[arg-type]
-            seat=seats[0],
-            created_at=now,
-            expires_at=expires_at,
-        )
-        session.add(hold)
-        session.flush()
-        logger.info("seat %s of slot %s held for resident %s until %s", hold.seat, slot.id, resident.id, expires_at.isoformat())
-        return HeldSeat(hold=hold, slot=free)
+        if seats:
+            return free, seats[0], expires_at
     return None
 
 

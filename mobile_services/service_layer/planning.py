@@ -21,7 +21,7 @@ from mobile_services.domain import commands, events
 from mobile_services.domain.calendar import local_datetime, minute_of_day
 from mobile_services.adapters.travel_times import MatrixProvider
 from mobile_services.domain.exceptions import NotFound, PlanningError
-from mobile_services.service_layer.rebooking import carry_bookings
+from mobile_services.service_layer.rebooking import carry_bookings, carry_holds
 from mobile_services.service_layer.planning_problem import PlanningOptions, WeekProblem, build_week_problem
 from mobile_services.service_layer.unit_of_work import UnitOfWork
 from mobile_services.storage import tables as t
@@ -351,6 +351,8 @@ def publish_plan(command: commands.PublishPlan, *, uow: UnitOfWork, clock: Clock
         uow.session.add(draft)
         if previous is not None:
             for event in carry_bookings(uow.session, previous, draft, clock.now(), settings):
+                uow.emit(event)
+            for event in carry_holds(uow.session, previous, draft, clock.now(), settings):
                 uow.emit(event)
         uow.emit(
             events.PlanPublished(

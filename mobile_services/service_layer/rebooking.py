@@ -7,7 +7,8 @@ time changed get a ``stop_moved`` SMS and fresh reminders, those who could not b
 get ``stop_cancelled``. That SMS offers the best free seat nearby, kept for them
 (:mod:`~mobile_services.service_layer.holds`; OUI books it); with none to offer, they join
 the commune's waiting list, so they hear of the next stop. Every booking either keeps a
-seat or is told: nobody turns up to an empty square.
+seat or is told: nobody turns up to an empty square. Seats still held from an earlier
+re-plan follow too (:func:`carry_holds`).
 """
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from config import Settings
-from mobile_services.conversation import await_hold_answer
+from mobile_services.conversation import await_hold_answer, drop_hold_answer, follow_hold
 from mobile_services.domain import events
 from mobile_services.domain.messages import Event
 from mobile_services.service_layer.booking import enqueue, join_waitlist, queue_reminders, renderer, withdraw_pending
-from mobile_services.service_layer.holds import hold_replacement
+from mobile_services.service_layer.holds import HeldSeat, best_seat, hold_replacement
 from mobile_services.storage import tables as t
 from routing.slots import Booking as RoutingBooking
 from routing.slots import Slot as RoutingSlot
@@ -141,7 +142,11 @@ def carry_bookings(session: Session, previous: t.Plan, new: t.Plan, now: datetim
             booking, slot = by_id[booking_id]
             lost.append((booking, slot, visit, site))
 
-    held_for: set[int] = set()  # one offer per resident: a single OUI must say which seat it takes
+    # One offer per resident: a single OUI must say which seat it takes (a seat still held
+    # from an earlier re-plan counts; carry_holds moves it).
+    held_for: set[int] = set(
+        session.exec(select(t.SeatHold.resident_id).where(t.SeatHold.status == "open", t.SeatHold.expires_at > now)).all()
+    )
     for booking, slot, old_visit, old_site in lost:
         commune = session.get(t.Commune, old_site.commune_id)
         resident = session.get(t.Resident, booking.resident_id)
@@ -184,3 +189,82 @@ def carry_bookings(session: Session, previous: t.Plan, new: t.Plan, now: datetim
     session.flush()
     logger.info("plan %s replaced %s: %d bookings lost", new.id, previous.id, len(lost))
     return produced
+
+
+def carry_holds(session: Session, previous: t.Plan, new: t.Plan, now: datetime, settings: Settings) -> list[Event]:
+    """Open holds on the slots of a superseded plan follow to the new one.
+
+    Why: a second re-plan of the week (another breakdown) replaces every slot, held ones
+    included; without this, the resident would answer OUI to a seat that no longer exists.
+    The same time in the same commune is kept when the new plan still has a free seat
+    there, silently (the offer the resident read is unchanged, deadline included);
+    otherwise the best seat as for a new offer is held and the resident is told of the
+    change; with none, the offer is withdrawn, they are told, and they join their commune's
+    waiting list. Bookings are carried first (:func:`carry_bookings`): a confirmed booking
+    outranks an offer not yet accepted. A resident who has since opted out or cannot be
+    reached loses the hold without a message.
+    """
+    rows = session.exec(
+        select(t.SeatHold, t.Slot, t.Site)
+        .join(t.Slot, col(t.Slot.id) == t.SeatHold.slot_id)
+        .join(t.Visit, col(t.Visit.id) == t.Slot.visit_id)
+        .join(t.Site, col(t.Site.id) == t.Visit.site_id)
+        .where(t.Visit.plan_id == previous.id, t.SeatHold.status == "open", t.SeatHold.expires_at > now)
+        .order_by(col(t.SeatHold.created_at), col(t.SeatHold.id))
+    ).all()
+    produced: list[Event] = []
+    render = renderer(settings.timezone).render
+    for hold, old_slot, old_site in rows:
+        resident = session.get(t.Resident, hold.resident_id)
+        cancelled = session.get(t.Booking, hold.cancelled_booking_id)
+        lost_slot = session.get(t.Slot, cancelled.slot_id) if cancelled is not None else None
+        home = _commune_of_slot(session, lost_slot.id) if lost_slot is not None else None  # type: ignore[arg-type]
+        offered = session.get(t.Commune, old_site.commune_id)
+        assert resident is not None and cancelled is not None and lost_slot is not None and home is not None
+        assert offered is not None
+        reachable = not (resident.opted_out or resident.unreachable or not resident.phone)
+        found = best_seat(
+            session, resident_id=resident.id, service_id=hold.service_id, commune_id=home,  # type: ignore[arg-type]
+            lost_start=lost_slot.start_at, now=now, settings=settings, prefer=(offered.id, old_slot.start_at),  # type: ignore[arg-type]
+        ) if reachable else None  # fmt: skip
+        if found is not None:
+            free, seat, expires_at = found
+            unchanged = (free.commune_id, free.start_at) == (offered.id, old_slot.start_at)
+            if unchanged:
+                expires_at = min(expires_at, hold.expires_at)  # the deadline the resident was given
+            hold.slot_id, hold.seat, hold.expires_at = free.slot_id, seat, expires_at
+            session.add(hold)
+            session.flush()
+            logger.info("hold %s carried to slot %s seat %s (offer %s)", hold.id, free.slot_id, seat, "kept" if unchanged else "changed")
+            if not unchanged:
+                enqueue(
+                    session, resident=resident, kind="hold_moved",
+                    body=render("hold_moved", offer_start=free.start_at, offer_commune=free.commune_name, hold_until=expires_at),
+                    key=f"hold:{hold.id}:moved:{free.slot_id}", due_at=now, now=now, expires_at=expires_at,
+                    booking_id=cancelled.id,
+                )  # fmt: skip
+            follow_hold(session, phone=resident.phone, held=HeldSeat(hold=hold, slot=free), told=not unchanged, now=now)  # type: ignore[arg-type]
+            continue
+        hold.status = "withdrawn"
+        session.add(hold)
+        logger.info("hold %s withdrawn: the new plan %s has no seat to keep for resident %s", hold.id, new.id, resident.id)
+        enqueue(
+            session, resident=resident, kind="hold_withdrawn",
+            body=render("hold_withdrawn", offer_start=old_slot.start_at, offer_commune=offered.name),
+            key=f"hold:{hold.id}:withdrawn", due_at=now, now=now, booking_id=cancelled.id,
+        )  # fmt: skip
+        if reachable:
+            drop_hold_answer(session, phone=resident.phone, hold_id=hold.id, now=now)  # type: ignore[arg-type]
+            _, waitlisted = join_waitlist(session, phone=resident.phone, commune_id=home, service_id=hold.service_id, now=now)  # type: ignore[arg-type]
+            produced.extend(waitlisted)
+    session.flush()
+    return produced
+
+
+def _commune_of_slot(session: Session, slot_id: int) -> int | None:
+    return session.exec(
+        select(t.Site.commune_id)
+        .join(t.Visit, col(t.Visit.site_id) == t.Site.id)
+        .join(t.Slot, col(t.Slot.visit_id) == t.Visit.id)
+        .where(t.Slot.id == slot_id)
+    ).first()

@@ -34,8 +34,9 @@ MESSAGE_STATUSES = (
 PLAN_STATUSES = ("draft", "published", "superseded")
 #: A held seat is "open" until the resident answers OUI ("taken"), answers NON
 #: ("declined"), or its time runs out (counted as free at once; marked "expired" when the
-#: seat is needed again).
-HOLD_STATUSES = ("open", "taken", "declined", "expired")
+#: seat is needed again). A re-plan moves an open hold to the new plan's slots, or, with no
+#: seat left to keep, ends it ("withdrawn").
+HOLD_STATUSES = ("open", "taken", "declined", "expired", "withdrawn")
 
 
 def _json(default_factory: Any = dict) -> Any:

@@ -233,3 +233,123 @@ def test_one_offer_per_resident_when_a_replan_takes_two_of_their_bookings(engine
     assert len(holds) == 1
     assert sorted("Place gardée" in body for body in bodies) == [False, True]
     assert len(waitlisted) == 1
+
+
+# --------------------------------------------------------------------------- a second re-plan
+
+
+def _republish(engine: Engine, territory_id: int, change) -> None:  # type: ignore[no-untyped-def]
+    """Publish the next version of week 49: the published visits, each through ``change``.
+
+    ``change(visit, commune_id)`` returns None to drop the stop, or a timedelta to shift it.
+    """
+    with session_scope(engine) as session:
+        current = session.exec(
+            select(t.Plan).where(t.Plan.territory_id == territory_id, t.Plan.status == "published")
+        ).one()
+        new = t.Plan(territory_id=territory_id, week="2026-W49", version=current.version + 1, status="draft")
+        session.add(new)
+        session.flush()
+        sites = {s.id: s for s in session.exec(select(t.Site))}
+        for visit in session.exec(select(t.Visit).where(t.Visit.plan_id == current.id)):
+            shift = change(visit, sites[visit.site_id].commune_id)
+            if shift is None:
+                continue
+            session.add(t.Visit(
+                plan_id=new.id, site_id=visit.site_id, day=visit.day, half_day=visit.half_day,  # type: ignore[arg-type]
+                start_at=visit.start_at + shift, end_at=visit.end_at + shift, vehicle_id=visit.vehicle_id,
+                crew=visit.crew,
+            ))  # fmt: skip
+    _bus(engine).handle(commands.PublishPlan(territory_id=territory_id, week="2026-W49"))
+
+
+def _offer(engine: Engine, hold_id: int) -> tuple[t.SeatHold, t.Slot, t.Plan, dict, list[t.Message]]:  # type: ignore[type-arg]
+    with Session(engine) as session:
+        hold = session.get(t.SeatHold, hold_id)
+        assert hold is not None
+        slot = session.get(t.Slot, hold.slot_id)
+        assert slot is not None
+        plan = session.get(t.Plan, session.get(t.Visit, slot.visit_id).plan_id)  # type: ignore[union-attr]
+        conversation = session.exec(select(t.Conversation).where(t.Conversation.phone == LOST_PHONE)).one()
+        messages = session.exec(
+            select(t.Message).where(col(t.Message.kind).in_(["hold_moved", "hold_withdrawn"]))
+        ).all()
+    assert plan is not None
+    return hold, slot, plan, {"state": conversation.state, **conversation.context}, list(messages)
+
+
+def test_a_later_replan_that_keeps_the_offered_stop_keeps_the_offer_as_it_was(engine: Engine, small_valley: int) -> None:  # noqa: F811
+    # Every slot is replaced by a new version of the week, the held one included: the hold
+    # follows to the same time at the same place, the deadline the resident read stays,
+    # nothing new is sent, and OUI books the new slot.
+    _replan_without_a_commune(engine, small_valley)
+    before = _hold(engine)
+    _, old_slot, _, _, _ = _offer(engine, before.id)  # type: ignore[arg-type]
+
+    _republish(engine, small_valley, lambda visit, commune: timedelta(0))
+
+    hold, slot, plan, conversation, told = _offer(engine, before.id)  # type: ignore[arg-type]
+    assert plan.status == "published" and plan.version == 3
+    assert hold.status == "open" and slot.id != old_slot.id
+    assert (slot.start_at, hold.expires_at) == (old_slot.start_at, before.expires_at)
+    assert told == []
+    assert conversation["state"] == "confirming" and conversation["hold_id"] == hold.id
+    assert conversation["chosen"]["slot_id"] == slot.id
+
+    _sms(_bus(engine), "OUI", "SM" + "4" * 32)
+    with Session(engine) as session:
+        booking = session.exec(
+            select(t.Booking).where(t.Booking.resident_id == hold.resident_id, t.Booking.status == "confirmed")
+        ).one()
+        assert session.get(t.SeatHold, hold.id).status == "taken"  # type: ignore[union-attr]
+    assert (booking.slot_id, booking.seat) == (slot.id, hold.seat)
+
+
+def test_a_later_replan_that_moves_the_offered_stop_holds_the_new_time_and_says_so(engine: Engine, small_valley: int) -> None:  # noqa: F811
+    replanned = _replan_without_a_commune(engine, small_valley)
+    before = _hold(engine)
+    _, old_slot, _, _, _ = _offer(engine, before.id)  # type: ignore[arg-type]
+    later = timedelta(hours=1)
+
+    _republish(engine, small_valley, lambda visit, commune: later if commune == replanned.new_commune_id else timedelta(0))
+
+    hold, slot, _, conversation, told = _offer(engine, before.id)  # type: ignore[arg-type]
+    with Session(engine) as session:
+        commune = session.get(t.Commune, session.get(t.Site, session.get(t.Visit, slot.visit_id).site_id).commune_id)  # type: ignore[union-attr]
+    assert commune is not None
+    assert hold.status == "open"
+    # The offered time is gone; the new seat is the best left (an hour later there at worst).
+    assert (commune.id, slot.start_at) != (replanned.new_commune_id, old_slot.start_at)
+    assert abs(slot.start_at - old_slot.start_at) <= later
+    assert hold.expires_at == NOW + timedelta(hours=Settings().seat_hold_hours)
+    expected = renderer(Settings().timezone).render(
+        "hold_moved", offer_start=slot.start_at, offer_commune=commune.name, hold_until=hold.expires_at
+    )
+    assert [(m.kind, m.body) for m in told] == [("hold_moved", expected)]
+    assert conversation["state"] == "confirming" and conversation["chosen"]["slot_id"] == slot.id
+
+    bus = _bus(engine)
+    assert _book_until_full(bus, slot.id) == slot.capacity - 1  # still kept from the others
+    _sms(bus, "oui", "SM" + "5" * 32)
+    with Session(engine) as session:
+        booking = session.exec(
+            select(t.Booking).where(t.Booking.resident_id == hold.resident_id, t.Booking.status == "confirmed")
+        ).one()
+    assert (booking.slot_id, booking.seat) == (slot.id, hold.seat)
+
+
+def test_a_later_replan_with_no_seat_left_nearby_withdraws_the_offer(engine: Engine, small_valley: int) -> None:  # noqa: F811
+    # The new version keeps no stop within reach: the resident is told the seat is gone,
+    # the dialogue no longer waits for OUI, and the waiting list takes them.
+    _replan_without_a_commune(engine, small_valley)
+    before = _hold(engine)
+
+    _republish(engine, small_valley, lambda visit, commune: None)
+
+    hold, _, _, conversation, told = _offer(engine, before.id)  # type: ignore[arg-type]
+    assert hold.status == "withdrawn"
+    assert [m.kind for m in told] == ["hold_withdrawn"] and "n'est plus disponible" in told[0].body
+    assert conversation["state"] == "idle" and "hold_id" not in conversation
+    with Session(engine) as session:
+        waitlisted = session.exec(select(t.WaitlistEntry).where(t.WaitlistEntry.resident_id == hold.resident_id)).all()
+    assert len(waitlisted) == 1

@@ -76,6 +76,8 @@ LONGEST_FIELDS: dict[str, dict[str, Any]] = {
         day=LONGEST_START.date(), stops=12, first_start=LONGEST_START, link=LONGEST_LINK
     ),
     "help": {},
+    "hold_moved": dict(offer_start=LONGEST_START, offer_commune=LONGEST_COMMUNE, hold_until=LONGEST_START),
+    "hold_withdrawn": dict(offer_start=LONGEST_START, offer_commune=LONGEST_COMMUNE),
     "my_bookings": dict(
         bookings=[
             dict(start=LONGEST_START, commune=LONGEST_COMMUNE),
