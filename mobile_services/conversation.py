@@ -707,22 +707,25 @@ def await_hold_answer(
     session.add(conversation)
 
 
-def follow_hold(session: Session, *, phone: str, held: holds.HeldSeat, told: bool, now: datetime) -> None:
+def follow_hold(
+    session: Session, *, phone: str, held: holds.HeldSeat, told: bool, commune_id: int, commune_name: str, now: datetime
+) -> None:
     """A re-plan moved a held seat: the dialogue waiting on it now waits on the new slot.
 
     ``told``: the resident got an SMS naming the new seat and asking OUI; the dialogue then
     waits on it whatever it was doing (their last message asks for that answer), as after
     the first offer. Otherwise (same time, same place: nothing to tell) only a dialogue
-    still waiting on this hold follows it.
+    still waiting on this hold follows it. ``commune_id``: where the resident lives (NON
+    lists slots near it).
     """
-    conversation = session.exec(select(t.Conversation).where(t.Conversation.phone == phone).with_for_update()).first()
-    waiting = conversation is not None and (conversation.context or {}).get("hold_id") == held.hold.id
-    if not told and not (waiting and conversation is not None and conversation.state == State.CONFIRMING.value):
-        return
-    context = conversation.context if conversation is not None and waiting else {}
-    commune_id = context.get("commune_id", held.slot.commune_id)
-    commune_name = context.get("commune_name", held.slot.commune_name)
-    await_hold_answer(session, phone=phone, held=held, commune_id=commune_id, commune_name=commune_name, now=now)
+    conversation = session.exec(select(t.Conversation).where(t.Conversation.phone == phone)).first()
+    waiting = (
+        conversation is not None
+        and conversation.state == State.CONFIRMING.value
+        and (conversation.context or {}).get("hold_id") == held.hold.id
+    )
+    if told or waiting:
+        await_hold_answer(session, phone=phone, held=held, commune_id=commune_id, commune_name=commune_name, now=now)
 
 
 def drop_hold_answer(session: Session, *, phone: str, hold_id: int, now: datetime) -> None:

@@ -21,14 +21,7 @@ from sqlmodel import Session, col, select
 from config import Settings
 from mobile_services.domain import commands
 from mobile_services.domain.messages import Event
-from mobile_services.service_layer.booking import (
-    BookingConfirmation,
-    FreeSlot,
-    book,
-    free_slots,
-    live_seats,
-    refused,
-)
+from mobile_services.service_layer.booking import BookingConfirmation, FreeSlot, book, free_slots, live_seats, refused
 from mobile_services.service_layer.unit_of_work import UnitOfWork
 from mobile_services.storage import tables as t
 from notifications.ports import Clock

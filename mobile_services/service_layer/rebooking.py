@@ -222,6 +222,7 @@ def carry_holds(session: Session, previous: t.Plan, new: t.Plan, now: datetime, 
         offered = session.get(t.Commune, old_site.commune_id)
         assert resident is not None and cancelled is not None and lost_slot is not None and home is not None
         assert offered is not None
+        home_name = session.get(t.Commune, home).name  # type: ignore[union-attr]
         reachable = not (resident.opted_out or resident.unreachable or not resident.phone)
         found = best_seat(
             session, resident_id=resident.id, service_id=hold.service_id, commune_id=home,  # type: ignore[arg-type]
@@ -243,7 +244,10 @@ def carry_holds(session: Session, previous: t.Plan, new: t.Plan, now: datetime, 
                     key=f"hold:{hold.id}:moved:{free.slot_id}", due_at=now, now=now, expires_at=expires_at,
                     booking_id=cancelled.id,
                 )  # fmt: skip
-            follow_hold(session, phone=resident.phone, held=HeldSeat(hold=hold, slot=free), told=not unchanged, now=now)  # type: ignore[arg-type]
+            follow_hold(
+                session, phone=resident.phone, held=HeldSeat(hold=hold, slot=free), told=not unchanged,  # type: ignore[arg-type]
+                commune_id=home, commune_name=home_name, now=now,
+            )  # fmt: skip
             continue
         hold.status = "withdrawn"
         session.add(hold)

@@ -327,6 +327,10 @@ def test_a_later_replan_that_moves_the_offered_stop_holds_the_new_time_and_says_
     )
     assert [(m.kind, m.body) for m in told] == [("hold_moved", expected)]
     assert conversation["state"] == "confirming" and conversation["chosen"]["slot_id"] == slot.id
+    with Session(engine) as session:
+        lost = session.get(t.Booking, replanned.lost_booking_id)
+        home = session.get(t.Site, session.get(t.Visit, lost.visit_id).site_id).commune_id  # type: ignore[union-attr]
+    assert conversation["commune_id"] == home != commune.id  # NON lists slots near home, not near the offer
 
     bus = _bus(engine)
     assert _book_until_full(bus, slot.id) == slot.capacity - 1  # still kept from the others
