@@ -5,8 +5,10 @@
  * exactly: per-vehicle-class transit times (service folded in, as the OR-Tools "time"
  * dimension), per-vehicle-class kilometre costs, one start window per (vehicle, node)
  * (none = not allowed), a value per (vehicle, node), loads against per-vehicle
- * capacities, and groups of nodes of which at most one may be served (a commune). The
- * objective is the OR-Tools one minus a constant: kilometre cost minus served value.
+ * capacities, groups of nodes of which at most ``gcap`` may be served (the n-th visit of a
+ * commune), and communes whose served nodes of one day all sit on one route (two stops of a
+ * commune the same day are a full day there, by one bus or car). The objective is the
+ * OR-Tools one minus a constant: kilometre cost minus served value.
  *
  * Time windows are checked in O(1) per move with Vidal et al.'s segment concatenation
  * (2013, "A hybrid genetic algorithm with adaptive diversity management..."): a segment
@@ -40,8 +42,12 @@ typedef struct {
     i64 *load;
     int *group; /* -1: none */
     int ngroups;
-    int *gcap;  /* per group: most nodes served (at most one per day) */
+    int multi; /* some commune has several nodes */
+    int *gcap;  /* per group: most nodes served */
     int *gstart, *gnodes; /* nodes of group g: gnodes[gstart[g] .. gstart[g+1]-1] */
+    int *commune; /* -1: none; a commune's nodes served on one day are all on one route */
+    int ncommunes;
+    int *cstart, *cnodes; /* nodes of commune c: cnodes[cstart[c] .. cstart[c+1]-1] */
     int *vday;  /* day of each vehicle (0..6) */
     /* Side constraints checked on the whole new route (O(length)), only where present. */
     i64 *drive;    /* nclass * n * n travel minutes (transit minus service); NULL without them */
@@ -70,14 +76,15 @@ typedef struct {
     i64 **lpre;    /* load of route[v][0..p] */
     i64 **kf, **kb; /* kilometres of route[v][0..p] driven forwards / backwards (2-opt, or-opt) */
     int *gcount;
-    int *gday;     /* ngroups * 7 */
+    int *cday;     /* ncommunes * 7: nodes of the commune served that day */
+    int *cveh;     /* ncommunes * 7: the route holding them (valid where cday > 0; set by refresh) */
     int *seq;      /* scratch route for side-constraint checks */
     uint64_t rng;
     /* When each route and group last changed, on one counter (`stamp`), against when each
      * node's moves were last tried (`tested`): a move between unchanged routes that failed
      * before fails again, so it is skipped (PyVRP's local search does the same). */
     int stamp;
-    int *rmod, *gmod, *tested;
+    int *rmod, *gmod, *cmod, *tested;
     /* Bit t of smask[u]: u's t-th nearest neighbour is served. The move loops visit only
      * served neighbours; skipping the unserved ones one by one (three in four on a TOPTW)
      * was a third of the descent's time, mostly mispredicted branches. */
@@ -145,6 +152,23 @@ static void touch_group(Sol *S, int g) {
         if (S->where_r[M->gnodes[k]] >= 0) S->rmod[S->where_r[M->gnodes[k]]] = S->stamp;
 }
 
+/* A commune's days changed: moves of its stops in any group are worth trying again. */
+static void touch_commune(Sol *S, int c) {
+    if (c < 0) return;
+    const Model *M = S->M;
+    S->cmod[c] = ++S->stamp;
+    for (int k = M->cstart[c]; k < M->cstart[c + 1]; k++)
+        if (S->where_r[M->cnodes[k]] >= 0) S->rmod[S->where_r[M->cnodes[k]]] = S->stamp;
+}
+
+/* Node u joins (+1) or leaves (-1) vehicle v: its group's count and its commune's day. */
+static void count_node(Sol *S, int u, int v, int delta) {
+    const Model *M = S->M;
+    int g = M->group[u], c = M->commune[u];
+    if (g >= 0) { S->gcount[g] += delta; touch_group(S, g); }
+    if (c >= 0) { S->cday[c * 7 + M->vday[v]] += delta; touch_commune(S, c); }
+}
+
 static void refresh(Sol *S, int v) {
     const Model *M = S->M;
     S->rmod[v] = ++S->stamp;
@@ -163,6 +187,7 @@ static void refresh(Sol *S, int v) {
     for (int p = 1; p < L - 1; p++) {
         S->where_r[r[p]] = v;
         S->where_p[r[p]] = p;
+        if (M->commune[r[p]] >= 0) S->cveh[M->commune[r[p]] * 7 + M->vday[v]] = v;
     }
 }
 
@@ -190,8 +215,7 @@ static void insert_at(Sol *S, int v, int p, int u) { /* u becomes position p (1.
     r[p] = u;
     S->len[v]++;
     mark_served(S, u, 1);
-    int g = S->M->group[u];
-    if (g >= 0) { S->gcount[g]++; S->gday[g * 7 + S->M->vday[v]]++; touch_group(S, g); }
+    count_node(S, u, v, 1);
 }
 static void remove_at(Sol *S, int v, int p) {
     int *r = S->route[v];
@@ -201,8 +225,7 @@ static void remove_at(Sol *S, int v, int p) {
     S->where_r[u] = -1;
     mark_served(S, u, 0);
     S->tested[u] = -1; /* its insertions were never tried (as a served stop it had other moves) */
-    int g = S->M->group[u];
-    if (g >= 0) { S->gcount[g]--; S->gday[g * 7 + S->M->vday[v]]--; touch_group(S, g); }
+    count_node(S, u, v, -1);
 }
 
 /* ---- evaluation helpers ------------------------------------------------------------ */
@@ -233,23 +256,31 @@ static i64 str_km(const Sol *S, int v, int src, int a, int b, int rev) {
     return total;
 }
 
-/* u may join vehicle v's day, in place of `replaced` (served on v) or -1. */
+/* u may join vehicle v, in place of `replaced` (served on v) or -1: its group has room and
+ * its commune is not served that day by another route. */
 static int group_free_for(const Sol *S, int u, int v, int replaced) {
     const Model *M = S->M;
-    int g = M->group[u];
-    if (g < 0) return 1;
-    if (replaced >= 0 && M->group[replaced] == g) return 1;
-    return S->gcount[g] < M->gcap[g] && S->gday[g * 7 + M->vday[v]] == 0;
+    int g = M->group[u], c = M->commune[u];
+    if (g >= 0 && !(replaced >= 0 && M->group[replaced] == g) && S->gcount[g] >= M->gcap[g]) return 0;
+    if (c < 0 || (replaced >= 0 && M->commune[replaced] == c)) return 1;
+    int k = c * 7 + M->vday[v];
+    return S->cday[k] == 0 || S->cveh[k] == v;
 }
 
-/* u (served on vehicle from) may move to vehicle to, where `leaving` (or -1) leaves to's day. */
+/* u (served on vehicle from) may move to vehicle to, where `leaving` (or -1) goes from to to
+ * from: afterwards, u's commune is served on to's day by to alone. */
 static int group_day_ok(const Sol *S, int u, int from, int to, int leaving) {
     const Model *M = S->M;
-    int g = M->group[u];
-    if (g < 0 || M->vday[from] == M->vday[to]) return 1;
-    int c = S->gday[g * 7 + M->vday[to]];
-    if (leaving >= 0 && M->group[leaving] == g) c--;
-    return c == 0;
+    int c = M->commune[u];
+    if (c < 0 || from == to) return 1;
+    int dt = M->vday[to], same_day = M->vday[from] == dt, k = c * 7 + dt;
+    int others = S->cday[k] - same_day;
+    if (leaving >= 0 && M->commune[leaving] == c) {
+        if (same_day) return 0; /* leaving would land on from, beside nothing of its own route */
+        others--;
+    }
+    if (others <= 0) return 1;
+    return !same_day && S->cveh[k] == to;
 }
 
 /* Earliest start at node b of vehicle v when arriving at `arrival`, in any of its windows. */
@@ -537,6 +568,13 @@ static i64 eval_two_opt_star(const Sol *S, int a, int pa, int b, int pb) {
     if (a == b || M->vprofile[a] != M->vprofile[b]) return 0;
     int *A = S->route[a], *B = S->route[b];
     int la = S->len[a], lb = S->len[b];
+    if (M->multi) { /* a commune with two stops that day stays on one route: leave it alone */
+        int d = M->vday[a];
+        for (int p = pa + 1; p <= la; p++)
+            if (M->commune[A[p]] >= 0 && S->cday[M->commune[A[p]] * 7 + d] > 1) return 0;
+        for (int p = pb + 1; p <= lb; p++)
+            if (M->commune[B[p]] >= 0 && S->cday[M->commune[B[p]] * 7 + d] > 1) return 0;
+    }
     /* the tails (customers after pa / pb) change route; ends stay */
     int na = A[pa + 1], nb = B[pb + 1];
     if (pa == la && pb == lb) return 0;
@@ -603,7 +641,8 @@ static i64 descend(Sol *S, int max_passes) {
             i64 g;
             int last = S->tested[u];
             S->tested[u] = S->stamp;
-            int gfresh = M->group[u] >= 0 && S->gmod[M->group[u]] > last;
+            int gfresh = (M->group[u] >= 0 && S->gmod[M->group[u]] > last) ||
+                         (M->commune[u] >= 0 && S->cmod[M->commune[u]] > last);
 #define FRESH(r) (S->rmod[r] > last || gfresh)
             if (ru < 0) {
                 if (M->group[u] >= 0 && S->gcount[M->group[u]] >= M->gcap[M->group[u]]) {
@@ -657,11 +696,8 @@ static i64 descend(Sol *S, int max_passes) {
                         mark_served(S, w, 0);
                         mark_served(S, u, 1);
                         S->tested[w] = -1;
-                        int day = M->vday[rw];
-                        if (M->group[w] >= 0) { S->gcount[M->group[w]]--; S->gday[M->group[w] * 7 + day]--; }
-                        if (M->group[u] >= 0) { S->gcount[M->group[u]]++; S->gday[M->group[u] * 7 + day]++; }
-                        touch_group(S, M->group[w]);
-                        touch_group(S, M->group[u]);
+                        count_node(S, w, rw, -1);
+                        count_node(S, u, rw, 1);
                         refresh(S, rw);
                         total += g;
                         improved = 1;
@@ -699,12 +735,11 @@ static i64 descend(Sol *S, int max_passes) {
                 if ((g = eval_swap(S, u, w)) > 0) {
                     S->route[ru][pu] = w;
                     S->route[rw][pw] = u;
-                    if (M->vday[ru] != M->vday[rw]) {
-                        int gu = M->group[u], gw = M->group[w];
-                        if (gu >= 0) { S->gday[gu * 7 + M->vday[ru]]--; S->gday[gu * 7 + M->vday[rw]]++; }
-                        if (gw >= 0) { S->gday[gw * 7 + M->vday[rw]]--; S->gday[gw * 7 + M->vday[ru]]++; }
-                        touch_group(S, gu);
-                        touch_group(S, gw);
+                    if (ru != rw) {
+                        count_node(S, u, ru, -1);
+                        count_node(S, u, rw, 1);
+                        count_node(S, w, rw, -1);
+                        count_node(S, w, ru, 1);
                     }
                     refresh(S, ru);
                     if (rw != ru) refresh(S, rw);
@@ -828,7 +863,7 @@ static void free_model(PyObject *capsule) {
     free(M->vopen); free(M->vclose); free(M->vcap);
     free(M->wopen); free(M->wclose); free(M->value);
     free(M->load); free(M->group); free(M->nb); free(M->rnb_start); free(M->rnb); free(M->is_place);
-    free(M->gcap); free(M->gstart); free(M->gnodes); free(M->vday); free(M->drive); free(M->service); free(M->vmaxdrive);
+    free(M->gcap); free(M->gstart); free(M->gnodes); free(M->commune); free(M->cstart); free(M->cnodes); free(M->vday); free(M->drive); free(M->service); free(M->vmaxdrive);
     free(M->blo); free(M->bhi); free(M->bdur); free(M->needs_seq);
     free(M->split_at); free(M->split_n); free(M->split);
     free(M);
@@ -869,11 +904,11 @@ static PyObject *py_build(PyObject *self, PyObject *args) {
     int n, m, nclass, nkm, nnb;
     PyObject *transit, *km, *vclass, *vkm, *vstart, *vend, *vprofile, *vopen, *vclose, *vcap, *wopen, *wclose, *value,
         *load, *group, *is_place, *gcap, *vday, *drive, *service, *vmaxdrive, *blo, *bhi, *bdur, *split_at, *split_n,
-        *split;
-    if (!PyArg_ParseTuple(args, "iiiiiOOOOOOOOOOOOOOOOOOOOOOOOOOO", &n, &m, &nclass, &nkm, &nnb, &transit, &km, &vclass,
+        *split, *commune;
+    if (!PyArg_ParseTuple(args, "iiiiiOOOOOOOOOOOOOOOOOOOOOOOOOOOO", &n, &m, &nclass, &nkm, &nnb, &transit, &km, &vclass,
                           &vkm, &vstart, &vend, &vprofile, &vopen, &vclose, &vcap, &wopen, &wclose, &value, &load,
                           &group, &is_place, &gcap, &vday, &drive, &service, &vmaxdrive, &blo, &bhi, &bdur, &split_at,
-                          &split_n, &split))
+                          &split_n, &split, &commune))
         return NULL;
     Model *M = (Model *)calloc(1, sizeof(Model));
     M->n = n; M->m = m; M->nclass = nclass; M->nkm = nkm;
@@ -887,6 +922,7 @@ static PyObject *py_build(PyObject *self, PyObject *args) {
         read_i64(wclose, (Py_ssize_t)m * n, &M->wclose, "wclose") < 0 ||
         read_i64(value, (Py_ssize_t)m * n, &M->value, "value") < 0 || read_i64(load, n, &M->load, "load") < 0 ||
         read_int(group, n, &M->group, "group") < 0 || read_int(is_place, n, &M->is_place, "is_place") < 0 ||
+        read_int(commune, n, &M->commune, "commune") < 0 ||
         read_int(vday, m, &M->vday, "vday") < 0 || read_i64(service, n, &M->service, "service") < 0 ||
         read_i64(vmaxdrive, m, &M->vmaxdrive, "vmaxdrive") < 0 || read_i64(blo, m, &M->blo, "blo") < 0 ||
         read_i64(bhi, m, &M->bhi, "bhi") < 0 || read_i64(bdur, m, &M->bdur, "bdur") < 0 ||
@@ -913,6 +949,18 @@ static PyObject *py_build(PyObject *self, PyObject *args) {
     for (int g = 0; g < M->ngroups; g++) M->gstart[g + 2] += M->gstart[g + 1];
     for (int i = 0; i < n; i++)
         if (M->group[i] >= 0) M->gnodes[M->gstart[M->group[i] + 1]++] = i;
+    M->ncommunes = 0;
+    for (int i = 0; i < n; i++)
+        if (M->commune[i] + 1 > M->ncommunes) M->ncommunes = M->commune[i] + 1;
+    M->cstart = (int *)calloc(M->ncommunes + 2, sizeof(int));
+    M->cnodes = (int *)malloc(sizeof(int) * (n ? n : 1));
+    for (int i = 0; i < n; i++)
+        if (M->commune[i] >= 0) M->cstart[M->commune[i] + 2]++;
+    for (int c = 0; c < M->ncommunes; c++) M->cstart[c + 2] += M->cstart[c + 1];
+    for (int i = 0; i < n; i++)
+        if (M->commune[i] >= 0) M->cnodes[M->cstart[M->commune[i] + 1]++] = i;
+    M->multi = 0;
+    for (int c = 0; c < M->ncommunes; c++) M->multi |= M->cstart[c + 1] - M->cstart[c] > 1;
     M->needs_seq = (int *)malloc(sizeof(int) * (m ? m : 1));
     int has_drive = PySequence_Size(drive) > 0;
     for (int v = 0; v < m; v++) {
@@ -1004,8 +1052,8 @@ static void free_sol(Sol *S) {
         free(S->route[v]); free(S->pre[v]); free(S->suf[v]); free(S->lpre[v]); free(S->kf[v]); free(S->kb[v]);
     }
     free(S->route); free(S->pre); free(S->suf); free(S->lpre); free(S->kf); free(S->kb);
-    free(S->len); free(S->where_r); free(S->where_p); free(S->gcount); free(S->gday); free(S->seq);
-    free(S->rmod); free(S->gmod); free(S->tested); free(S->smask);
+    free(S->len); free(S->where_r); free(S->where_p); free(S->gcount); free(S->cday); free(S->cveh); free(S->seq);
+    free(S->rmod); free(S->gmod); free(S->cmod); free(S->tested); free(S->smask);
 }
 
 /* Route v (empty) becomes the nodes of Python sequence r; 0, or -1 with a Python error. */
@@ -1025,10 +1073,8 @@ static int put_route(Sol *S, int v, PyObject *r) {
         S->route[v][p + 1] = u;
         S->where_r[u] = v;
         mark_served(S, u, 1);
-        if (M->group[u] >= 0) {
-            S->gcount[M->group[u]]++;
-            S->gday[M->group[u] * 7 + M->vday[v]]++;
-        }
+        if (M->group[u] >= 0) S->gcount[M->group[u]]++;
+        if (M->commune[u] >= 0) S->cday[M->commune[u] * 7 + M->vday[v]]++;
     }
     S->route[v][k + 1] = M->vend[v];
     S->len[v] = (int)k;
@@ -1050,7 +1096,9 @@ static int load_sol(Sol *S, Model *M, PyObject *routes) {
     S->where_r = (int *)malloc(sizeof(int) * n);
     S->where_p = (int *)calloc(n, sizeof(int));
     S->gcount = (int *)calloc(M->ngroups + 1, sizeof(int));
-    S->gday = (int *)calloc((size_t)(M->ngroups + 1) * 7, sizeof(int));
+    S->cday = (int *)calloc((size_t)(M->ncommunes + 1) * 7, sizeof(int));
+    S->cveh = (int *)calloc((size_t)(M->ncommunes + 1) * 7, sizeof(int));
+    S->cmod = (int *)calloc(M->ncommunes + 1, sizeof(int));
     S->seq = (int *)malloc(sizeof(int) * (n + 4));
     S->rmod = (int *)calloc(m + 1, sizeof(int));
     S->gmod = (int *)calloc(M->ngroups + 1, sizeof(int));
@@ -1088,10 +1136,8 @@ static void clear_route(Sol *S, int v) {
         int u = S->route[v][p];
         S->where_r[u] = -1;
         mark_served(S, u, 0);
-        if (M->group[u] >= 0) {
-            S->gcount[M->group[u]]--;
-            S->gday[M->group[u] * 7 + M->vday[v]]--;
-        }
+        if (M->group[u] >= 0) S->gcount[M->group[u]]--;
+        if (M->commune[u] >= 0) S->cday[M->commune[u] * 7 + M->vday[v]]--;
     }
     S->route[v][1] = M->vend[v];
     S->len[v] = 0;
@@ -1121,10 +1167,20 @@ static i64 sol_objective(const Sol *S, int *feasible) {
     i64 total = 0;
     *feasible = 1;
     for (int v = 0; v < M->m; v++) total += route_objective(S, v, feasible);
-    for (int g = 0; g < M->ngroups; g++) {
+    for (int g = 0; g < M->ngroups; g++)
         if (S->gcount[g] > M->gcap[g]) *feasible = 0;
-        for (int d = 0; d < 7; d++)
-            if (S->gday[g * 7 + d] > 1) *feasible = 0;
+    if (M->ncommunes) { /* one route per commune and day */
+        int *holder = (int *)malloc(sizeof(int) * (size_t)M->ncommunes * 7);
+        for (int k = 0; k < M->ncommunes * 7; k++) holder[k] = -1;
+        for (int v = 0; v < M->m; v++)
+            for (int p = 1; p <= S->len[v]; p++) {
+                int c = M->commune[S->route[v][p]];
+                if (c < 0) continue;
+                int k = c * 7 + M->vday[v];
+                if (holder[k] >= 0 && holder[k] != v) *feasible = 0;
+                holder[k] = v;
+            }
+        free(holder);
     }
     return total;
 }
@@ -1182,6 +1238,7 @@ static int mark_changes(Sol *S, PyObject *touched, PyObject *removed) {
     for (Py_ssize_t t = 0; t < k; t++) {
         S->tested[items[t]] = -1;
         touch_group(S, M->group[items[t]]);
+        touch_commune(S, M->commune[items[t]]);
     }
     free(items);
     return 0;

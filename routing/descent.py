@@ -15,7 +15,9 @@ search covers the model exactly, or more strictly where noted (stricter is never
 
 * transit times and kilometre costs per vehicle kind, values per (route-day, stop), loads
   against capacities;
-* communes: at most ``max_visits`` of their sites and visits served, never two the same day;
+* communes: at most one node of each visit group (a commune's n-th visit) served, and a
+  commune served on one day by one route only (two stops there the same day make a full
+  day, by one bus or car);
 * start windows per (route-day, stop), several when a site opens mornings and afternoons;
 * the lunch break: in one gap of the route (on the way, before leaving or after coming
   back), with the route leaving as early as its shift allows;
@@ -69,8 +71,9 @@ class FastData:
     kilometre cost of arc ``i -> j`` for vehicle kind ``k`` / cost class ``c``;
     ``window[v][i]`` is the start window of stop ``i`` on vehicle ``v`` (None: not allowed);
     ``value[v][i]`` the objective units saved by serving ``i`` on ``v``; ``group[i]`` a
-    commune index or -1, ``group_cap[g]`` how many of its nodes may be served (default 1),
-    never two on the same ``vehicle_day``; ``capacity[v]`` None for unlimited.
+    group index or -1, ``group_cap[g]`` how many of its nodes may be served (default 1);
+    ``commune[i]`` a commune index or -1 (default: ``group``): a commune's nodes served on
+    one ``vehicle_day`` must all be on one vehicle; ``capacity[v]`` None for unlimited.
 
     Side constraints, checked on each changed route as a whole: ``max_driving[v]`` bounds
     the sum of ``drive[k][i][j]`` (travel without service), and ``lunch[v] = (earliest
@@ -100,6 +103,7 @@ class FastData:
     max_driving: Sequence[int | None] = ()
     lunch: Sequence[tuple[int, int, int] | None] = ()
     split: Mapping[tuple[int, int], Sequence[tuple[int, int]]] = field(default_factory=dict)
+    commune: Sequence[int] = ()
 
 
 class FastModel:
@@ -157,6 +161,7 @@ class FastModel:
         self.profile: list[int] = vprofile
         self.group: list[int] = list(data.group)
         self.group_cap: list[int] = group_cap
+        self.commune: list[int] = list(data.commune) or list(data.group)
         self.day: list[int] = day
         self._model = _descent.build(
             n,
@@ -191,6 +196,7 @@ class FastModel:
             split_at,
             split_n,
             split,
+            self.commune,
         )
 
     def descend(

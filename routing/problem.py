@@ -337,7 +337,9 @@ class Shift:
     ``capacity`` caps the sum of :attr:`Candidate.load` over the route's stops (None:
     unlimited): a counsellor can only hold so many appointments in a day, and a VRPTW
     vehicle only carries so much. Time alone does not say it, because a stop's duration
-    is fixed while its appointments vary.
+    is fixed while its appointments vary. ``desks`` is how many people the route-day can
+    see at once (a bus's desks that its crew can staff; a car, one): candidates whose
+    prize depends on it say so in :attr:`Candidate.prizes_by_desks`.
     """
 
     resource_id: int
@@ -347,9 +349,12 @@ class Shift:
     max_driving: int | None = None
     crew: Crew | None = None
     capacity: int | None = None
+    desks: int = 1
 
     def __post_init__(self) -> None:
         _check_int("Shift.resource_id", self.resource_id)
+        if _check_int("Shift.desks", self.desks) < 1:
+            raise ProblemError(f"Shift of resource {self.resource_id} day {self.day}: desks must be >= 1")
         _check_day(f"Shift of resource {self.resource_id} day", self.day)
         _day_window(f"Shift window of resource {self.resource_id} day {self.day}", self.window)
         if self.lunch is not None and not isinstance(self.lunch, Break):
@@ -400,8 +405,15 @@ class Candidate:
     * ``market_bonus``: extra prize when the stop falls on one of the site's market days.
     * ``mandatory``: the maximum gap between visits is reached; the plan must serve it or
       say why it could not.
-    * ``max_visits``: visits allowed this week (on different days). A commune gets at most
-      one stop per week unless one of its candidates allows more.
+    * ``max_visits``: visits allowed this week. A commune gets at most one stop per week
+      unless one of its candidates allows more; its stops of one day are all made by one
+      route-day (two there are a full day: morning and afternoon, lunch between), other
+      route-days serve it on other days.
+    * ``prizes_by_desks``: when given, the prize of the commune's 1st, 2nd... stop made
+      by a route-day with that many desks (:meth:`visit_prize`; the largest key not above
+      the route-day's desks, else the smallest), so that a stop is worth the people it can
+      really see and a second stop less than a first one elsewhere. Empty: ``prize`` for
+      every stop.
     * ``skills``: the route's crew must have all of them.
     * ``load``: units one visit uses of its route-day's :attr:`Shift.capacity` (e.g. the
       appointments expected, or a VRPTW customer's demand); 0 uses none. A candidate
@@ -418,9 +430,22 @@ class Candidate:
     skills: frozenset[str] = frozenset()
     market_bonus: float = 0.0
     load: int = 0
+    prizes_by_desks: Mapping[int, tuple[float, ...]] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         _check_int("Candidate.id", self.id)
+        table: dict[int, tuple[float, ...]] = {}
+        for desks, prizes in dict(self.prizes_by_desks).items():
+            if _check_int(f"Candidate {self.id} prizes_by_desks key", desks) < 1:
+                raise ProblemError(f"Candidate {self.id}: prizes_by_desks keys are desk counts >= 1")
+            prizes = tuple(prizes)
+            if not prizes:
+                raise ProblemError(f"Candidate {self.id}: prizes_by_desks[{desks}] is empty")
+            for value in prizes:
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not 0 <= value <= MAX_PRIZE:
+                    raise ProblemError(f"Candidate {self.id}: prizes_by_desks values must be in 0..{MAX_PRIZE:g}, got {value!r}")
+            table[desks] = prizes
+        object.__setattr__(self, "prizes_by_desks", MappingProxyType(table))
         if not isinstance(self.site, Site):
             raise ProblemError(f"Candidate {self.id}: site must be a Site")
         d = _check_int(f"Candidate {self.id} duration", self.duration)
@@ -443,6 +468,22 @@ class Candidate:
     def commune_id(self) -> int:
         """The commune of the candidate's site."""
         return self.site.commune_id
+
+    def visit_prize(self, visit_index: int, desks: int = 1) -> float:
+        """Prize of the commune's ``visit_index``-th stop (0 = first) by a route-day with ``desks``."""
+        if not self.prizes_by_desks:
+            return self.prize
+        fitting = [d for d in self.prizes_by_desks if d <= desks]
+        prizes = self.prizes_by_desks[max(fitting) if fitting else min(self.prizes_by_desks)]
+        return prizes[min(visit_index, len(prizes) - 1)]
+
+    def __getstate__(self) -> dict[str, object]:
+        """Picklable state (the read-only prize table becomes a dict) for parallel workers."""
+        return {k: dict(v) if isinstance(v, MappingProxyType) else v for k, v in self.__dict__.items()}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        for k, v in state.items():
+            object.__setattr__(self, k, MappingProxyType(v) if k == "prizes_by_desks" else v)
 
 
 StopRequest = Candidate

@@ -53,11 +53,13 @@ class RoutePool:
 
 @dataclass(frozen=True, kw_only=True)
 class Groups:
-    """Cross-route rules: ``group[node]`` (-1: none) serves at most ``cap[g]`` nodes, one a day."""
+    """Cross-route rules: ``group[node]`` (-1: none) serves at most ``cap[g]`` nodes, and
+    ``commune[node]`` (-1: none; default ``group``) is served by one route a day."""
 
     group: Sequence[int]
     cap: Sequence[int]
     day: Sequence[int]  # day of each vehicle
+    commune: Sequence[int] = ()
 
 
 def recombine(
@@ -94,6 +96,7 @@ def recombine(
     per_node: dict[int, list[cp_model.IntVar]] = {}
     per_group: dict[int, list[cp_model.IntVar]] = {}
     per_group_day: dict[tuple[int, int], list[cp_model.IntVar]] = {}
+    communes = groups.commune or groups.group
     for var, (profile, route) in zip(x, chosen):
         per_profile.setdefault(profile, []).append(var)
         day = groups.day[by_profile[profile][0]]
@@ -102,7 +105,8 @@ def recombine(
             g = groups.group[node]
             if g >= 0:
                 per_group.setdefault(g, []).append(var)
-                per_group_day.setdefault((g, day), []).append(var)
+        for c in {communes[node] for node in route} - {-1}:
+            per_group_day.setdefault((c, day), []).append(var)
     for profile, vars_ in per_profile.items():
         model.add(sum(vars_) <= len(by_profile[profile]))
     for vars_ in per_node.values():
@@ -111,7 +115,7 @@ def recombine(
     for g, terms in per_group.items():
         if len(terms) > groups.cap[g]:
             model.add(sum(terms) <= groups.cap[g])
-    for vars_ in per_group_day.values():
+    for vars_ in per_group_day.values():  # one route per commune and day
         if len(vars_) > 1:
             model.add_at_most_one(vars_)
     model.minimize(sum(priced[k] * var for k, var in zip(chosen, x)))

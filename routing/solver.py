@@ -48,17 +48,21 @@ and the vehicle's capacity (unlimited = the sum of every load) as its bound. Rou
 that a node's load alone would overflow were already removed from its options by
 :mod:`routing.precheck`.
 
-**Prizes.** Candidates are grouped by commune; each commune is one disjunction over all
-its nodes with ``max_cardinality`` = the largest ``max_visits`` of its candidates (so one
-stop per commune per week by default) and penalty ``P`` = the best value any of its nodes
-can reach. A node's value on vehicle ``v`` is ``boosted_prize + market bonus (if v's day
-is a market day) + move bonus (v is where the stop was in the previous plan)`` times
+**Prizes.** A commune's nodes are grouped by visit: the n-th visit group holds the
+``visit_index`` n copy of each of its candidates, and each group is one disjunction (at
+most one served) with penalty ``P`` = the best value any of its nodes can reach. So a
+commune gets at most as many stops as its candidates' largest ``max_visits``, and the
+n-th stop is worth the n-th visit's value (``Candidate.visit_prize``: a second stop can be
+worth less than a first one elsewhere) whichever site makes it. A node's value on vehicle
+``v`` is ``boosted_prize(visit prize for v's desks) + market bonus (if v's day is a market
+day) + move bonus (v is where the stop was in the previous plan)`` times
 ``prize_scale``; the difference ``P - value`` is added to the cost of every arc leaving
 the node on that vehicle. Serving a node therefore saves exactly its value, and since
 vehicle-dependent values live in per-vehicle cost matrices (deduplicated), the objective
-stays a plain matrix lookup. When a commune has several nodes and allows several visits,
-an ``AllDifferent`` over the nodes' day (``Element`` of the vehicle's day on
-``VehicleVar``) keeps its visits on different days.
+stays a plain matrix lookup. A commune's stops of one day are all on one route-day (two
+stops there the same day are a full day, morning and afternoon with lunch between): for
+every pair of its nodes, ``day(a) != day(b) or vehicle(a) == vehicle(b)`` (days by
+``Element`` over ``VehicleVar``).
 
 **Scale.** Arc costs are kilometre costs in euro cents (``metres * cost_per_km /
 1000``). One unit of prize is ``prize_scale`` (default 100 000 = 1 000 euros), so prizes
@@ -454,7 +458,7 @@ class _Model:
     def _base_value(self, spec: NodeSpec, rd: RouteDay) -> float:
         c = spec.candidate
         value = boosted_prize(
-            c.prize,
+            c.visit_prize(spec.visit_index, rd.shift.desks),
             c.weeks_since_visit,
             per_week=self.params.fairness_per_week,
             max_factor=self.params.fairness_max_factor,
@@ -524,33 +528,38 @@ class _Model:
             for v in values:
                 values[v] += bonus
 
-        # Communes: one disjunction each; P - value goes on the node's outgoing arcs.
-        groups: dict[int, list[int]] = {}
-        for k, spec in enumerate(self.specs):
-            groups.setdefault(spec.candidate.commune_id, []).append(k)
+        # Visit groups: the n-th visits of a commune's candidates (``visit_index`` n), one
+        # disjunction each, at most one served; P - value goes on the node's outgoing arcs.
+        # The n-th visit of a commune is worth its own value whichever site makes it.
+        self.levels = _visit_groups(self.specs)
         fixed = [[0] * n_nodes for _ in self.days]
-        self.group_of: dict[int, int] = {}
         self.caps: dict[int, int] = {}
-        for commune, members in groups.items():
+        by_commune: dict[int, list[int]] = {}
+        for (commune, _), members in self.levels.items():
+            self.caps[commune] = self.caps.get(commune, 0) + 1
+            by_commune.setdefault(commune, []).extend(members)
             penalty = max(max(self.values[k].values()) for k in members)
-            cap = min(len(members), max(self.specs[k].candidate.max_visits for k in members))
-            self.caps[commune] = cap
             indices = [manager.NodeToIndex(self.n_places + k) for k in members]
-            if len(indices) == 1:
-                routing.AddDisjunction(indices, penalty)
-            else:
-                # Per inactive node: OR-Tools' default charges the penalty once while fewer
-                # than ``cap`` are served, so one visit of a two-visit commune saved nothing.
-                routing.AddDisjunction(indices, penalty, cap, pywrapcp.RoutingModel.PENALIZE_PER_INACTIVE)
+            routing.AddDisjunction(indices, penalty)
             for k in members:
                 for v, value in self.values[k].items():
                     fixed[v][self.n_places + k] = penalty - value
-            if cap > 1:
-                day_vars = []
-                for sentinel, idx in enumerate(indices, start=1):
-                    table = [-sentinel] + [rd.day for rd in self.days]
-                    day_vars.append(solver.Element(table, (routing.VehicleVar(idx) + 1).Var()).Var())
-                solver.Add(solver.AllDifferent(day_vars))
+        # A commune's stops of one day are on one route-day (a full day there); different
+        # route-days serve it on different days.
+        for members in by_commune.values():
+            if len(members) < 2:
+                continue
+            indices = [manager.NodeToIndex(self.n_places + k) for k in members]
+            vehicle_vars = [routing.VehicleVar(idx) for idx in indices]
+            day_vars = []
+            for sentinel, var in enumerate(vehicle_vars, start=1):
+                table = [-sentinel] + [rd.day for rd in self.days]
+                day_vars.append(solver.Element(table, (var + 1).Var()).Var())
+            for a, b in itertools.combinations(range(len(indices)), 2):
+                solver.Add(
+                    solver.IsDifferentVar(day_vars[a], day_vars[b]) + solver.IsEqualVar(vehicle_vars[a], vehicle_vars[b])
+                    >= 1
+                )
 
         # Arc costs per vehicle: kilometre cost + fixed cost of leaving the node.
         cost_eval: dict[tuple[object, ...], int] = {}
@@ -650,17 +659,27 @@ class _Model:
         for k, spec in enumerate(self.specs):
             free.setdefault(spec.candidate.id, []).append(k)
         routes: list[list[int]] = [[] for _ in self.days]
+        taken: set[tuple[int, int]] = set()
         for key, candidate_ids in by_key.items():
             v = by_v.get(key)
             if v is None:
                 continue
             for candidate_id in candidate_ids:
-                choices = [k for k in free.get(candidate_id, []) if v in self.specs[k].options]
+                # the lowest visit of its commune not taken yet (one node per visit group)
+                choices = [
+                    k
+                    for k in free.get(candidate_id, [])
+                    if v in self.specs[k].options
+                    and (self.specs[k].candidate.commune_id, self.specs[k].visit_index) not in taken
+                ]
                 if not choices:
                     continue
-                choices.sort(key=lambda k: (not self.specs[k].frozen, not self.specs[k].pinned, k))
+                choices.sort(
+                    key=lambda k: (not self.specs[k].frozen, not self.specs[k].pinned, self.specs[k].visit_index, k)
+                )
                 k = choices[0]
                 free[candidate_id].remove(k)
+                taken.add((self.specs[k].candidate.commune_id, self.specs[k].visit_index))
                 routes[v].append(self.manager.NodeToIndex(self.n_places + k))
         return routes
 
@@ -954,7 +973,9 @@ class _Model:
         members: dict[int, int] = {}
         for spec in self.specs:
             members[spec.candidate.commune_id] = members.get(spec.candidate.commune_id, 0) + 1
-        groups = {c: g for g, c in enumerate(c for c, count in members.items() if count > 1)}
+        communes = {c: i for i, c in enumerate(c for c, count in members.items() if count > 1)}
+        group_key = {k: key for key, ks in self.levels.items() if len(ks) > 1 for k in ks}
+        groups = {key: g for g, key in enumerate(dict.fromkeys(group_key[k] for k in sorted(group_key)))}
         side = any(rd.shift.lunch is not None or rd.shift.max_driving is not None for rd in self.days)
         window: list[list[tuple[int, int] | None]] = []
         value: list[list[int]] = []
@@ -984,8 +1005,9 @@ class _Model:
             window=window,
             value=value,
             load=self.loads,
-            group=[-1] * n_places + [groups.get(s.candidate.commune_id, -1) for s in self.specs],
-            group_cap=[self.caps[c] for c in groups],
+            group=[-1] * n_places + [groups[group_key[k]] if k in group_key else -1 for k in range(len(self.specs))],
+            group_cap=[1] * len(groups),
+            commune=[-1] * n_places + [communes.get(s.candidate.commune_id, -1) for s in self.specs],
             vehicle_day=[rd.day for rd in self.days],
             drive=[self._minutes_of_kind[k] for k in kinds] if side else [],
             service=self.service,
@@ -1041,7 +1063,7 @@ class _Model:
         pool = RoutePool(fast.profile) if fast.m > 1 and choosing else None
         ratio_share = _RATIO_SHARE if choosing else 0.0
         marks = list(_RECOMBINE_AT) if pool is not None else []
-        groups = Groups(group=fast.group, cap=fast.group_cap, day=fast.day)
+        groups = Groups(group=fast.group, cap=fast.group_cap, day=fast.day, commune=fast.commune)
         while limit is None or step < limit:
             used = solver.WallTime() - started_ms
             if step and budget_ms - used < 5:  # the first descent always runs (a few ms)
@@ -1206,9 +1228,12 @@ class _Model:
         unserved = list(self.prep.unserved)
         served_candidates = {self.specs[k].candidate.id for k in served_nodes}
         commune_visits: dict[int, int] = {}
-        for k in served_nodes:
-            commune = self.specs[k].candidate.commune_id
-            commune_visits[commune] = commune_visits.get(commune, 0) + 1
+        commune_days: dict[int, dict[int, int]] = {}  # commune -> day -> route-day serving it
+        for v, rd in enumerate(self.days):
+            for k in self._served_on(solution, v):
+                commune = self.specs[k].candidate.commune_id
+                commune_visits[commune] = commune_visits.get(commune, 0) + 1
+                commune_days.setdefault(commune, {})[rd.day] = v
         reported: set[int] = set()
         hard_missed = False
         specs_of: dict[int, list[NodeSpec]] = {}
@@ -1234,6 +1259,14 @@ class _Model:
             elif commune_visits.get(c.commune_id, 0) >= self.caps[c.commune_id]:
                 reason = UnservedReason.COMMUNE_VISITED
                 detail = f"commune {c.commune_id} already gets its stop(s) this week from another candidate"
+            elif all(
+                commune_days.get(c.commune_id, {}).get(self.days[v].day, v) != v for v in spec.options
+            ):
+                reason = UnservedReason.COMMUNE_VISITED
+                detail = (
+                    f"commune {c.commune_id} already gets a stop from another route on each day this one "
+                    "could serve it (one route a day per commune)"
+                )
             elif (
                 self.capacities is not None
                 and c.load > 0
@@ -1265,6 +1298,15 @@ class _Model:
             objective=solution.ObjectiveValue(),
             elapsed_s=elapsed,
         )
+
+    def _served_on(self, solution: pywrapcp.Assignment, v: int) -> list[int]:
+        """Spec positions served by route-day ``v`` in ``solution``, in order."""
+        routing, out = self.routing, []
+        index = solution.Value(routing.NextVar(routing.Start(v)))
+        while not routing.IsEnd(index):
+            out.append(self.manager.IndexToNode(index) - self.n_places)
+            index = solution.Value(routing.NextVar(index))
+        return out
 
     def _route(
         self, v: int, rd: RouteDay, stops: Sequence[tuple[int, int]], lunch_hint: int | None, messages: list[str]
@@ -1313,6 +1355,14 @@ class _Model:
             cost=(metres * rd.resource.cost_per_km + 500) // 1000,
             load=sum(s.candidate.load for s in specs),
         )
+
+
+def _visit_groups(specs: Sequence[NodeSpec]) -> dict[tuple[int, int], list[int]]:
+    """Spec positions by (commune, visit_index): the candidates' n-th visits of each commune."""
+    levels: dict[tuple[int, int], list[int]] = {}
+    for k, spec in enumerate(specs):
+        levels.setdefault((spec.candidate.commune_id, spec.visit_index), []).append(k)
+    return levels
 
 
 def _timetable(

@@ -101,7 +101,7 @@ def violations(
                 busy.append((v.start, v.end, f"service c{c.id}"))
                 load += c.load
                 visits_by_candidate[c.id].append((route.day, route.resource_id, v.start))
-                visits_by_commune[c.site.commune_id].append(route.day)
+                visits_by_commune[c.site.commune_id].append((route.day, route.resource_id))
                 clock = v.end
         if shift.max_driving is not None and driving > shift.max_driving:
             out.append(f"{tag}: drives {driving} min > {shift.max_driving}")
@@ -136,15 +136,14 @@ def violations(
         c = candidates[cid]
         if len(visits) > c.max_visits:
             out.append(f"c{cid}: {len(visits)} visits > max_visits {c.max_visits}")
-        days = [d for d, _, _ in visits]
-        if len(set(days)) != len(days):
-            out.append(f"c{cid}: two visits on one day")
-    for commune, days in visits_by_commune.items():
+    for commune, stops in visits_by_commune.items():
         allowed = max(c.max_visits for c in problem.candidates if c.site.commune_id == commune)
-        if len(days) > allowed:
-            out.append(f"commune {commune}: {len(days)} visits > {allowed}")
-        if len(set(days)) != len(days):
-            out.append(f"commune {commune}: two visits on one day")
+        if len(stops) > allowed:
+            out.append(f"commune {commune}: {len(stops)} visits > {allowed}")
+        # several stops of one day make a full day there: one route only
+        for day in {d for d, _ in stops}:
+            if len({r for d, r in stops if d == day}) > 1:
+                out.append(f"commune {commune}: served by two routes on day {day}")
 
     unserved = {u.candidate_id: u for u in plan.unserved}
     if len(unserved) != len(plan.unserved):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from routing.params import SolveParams
-from routing.problem import Break, Problem, TimeWindow
+from routing.problem import Break, Problem, Shift, TimeWindow
 from routing.result import SolveStatus, UnservedReason
 from routing.solver import solve
 from tests.unit.routing.builders import DAY, bus, car, cand, crew, hm, loc, shift, site, window
@@ -117,19 +117,61 @@ def test_max_visits_allows_copies_on_different_days() -> None:
 
     visits = plan.visits_of(1)
     assert len(visits) == 3
-    assert len({v.day for v in visits}) == 3
     assert sorted(v.visit_index for v in visits) == [0, 1, 2]
+    # stops of one day are one route's (a full day there), never two cars at once
+    by_day: dict[int, set[int]] = {}
+    for route in plan.routes:
+        for v in route.visits:
+            by_day.setdefault(route.day, set()).add(route.resource_id)
+    assert all(len(resources) == 1 for resources in by_day.values())
     assert_feasible(problem, plan)
+
+
+def test_a_full_day_is_two_stops_of_one_route_with_lunch_between() -> None:
+    # One car, one day, a town open all day: the morning and the afternoon there.
+    problem = Problem(
+        resources=(car(1, loc(1)),),
+        shifts=(shift(1, 0, start="08:30", end="17:30"),),
+        candidates=(cand(1, site(1, 3, 3), duration=180, prize=6, max_visits=2),),
+    )
+
+    plan = solve(problem, SolveParams(time_limit_s=0.5))
+
+    (route,) = plan.routes
+    assert [v.candidate_id for v in route.visits] == [1, 1]
+    first, second = route.visits
+    assert route.lunch is not None
+    assert first.end <= route.lunch[0] and route.lunch[1] <= second.start
+    assert_feasible(problem, plan)
+
+
+def test_two_routes_never_serve_one_commune_on_the_same_day() -> None:
+    # Two cars on Monday only: the second stop in town would need the other car the same day.
+    problem = Problem(
+        resources=(car(1, loc(1)), car(2, loc(2, 3, 3))),
+        shifts=(shift(1, 0, start="08:30", end="12:30", lunch=None), shift(2, 0, start="08:30", end="12:30", lunch=None)),
+        candidates=(
+            cand(1, site(1, 3, 3, commune=5), duration=180, prize=6, max_visits=2),
+            cand(2, site(2, 3, 3.1, commune=5), duration=180, prize=6),
+        ),
+    )
+
+    plan = solve(problem, SolveParams(time_limit_s=0.5))
+
+    assert len(plan.visits) == 1
+    assert plan.unserved_reason(1 if plan.visits[0].candidate_id == 2 else 2) is not None
+    assert_feasible(problem, plan)
+
 
 
 @pytest.mark.parametrize("strategy", ["lns", "ortools"])
 def test_one_visit_of_a_two_visit_commune_is_worth_its_prize(strategy: str) -> None:
-    # Only one day in the week: the second visit cannot happen, the first still counts.
+    # Only one half-day in the week: the second visit cannot happen, the first still counts.
     # (OR-Tools' default disjunction cost charged the penalty once while fewer than two
     # visits were served, so the search left such communes out altogether.)
     problem = Problem(
         resources=(car(1, loc(1)),),
-        shifts=(shift(1, 0),),
+        shifts=(shift(1, 0, start="08:30", end="12:30", lunch=None),),
         candidates=(cand(1, site(1, 3, 3), duration=120, prize=5, max_visits=2),),
     )
 
@@ -140,7 +182,7 @@ def test_one_visit_of_a_two_visit_commune_is_worth_its_prize(strategy: str) -> N
     assert_feasible(problem, plan)
 
 
-def test_commune_with_a_multi_visit_candidate_keeps_its_visits_on_distinct_days() -> None:
+def test_commune_with_a_multi_visit_candidate_is_served_by_one_route_a_day() -> None:
     problem = Problem(
         resources=(car(1, loc(1)), car(2, loc(2))),
         shifts=(shift(1, 0), shift(2, 0), shift(1, 1)),
@@ -152,8 +194,9 @@ def test_commune_with_a_multi_visit_candidate_keeps_its_visits_on_distinct_days(
 
     plan = solve(problem, SolveParams(time_limit_s=0.5))
 
-    days = [v.day for v in plan.visits]
-    assert len(days) == 2 and len(set(days)) == 2
+    stops = [(route.day, route.resource_id) for route in plan.routes for _ in route.visits]
+    assert len(stops) == 2
+    assert all(len({r for d, r in stops if d == day}) == 1 for day, _ in stops)
     assert_feasible(problem, plan)
 
 
@@ -240,3 +283,42 @@ def test_shift_window_bounds_the_whole_route(greedy: SolveParams) -> None:
     assert route.start >= hm("13:00") and route.end <= hm("17:00")
     assert_feasible(problem, plan)
     assert TimeWindow(hm("13:00"), hm("17:00")).contains(route.visits[0].start)
+
+
+def test_a_second_stop_worth_less_leaves_room_for_a_first_stop_elsewhere() -> None:
+    # One car, one day: the town's second half-day (worth 2) loses to the village's first (3),
+    # although the town's first stop is worth more than both.
+    problem = Problem(
+        resources=(car(1, loc(1)),),
+        shifts=(shift(1, 0, start="08:30", end="17:30"),),
+        candidates=(
+            cand(1, site(1, 2, 0, commune=1), duration=180, prize=6, max_visits=2, prizes_by_desks={1: (6, 2)}),
+            cand(2, site(2, 4, 0, commune=2), duration=180, prize=3),
+        ),
+    )
+
+    plan = solve(problem, SolveParams(time_limit_s=0.5))
+
+    assert sorted(v.candidate_id for v in plan.visits) == [1, 2]
+    assert_feasible(problem, plan)
+
+
+def test_a_stop_is_worth_the_people_the_route_day_can_see() -> None:
+    # The bus (two desks) and the car (one) each make one stop: the bus goes where two desks
+    # serve more people, although the car is closer to it.
+    town = cand(1, site(1, 1, 0, commune=1), duration=180, prize=6, prizes_by_desks={1: (6,), 2: (12,)})
+    village = cand(2, site(2, 6, 0, commune=2), duration=180, prize=5, prizes_by_desks={1: (5,), 2: (5,)})
+    problem = Problem(
+        resources=(car(1, loc(1)), bus(2, loc(2, 6, 0))),
+        shifts=(
+            shift(1, 0, start="08:30", end="12:30", lunch=None),
+            Shift(resource_id=2, day=0, window=window("08:30", "12:30"), lunch=None, crew=crew((7, ()), (8, ())), desks=2),
+        ),
+        candidates=(town, village),
+    )
+
+    plan = solve(problem, SolveParams(time_limit_s=0.5))
+
+    where = {v.candidate_id: route.resource_id for route in plan.routes for v in route.visits}
+    assert where == {1: 2, 2: 1}
+    assert_feasible(problem, plan)
