@@ -63,7 +63,7 @@ def demo(
         target_week = week or week_of((datetime.now(UTC) + timedelta(days=7)).date())
         outcome = run_plan(engine, current, territory.id, target_week, time_limit)  # type: ignore[arg-type]
         print_plan(engine, outcome.plan_id, current)
-        write_plan_html(engine, outcome.plan_id, current, current.data_dir / f"plan-{target_week}.html")
+        write_plan_html(engine, outcome.plan_id, current)
         bootstrap(current, engine=engine).handle(commands.PublishPlan(territory_id=territory.id, week=target_week))  # type: ignore[arg-type]
         with Session(engine) as session:
             slots = session.exec(

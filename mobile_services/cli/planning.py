@@ -9,18 +9,19 @@ from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.text import Text
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from config import Settings
 from mobile_services.bootstrap import bootstrap
 from mobile_services.cli.common import console, engine_scope, friendly_errors, settings
+from mobile_services.cli.plan_table import RouteRow, StopRow, clip, plan_lines, terminal_width, unserved_lines, wrapped
 from mobile_services.domain import commands
 from mobile_services.domain.calendar import parse_week
 from mobile_services.domain.exceptions import InvalidInput, NotFound
 from mobile_services.service_layer.planning import PlanOutcome, latest_plan
-from mobile_services.reports.plan_view import render_plan_html
+from mobile_services.reports.plan_view import render_plan_html, route_numbers, slug
 from mobile_services.storage import tables as t
 from routing.solver import SearchProgress
 
@@ -80,16 +81,30 @@ def run_plan(engine: Engine, current: Settings, territory_id: int, week: str, ti
             ticker.join()
 
 
-def write_plan_html(engine: Engine, plan_id: int, current: Settings, path: Path) -> None:
-    """The map and timeline of a plan, as a self-contained HTML file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+def plan_page_path(current: Settings, territory: str, week: str, version: int) -> Path:
+    """Where `plan` writes a plan's page by default: data folder, plans/, named after territory, week, version."""
+    return current.data_dir / "plans" / f"plan-{slug(territory)}-{week}-v{version}.html"
+
+
+def write_plan_html(engine: Engine, plan_id: int, current: Settings, path: Path | None = None) -> Path:
+    """The map and timeline of a plan, as a self-contained HTML file (default path: `plan_page_path`); prints the path."""
     with Session(engine) as session:
-        path.write_text(render_plan_html(session, plan_id, current.tz), encoding="utf-8")
-    console.print(f"Carte et planning : {path}")
+        if path is None:
+            plan = session.get(t.Plan, plan_id)
+            territory = session.get(t.Territory, plan.territory_id) if plan else None
+            if plan is None or territory is None:
+                raise NotFound(f"plan {plan_id} not found", f"Plan {plan_id} introuvable.")
+            path = plan_page_path(current, territory.name, plan.week, plan.version)
+        page = render_plan_html(session, plan_id, current.tz)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(page, encoding="utf-8")
+    console.print(Text(f"Carte et planning : {path.resolve()}"), soft_wrap=True)  # one line, whatever the width: copy-pastable
+    return path
 
 
 def print_plan(engine: Engine, plan_id: int, current: Settings) -> None:
-    """Per-route table, coverage figures and the communes left out with their reason."""
+    """Routes (one line each, numbered as on the plan page) and their stops (one line each), coverage
+    figures and the communes left out with their reason, laid out for the terminal's width (``COLUMNS``)."""
     tz = current.tz
     with Session(engine) as session:
         plan = session.get(t.Plan, plan_id)
@@ -101,56 +116,67 @@ def print_plan(engine: Engine, plan_id: int, current: Settings) -> None:
         vehicles = {v.id: v for v in session.exec(select(t.Vehicle).where(t.Vehicle.territory_id == plan.territory_id))}
         people = {c.id: c for c in session.exec(select(t.Counsellor).where(t.Counsellor.territory_id == plan.territory_id))}
 
-    status = {"draft": "brouillon", "published": "publié", "superseded": "remplacé"}[plan.status]
-    table = Table(title=f"Plan {plan.week} v{plan.version} ({status})", show_lines=True)
-    for header in ("Jour", "Véhicule", "Équipage", "Arrêts", "km", "Conduite", "Pause"):
-        table.add_column(header)
+    width = terminal_width(console)
+    numbers = route_numbers(routes)
     by_route: dict[int | None, list[t.Visit]] = {}
     for visit in visits:
         by_route.setdefault(visit.route_id, []).append(visit)
-    for route in routes:
-        stops = []
-        for visit in by_route.get(route.id, []):
-            site = sites[visit.site_id]
-            start, end = visit.start_at.astimezone(tz), visit.end_at.astimezone(tz)
-            pin = " (épinglé)" if visit.pinned else ""
-            stops.append(f"#{visit.id} {start:%H:%M}-{end:%H:%M} {communes[site.commune_id].name} - {site.name}{pin}")
+    rows = []
+    for route in sorted(routes, key=lambda r: numbers.get(r.id or -1, 0)):
+        stops = tuple(
+            StopRow(
+                visit_id=visit.id or 0,
+                start=f"{visit.start_at.astimezone(tz):%H:%M}",
+                end=f"{visit.end_at.astimezone(tz):%H:%M}",
+                commune=communes[sites[visit.site_id].commune_id].name,
+                site=sites[visit.site_id].name,
+                pinned=visit.pinned,
+                expected=visit.expected_demand,
+            )
+            for visit in sorted(by_route.get(route.id, []), key=lambda v: v.start_at)
+        )
         pause = (
             f"{route.break_start_at.astimezone(tz):%H:%M}-{route.break_end_at.astimezone(tz):%H:%M}"
             if route.break_start_at and route.break_end_at
-            else "-"
+            else None
         )
-        table.add_row(
-            f"{DAY_NAMES[route.day.weekday()]} {route.day:%d/%m}",
-            vehicles[route.vehicle_id].name,
-            ", ".join(people[c].name for c in route.crew if c in people),
-            "\n".join(stops),
-            f"{route.distance_km:.0f}",
-            f"{route.driving_minutes // 60}h{route.driving_minutes % 60:02d}",
-            pause,
+        rows.append(
+            RouteRow(
+                number=numbers.get(route.id or -1, 0),
+                day=route.day,
+                vehicle=vehicles[route.vehicle_id].name,
+                crew=tuple(people[c].name for c in route.crew if c in people),
+                km=route.distance_km,
+                driving_minutes=route.driving_minutes,
+                pause=pause,
+                stops=stops,
+            )
         )
-    console.print(table)
+
+    def say(line: str, style: str = "") -> None:
+        console.print(Text(line, style=style), width=width, no_wrap=True, overflow="crop")
+
+    status = {"draft": "brouillon", "published": "publié", "superseded": "remplacé"}.get(plan.status, plan.status)
+    say(clip(f"Plan {plan.week} v{plan.version} ({status}) : {len(rows)} tournées, {len(visits)} arrêts", width), "bold")
+    for line, style in plan_lines(rows, width):
+        say(line, style)
     k = plan.kpis
-    console.print(
+    console.print()
+    for paragraph in (
         f"Communes visitées : {k.get('communes_visited')} / {k.get('communes_with_demand')} avec demande "
         f"({k.get('communes')} au total) · population couverte : {k.get('population_covered')} / {k.get('population')} · "
         f"demande servie : {100 * float(k.get('demand_served_share', 0)):.0f} % "
-        f"({k.get('demand_served')} / {k.get('demand_expected')} personnes attendues)"
-    )
-    console.print(
+        f"({k.get('demand_served')} / {k.get('demand_expected')} personnes attendues)",
         f"{k.get('km')} km · {k.get('driving_hours')} h de conduite · {k.get('co2_kg')} kg de CO2 · "
-        f"{k.get('cost_eur')} € de frais kilométriques · calcul {plan.solve_seconds} s ({plan.solver_status})"
-    )
+        f"{k.get('cost_eur')} € de frais kilométriques · calcul {plan.solve_seconds} s ({plan.solver_status})",
+    ):
+        for line in wrapped(paragraph, width, indent=""):
+            say(line)
     if plan.unserved:
-        left = Table(title="Communes sans arrêt cette semaine", show_lines=False)
-        for header in ("Commune", "Demande", "Raison"):
-            left.add_column(header)
-        for item in plan.unserved[:15]:
-            mandatory = " [obligatoire]" if item.get("mandatory") else ""
-            left.add_row(str(item["commune"]), str(item["expected_demand"]), f"{item['reason_fr']}{mandatory}")
-        console.print(left)
-        if len(plan.unserved) > 15:
-            console.print(f"... et {len(plan.unserved) - 15} autres communes.")
+        say("")
+        say(clip(f"Communes sans arrêt cette semaine ({len(plan.unserved)}), les plus demandeuses d'abord :", width), "bold")
+        for line in unserved_lines(plan.unserved, width):
+            say(line)
 
 
 @friendly_errors
@@ -158,7 +184,10 @@ def plan(
     week: WeekOption,
     territory: TerritoryOption = None,
     time_limit: Annotated[float | None, typer.Option("--time-limit", help="Temps de calcul en secondes.")] = None,
-    html: Annotated[Path | None, typer.Option("--html", help="Écrire aussi la carte et le planning dans ce fichier HTML.")] = None,
+    html: Annotated[
+        Path | None,
+        typer.Option("--html", help="Fichier HTML de la carte et du planning (par défaut : plans/plan-TERRITOIRE-SEMAINE-vN.html dans le dossier de données)."),
+    ] = None,
 ) -> None:
     """Calcule le plan de la semaine à partir de la demande et l'enregistre en brouillon."""
     current = settings()
@@ -170,9 +199,9 @@ def plan(
         for message in outcome.messages:
             console.print(f"[yellow]• {message}[/yellow]")
         print_plan(engine, outcome.plan_id, current)
-        if html is not None:
-            write_plan_html(engine, outcome.plan_id, current, html)
-        console.print(f"Brouillon v{outcome.version} enregistré. Publiez-le avec : mobile-services publish --week {week}")
+        write_plan_html(engine, outcome.plan_id, current, html)
+        console.print(f"Brouillon v{outcome.version} enregistré.")
+        console.print(Text(f"Publiez-le avec : mobile-services publish --week {week}"), soft_wrap=True)
 
 
 @friendly_errors
