@@ -271,6 +271,8 @@ def build_map(
     for (x, y), markers in markers_at.items():
         step = 2 * STOP_RADIUS + 1
         first = x - step * (len(markers) - 1) / 2
+        if any(abs(d.x - x) < STOP_RADIUS + 6 and abs(d.y - y) < STOP_RADIUS + 6 for d in view.depots):
+            first = x + STOP_RADIUS + 7  # a stop at the depot: beside the depot's square, not over it
         for i, (number, colour, title) in enumerate(markers):
             mx = round(first + i * step, 1)
             view.stops.append(StopMarker(mx, y, number, colour, title))
@@ -395,6 +397,7 @@ def render_plan_html(session: Session, plan_id: int, tz: ZoneInfo) -> str:
         unserved_total=sum(1 for u in plan.unserved if float(u.get("expected_demand", 0)) >= DEMAND_THRESHOLD),
         kpis=plan.kpis,
         percent=lambda share: f"{100 * float(share or 0):.0f}",
+        people=lambda value: _people(float(value or 0)),
         stop_radius=STOP_RADIUS,
         math=math,
     )
