@@ -7,6 +7,7 @@ pass the result down, so tests build their own :class:`Settings` freely.
 from __future__ import annotations
 
 import os
+import re
 from datetime import time
 from functools import lru_cache
 from pathlib import Path
@@ -29,6 +30,71 @@ USER_FILE_DEFAULT = Path("mobile-services.toml")
 
 class SettingsError(RuntimeError):
     """Raised with one line naming the faulty setting, for the CLI to print."""
+
+
+#: Opening hours of the default site ("Mairie", at the commune's centre) that a commune
+#: without any site of its own gets: Monday to Friday, morning and afternoon. The gap
+#: leaves room for the planner's lunch break (45 minutes between 12:00 and 14:00).
+DEFAULT_SITE_HOURS = "lun-ven 09:00-12:00 13:30-17:00"
+
+_DAYS = ("lun", "mar", "mer", "jeu", "ven", "sam", "dim")
+_DAY_NAMES = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
+_RANGE_RE = re.compile(r"(\d{1,2})(?:[:h](\d{2})?)?-(\d{1,2})(?:[:h](\d{2})?)?")
+
+
+def _day(text: str) -> int:
+    key = text.strip().lower()
+    for index, (short, name) in enumerate(zip(_DAYS, _DAY_NAMES, strict=True)):
+        if key in (short, name):
+            return index
+    raise ValueError(f"unknown weekday {text!r} (lun, mar, mer, jeu, ven, sam, dim)")
+
+
+def parse_week_hours(text: str) -> dict[str, list[list[str]]]:
+    """'lun-ven 09:00-12:00 13:30-17:00; sam 09:00-12:00' -> the stored form of site hours.
+
+    Groups are separated by ``;``; each is days (``lun``, ``lun-ven``, ``lun,mer,ven``,
+    full names too) then time ranges (``09:00-12:00``, ``9h-12h``). The result is keyed
+    like ``site.opening_hours``: {"0": [["09:00", "12:00"], ["13:30", "17:00"]], ...}
+    (0 = Monday). Raises ValueError with an English message.
+    """
+    week: dict[int, list[tuple[int, int]]] = {}
+    for group in filter(None, (part.strip() for part in text.split(";"))):
+        days_text, _, ranges_text = group.partition(" ")
+        days: list[int] = []
+        for item in filter(None, days_text.split(",")):
+            first, dash, last = item.partition("-")
+            start = _day(first)
+            end = _day(last) if dash else start
+            if end < start:
+                raise ValueError(f"day range {item!r} ends before it starts")
+            days.extend(range(start, end + 1))
+        spans: list[tuple[int, int]] = []
+        for chunk in ranges_text.replace(",", " ").split():
+            match = _RANGE_RE.fullmatch(chunk)
+            if match is None:
+                raise ValueError(f"unreadable time range {chunk!r} (expected e.g. 09:00-12:00)")
+            h1, m1, h2, m2 = (int(g) if g else 0 for g in match.groups())
+            start, end = h1 * 60 + m1, h2 * 60 + m2
+            if m1 > 59 or m2 > 59 or end > 24 * 60 or end <= start:
+                raise ValueError(f"invalid time range {chunk!r}")
+            spans.append((start, end))
+        if not days or not spans:
+            raise ValueError(f"{group!r}: expected days then time ranges, e.g. 'lun-ven 09:00-12:00 13:30-17:00'")
+        for day in days:
+            if day in week:
+                raise ValueError(f"{_DAY_NAMES[day]} is given twice")
+            week[day] = sorted(spans)
+    if not week:
+        raise ValueError("no opening hours (e.g. 'lun-ven 09:00-12:00 13:30-17:00')")
+    for day, spans in week.items():
+        for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+            if start < end:
+                raise ValueError(f"time ranges overlap on {_DAY_NAMES[day]}")
+    return {
+        str(day): [[f"{s // 60:02d}:{s % 60:02d}", f"{e // 60:02d}:{e % 60:02d}"] for s, e in week[day]]
+        for day in sorted(week)
+    }
 
 
 class Settings(BaseSettings):
@@ -66,6 +132,9 @@ class Settings(BaseSettings):
     solver_workers: int = Field(2, ge=1, le=64)
     road_factor: float = Field(1.3, ge=1.0, le=3.0)
 
+    #: hours of the default site of a commune that has no site of its own (parse_week_hours)
+    default_site_hours: str = DEFAULT_SITE_HOURS
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
@@ -73,6 +142,12 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("default_site_hours")
+    @classmethod
+    def _readable_site_hours(cls, value: str) -> str:
+        parse_week_hours(value)
         return value
 
     @field_validator("osrm_url", mode="before")
@@ -121,6 +196,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'mobile-services.db').as_posix()}"
+
+    @property
+    def default_site_opening_hours(self) -> dict[str, list[list[str]]]:
+        """``default_site_hours`` in the form stored in ``site.opening_hours``."""
+        return parse_week_hours(self.default_site_hours)
 
     @property
     def tz(self) -> ZoneInfo:

@@ -43,7 +43,12 @@ def demo(
         if territory is None:
             data = generate_territory(seed, communes, buses=2, counsellors=6, name=DEMO_TERRITORY)
             # The catalogue is seeded, never overwritten: a coordinator's own service edits stay.
-            summary = import_territory_data(engine, data.model_copy(update={"services": []}), organisation=DEMO_ORGANISATION)
+            summary = import_territory_data(
+                engine,
+                data.model_copy(update={"services": []}),
+                organisation=DEMO_ORGANISATION,
+                default_site_hours=current.default_site_opening_hours,
+            )
             seed_catalogue(engine)
             console.print(f"[bold]Territoire « {DEMO_TERRITORY} » créé[/bold]\n{summary.french()}")
             with Session(engine) as session:

@@ -19,7 +19,7 @@ from rich.table import Table
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
-from mobile_services.cli.common import console, friendly_errors, open_engine
+from mobile_services.cli.common import console, friendly_errors, open_engine, settings
 from mobile_services.domain.exceptions import InvalidInput, NotFound
 from mobile_services.domain.phones import territory_number
 from mobile_services.storage.db import session_scope
@@ -31,7 +31,7 @@ from mobile_services.territory.fetch import GEO_API_URL, fetch_departement
 from mobile_services.territory.formats import KIND_LABELS_FR, load_files, write_csv_files
 from mobile_services.territory.generator import generate_territory
 from mobile_services.territory.records import TerritoryData
-from mobile_services.territory.store import KINDS, ImportSummary, import_territory_data
+from mobile_services.territory.store import DEFAULT_SITE_FR, KINDS, ImportSummary, import_territory_data
 
 DEFAULT_ORGANISATION = "Mon organisation"
 SHOWN_WARNINGS = 10
@@ -99,13 +99,19 @@ def _print_summary(summary: ImportSummary) -> None:
         if counts.total:
             table.add_row(KIND_LABELS_FR[kind], str(counts.created), str(counts.updated), str(counts.unchanged))
     console.print(table)
+    defaults = summary.default_sites_fr()
+    if defaults:
+        console.print(f"{defaults[0].upper()}{defaults[1:]}.")
 
 
 def _import(engine: Engine, data: TerritoryData, *, organisation: str | None, territory: str | None) -> ImportSummary:
     org = _organisation_name(engine, organisation)
+    hours = settings().default_site_opening_hours
     total = sum(data.counts().values())
     if not console.is_terminal or total < 500:
-        return import_territory_data(engine, data, organisation=org, territory_name=territory)
+        return import_territory_data(
+            engine, data, organisation=org, territory_name=territory, default_site_hours=hours
+        )
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console, transient=True
     ) as progress:
@@ -118,7 +124,9 @@ def _import(engine: Engine, data: TerritoryData, *, organisation: str | None, te
         def report(kind: str, done: int, _total: int) -> None:
             progress.update(tasks[kind], completed=done)
 
-        return import_territory_data(engine, data, organisation=org, territory_name=territory, progress=report)
+        return import_territory_data(
+            engine, data, organisation=org, territory_name=territory, progress=report, default_site_hours=hours
+        )
 
 
 # --------------------------------------------------------------------------- commands
@@ -213,7 +221,11 @@ def generate(
         org = _organisation_name(engine, organisation)
         with session_scope(engine) as session:
             summary = import_territory_data(
-                session, data.model_copy(update={"services": []}), organisation=org, territory_name=name
+                session,
+                data.model_copy(update={"services": []}),
+                organisation=org,
+                territory_name=name,
+                default_site_hours=settings().default_site_opening_hours,
             )
             seeded = seed_catalogue(session)
         summary.counts["services"].created = len(seeded.created)
@@ -312,6 +324,13 @@ def show(territory: TerritoryOption = None, organisation: OrganisationOption = N
                 table.add_row(escape(label), *(_format_int(v) for v in _stats(session, row)))
             console.print(table)
             for row in territories:
+                on_default = _communes_on_default_site(session, row)
+                if on_default:
+                    communes = "commune" if on_default == 1 else "communes"
+                    console.print(
+                        f"« {escape(row.name)} » : {_format_int(on_default)} {communes} sur le {DEFAULT_SITE_FR} ; "
+                        "un fichier de lieux le remplace."
+                    )
                 if row.sms_number:
                     console.print(f"Numéro SMS de « {escape(row.name)} » : {row.sms_number}")
         console.print(f"Services au catalogue : {services}")
@@ -321,12 +340,13 @@ def _stats(session: Session, territory: Territory) -> tuple[int, ...]:
     communes, population = session.exec(
         select(func.count(), func.coalesce(func.sum(Commune.population), 0)).where(Commune.territory_id == territory.id)
     ).one()
-    sites = session.exec(
+    own_sites = session.exec(
         select(func.count())
         .select_from(Site)
         .join(Commune, Commune.id == Site.commune_id)
-        .where(Commune.territory_id == territory.id)
+        .where(Commune.territory_id == territory.id, Site.is_default == False)  # noqa: E712
     ).one()
+    sites = own_sites + _communes_on_default_site(session, territory)  # the sites a plan can use
     buses = session.exec(
         select(func.count()).select_from(Vehicle).where(Vehicle.territory_id == territory.id, Vehicle.kind == "bus")
     ).one()
@@ -337,6 +357,17 @@ def _stats(session: Session, territory: Territory) -> tuple[int, ...]:
         select(func.count()).select_from(Counsellor).where(Counsellor.territory_id == territory.id)
     ).one()
     return communes, population, sites, buses, cars, counsellors
+
+
+def _communes_on_default_site(session: Session, territory: Territory) -> int:
+    """Communes of ``territory`` with a default site and no site of their own."""
+    own = select(Site.id).where(Site.commune_id == Commune.id, Site.is_default == False)  # noqa: E712
+    default = select(Site.id).where(Site.commune_id == Commune.id, Site.is_default == True)  # noqa: E712
+    return session.exec(
+        select(func.count())
+        .select_from(Commune)
+        .where(Commune.territory_id == territory.id, default.exists(), ~own.exists())
+    ).one()
 
 
 def _format_int(value: int) -> str:

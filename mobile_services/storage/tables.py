@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Column, Index, UniqueConstraint, text
+from sqlalchemy import JSON, CheckConstraint, Column, Index, UniqueConstraint, false, text
 from sqlmodel import Field, SQLModel
 
 from mobile_services.storage.types import UTCDateTime, utcnow
@@ -98,6 +98,10 @@ class Commune(SQLModel, table=True):
     latitude: float
     longitude: float
     fragility: float = Field(0.5, description="digital fragility index, 0 (none) to 1 (very fragile)")
+    #: The commune's outline, a GeoJSON Polygon or MultiPolygon geometry
+    #: ({"type": "MultiPolygon", "coordinates": [[[[lon, lat], ...]]]}) as geo.api.gouv.fr's
+    #: ``contour`` field gives it; None when the import carried none (CSV files never do).
+    contour: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class Site(SQLModel, table=True):
@@ -122,6 +126,11 @@ class Site(SQLModel, table=True):
     accessible: bool = True
     has_power: bool = False
     bus_parking: bool = True
+    #: A default site: the "Mairie" at the commune's centre that a commune without a site of
+    #: its own gets (territory/store.py, DEFAULT_SITE_HOURS). Importing a real site for the
+    #: commune removes it, or, when visits already reference it, keeps it with no opening
+    #: hours (never planned again); a commune left with no site gets it back.
+    is_default: bool = Field(False, sa_column_kwargs={"server_default": false()})
 
 
 class Vehicle(SQLModel, table=True):

@@ -8,7 +8,16 @@ Re-import semantics (upsert, never delete):
   default), except two things the files cannot carry: a commune's fragility index is
   kept when the file has none (geo.api.gouv.fr never gives one; a new commune gets
   0.5), and a counsellor's leave dates are kept;
-- rows absent from the files are left alone: an import never deletes.
+- rows absent from the files are left alone: an import never deletes, with one
+  exception, the default sites below.
+
+Default sites: after every import, a commune of the territory that has no site of its
+own gets a default one (``site.is_default``): "Mairie" at its centre, usable by a bus
+and by a counsellor by car, open the ``default_site_hours`` setting. A commune that has
+sites of its own loses its default site: deleted, or, when visits already reference it
+(plans, bookings), kept with no opening hours so that it is never planned again. A
+commune left without any site of its own gets its default site back. A site imported
+under the default site's name takes over its row (and its visits).
 
 Everything happens in one transaction: any row error, reference error or database
 error (turned into a :class:`TerritoryImportError` naming the row) leaves the
@@ -26,8 +35,9 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session, SQLModel, col, select
 
+from config.settings import DEFAULT_SITE_HOURS, parse_week_hours
 from mobile_services.storage.db import session_scope
-from mobile_services.storage.tables import Commune, Counsellor, Organisation, Service, Site, Territory, Vehicle
+from mobile_services.storage.tables import Commune, Counsellor, Organisation, Service, Site, Territory, Vehicle, Visit
 from mobile_services.territory.catalogue import service_values
 from mobile_services.territory.departements import territory_name_for
 from mobile_services.territory.errors import RowError, TerritoryImportError
@@ -52,6 +62,14 @@ Progress = Callable[[str, int, int], None]
 
 M = TypeVar("M", bound=SQLModel)
 
+#: Opening hours as stored in ``site.opening_hours``: {"0": [["09:00", "12:00"]], ...}
+WeekHours = dict[str, list[list[str]]]
+
+DEFAULT_SITE_NAME = "Mairie"
+DEFAULT_SITE_KIND = "mairie"
+#: How coordinators are told about default sites.
+DEFAULT_SITE_FR = "lieu par défaut (Mairie, centre de la commune)"
+
 
 @dataclass
 class KindCounts:
@@ -65,6 +83,18 @@ class KindCounts:
 
 
 @dataclass
+class DefaultSiteCounts:
+    """What :func:`ensure_default_sites` did."""
+
+    #: communes given a default site (a new one, or theirs back after losing their own sites)
+    created: int = 0
+    #: default sites replaced by the commune's own sites (deleted, or closed when visits reference them)
+    replaced: int = 0
+    #: communes of the territory on their default site afterwards
+    in_use: int = 0
+
+
+@dataclass
 class ImportSummary:
     """What an import did, per kind of row."""
 
@@ -72,6 +102,19 @@ class ImportSummary:
     territory: str | None
     territory_created: bool = False
     counts: dict[str, KindCounts] = field(default_factory=lambda: {kind: KindCounts() for kind in KINDS})
+    default_sites: DefaultSiteCounts = field(default_factory=DefaultSiteCounts)
+
+    def default_sites_fr(self) -> str | None:
+        """'lieu par défaut (...) : 12 commune(s), 3 créé(s), 2 remplacé(s) par...'; None when nothing to say."""
+        counts = self.default_sites
+        if not (counts.in_use or counts.created or counts.replaced):
+            return None
+        parts = [f"{counts.in_use} commune(s)"]
+        if counts.created:
+            parts.append(f"{counts.created} créé(s)")
+        if counts.replaced:
+            parts.append(f"{counts.replaced} remplacé(s) par les lieux importés")
+        return f"{DEFAULT_SITE_FR} : " + ", ".join(parts)
 
     def french(self) -> str:
         parts = []
@@ -84,7 +127,9 @@ class ImportSummary:
                 )
         where = f"territoire « {self.territory} »" if self.territory else "catalogue"
         created = " (nouveau)" if self.territory_created else ""
-        return f"{where}{created} — " + ("; ".join(parts) if parts else "rien à importer")
+        text = f"{where}{created} — " + ("; ".join(parts) if parts else "rien à importer")
+        defaults = self.default_sites_fr()
+        return f"{text}; {defaults}" if defaults else text
 
 
 def _fail(english: str, french: str) -> TerritoryImportError:
@@ -102,8 +147,13 @@ def import_territory_data(
     organisation: str | Organisation,
     territory_name: str | None = None,
     progress: Progress | None = None,
+    default_site_hours: WeekHours | None = None,
 ) -> ImportSummary:
     """Write ``data`` into the territory ``territory_name`` of ``organisation``, all or nothing.
+
+    Then every commune of the territory without a site of its own gets its default site,
+    open ``default_site_hours`` (``Settings.default_site_opening_hours``; the packaged
+    default when None), and imported sites replace default ones (:func:`ensure_default_sites`).
 
     With an Engine, the import runs in its own transaction and commits. With a Session,
     it runs in a SAVEPOINT of the caller's transaction and does not commit: on error
@@ -116,9 +166,9 @@ def import_territory_data(
     try:
         if isinstance(target, Engine):
             with session_scope(target) as session:
-                return _import(session, data, organisation, territory_name, progress)
+                return _import(session, data, organisation, territory_name, progress, default_site_hours)
         with target.begin_nested():
-            return _import(target, data, organisation, territory_name, progress)
+            return _import(target, data, organisation, territory_name, progress, default_site_hours)
     except DBAPIError as exc:  # not attributable to a row (those are reported by _Writer), e.g. at commit
         log.warning("territory import failed in the database: %s", exc.orig.__class__.__name__)
         raise _fail(
@@ -133,6 +183,7 @@ def _import(
     organisation: str | Organisation,
     territory_name: str | None,
     progress: Progress | None,
+    default_site_hours: WeekHours | None,
 ) -> ImportSummary:
     org = _organisation(session, organisation)
     territory, created = _territory(session, org, data, territory_name)
@@ -146,12 +197,95 @@ def _import(
     writer.vehicles(data.vehicles)
     writer.counsellors(data.counsellors)
     writer.services(data.services)
+    if territory is not None:
+        summary.default_sites = ensure_default_sites(session, territory, default_site_hours)
+        summary.default_sites.replaced += writer.taken_over
     log.info(
         "territory import into %r: %s",
         summary.territory,
         {kind: (c.created, c.updated, c.unchanged) for kind, c in summary.counts.items() if c.total},
     )
     return summary
+
+
+# --------------------------------------------------------------------------- default sites
+
+
+def default_site_values(commune: Commune, hours: WeekHours) -> dict[str, Any]:
+    """Every value of a commune's default site: at its centre, for a bus and a car alike.
+
+    Kind ``mairie`` is not an outdoor-only kind and ``bus_parking`` is true, so the planner
+    lets both a bus and a counsellor by car serve it.
+    """
+    return {
+        "name": DEFAULT_SITE_NAME,
+        "kind": DEFAULT_SITE_KIND,
+        "address": "",
+        "latitude": commune.latitude,
+        "longitude": commune.longitude,
+        "opening_hours": {day: [list(span) for span in spans] for day, spans in hours.items()},
+        "market_day": None,
+        "accessible": True,
+        "has_power": False,
+        "bus_parking": True,
+        "is_default": True,
+    }
+
+
+def ensure_default_sites(
+    session: Session, territory: Territory, hours: WeekHours | None = None
+) -> DefaultSiteCounts:
+    """Give each commune of ``territory`` without a site of its own its default site, and
+    retire the default sites of communes that have their own.
+
+    A retired default site that visits reference keeps its row (the visits keep their
+    site) with no opening hours: the planner never offers a site with no opening. Anything
+    that adds or removes sites should call this afterwards (every import does). Flushes,
+    does not commit.
+    """
+    hours = hours if hours is not None else parse_week_hours(DEFAULT_SITE_HOURS)
+    counts = DefaultSiteCounts()
+    communes = session.exec(select(Commune).where(Commune.territory_id == territory.id)).all()
+    if not communes:
+        return counts
+    sites: dict[int, list[Site]] = {c.id: [] for c in communes if c.id is not None}
+    for site in session.exec(select(Site).where(col(Site.commune_id).in_(list(sites)))):
+        sites[site.commune_id].append(site)
+    default_ids = [s.id for rows in sites.values() for s in rows if s.is_default]
+    referenced = (
+        set(session.exec(select(Visit.site_id).where(col(Visit.site_id).in_(default_ids)).distinct()).all())
+        if default_ids
+        else set()
+    )
+    for commune in communes:
+        rows = sites[commune.id]  # type: ignore[index]
+        defaults = [s for s in rows if s.is_default]
+        if any(not s.is_default for s in rows):
+            for site in defaults:
+                if site.id in referenced:
+                    if site.opening_hours:
+                        site.opening_hours = {}
+                        session.add(site)
+                        counts.replaced += 1
+                else:
+                    session.delete(site)
+                    counts.replaced += 1
+            continue
+        values = default_site_values(commune, hours)
+        counts.in_use += 1
+        if not defaults:
+            session.add(Site(commune_id=commune.id, **values))  # type: ignore[arg-type]
+            counts.created += 1
+            continue
+        site = defaults[0]  # only one can exist: the name is unique within the commune
+        if not site.opening_hours:
+            counts.created += 1  # closed when the commune had sites of its own: back in use
+        for name, value in values.items():
+            if getattr(site, name) != value:
+                setattr(site, name, value)
+        session.add(site)
+    session.flush()
+    return counts
 
 
 def _organisation(session: Session, organisation: str | Organisation) -> Organisation:
@@ -223,6 +357,8 @@ class _Writer:
         self.summary = summary
         self.progress = progress
         self.communes_by_code: dict[str, Commune] = {}
+        #: default sites whose row an imported site of the same name took over
+        self.taken_over = 0
         self.vehicles_by_name: dict[str, Vehicle] = {}
         if territory is not None:
             for commune in session.exec(select(Commune).where(Commune.territory_id == territory.id)):
@@ -355,13 +491,26 @@ class _Writer:
                 "bus_parking": record.bus_parking,
             }
             key = (commune.id, record.name)
-            row = self._save(
-                "sites",
-                record,
-                existing.get(key),
-                values,
-                lambda: Site(commune_id=commune.id, name=record.name, **values),  # noqa: B023
-            )
+            found = existing.get(key)
+            values["is_default"] = False
+            if found is not None and found.is_default:
+                # An imported site named like the default one takes over its row (visits
+                # included): for the coordinator it is a new site.
+                for name, value in values.items():
+                    setattr(found, name, value)
+                self.session.add(found)
+                self.summary.counts["sites"].created += 1
+                self.taken_over += 1
+                self._flush(record)
+                row = found
+            else:
+                row = self._save(
+                    "sites",
+                    record,
+                    found,
+                    values,
+                    lambda: Site(commune_id=commune.id, name=record.name, **values),  # noqa: B023
+                )
             existing[key] = row
             self._report("sites", done, len(records))
 

@@ -63,7 +63,7 @@ def test_import_recognises_each_file_and_prints_what_it_created(
         "organisation": 1,
         "territory": 1,
         "commune": 8,
-        "site": 10,
+        "site": 11,  # 10 in sites.csv, and the default site of 23506, which has none
         "vehicle": 2,
         "counsellor": 3,
         "service": 2,
@@ -71,8 +71,41 @@ def test_import_recognises_each_file_and_prints_what_it_created(
     result, output = run(cli, "show")
     assert result.exit_code == 0
     assert "Organisation « Mon organisation »" in output
-    assert "Creuse (23) 8 5 699 10 1 1 3" in output  # communes, habitants, lieux, bus, voitures, conseillers
+    assert "Creuse (23) 8 5 699 11 1 1 3" in output  # communes, habitants, lieux, bus, voitures, conseillers
+    assert "« Creuse (23) » : 1 commune sur le lieu par défaut (Mairie, centre de la commune)" in output
     assert "Services au catalogue : 2" in output
+
+
+def test_communes_alone_plan_on_default_sites_until_a_sites_file_replaces_them(
+    cli: CliRunner, empty_database_url: str, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MOBILE_SERVICES_DEFAULT_SITE_HOURS", "lun-jeu 09:00-12:00 13:30-17:00")
+    result, output = run(cli, "import", str(data_dir / "val-de-sedelle.json"))
+    assert result.exit_code == 0, output
+    assert "Lieu par défaut (Mairie, centre de la commune) : 8 commune(s), 8 créé(s)." in output
+    result, output = run(cli, "show")
+    assert "Creuse (23) 8 5 699 8 0 0 0" in output
+    assert "« Creuse (23) » : 8 communes sur le lieu par défaut (Mairie, centre de la commune)" in output
+    with Session(make_engine(empty_database_url)) as session:
+        hours = {tuple(sorted(s.opening_hours)) for s in session.exec(select(Site))}
+    assert hours == {("0", "1", "2", "3")}  # the setting, not the packaged default
+
+    result, output = run(cli, "import", str(data_dir / "sites.csv"))
+    assert result.exit_code == 0, output
+    assert "8 commune(s)" not in output and "1 commune(s), 7 remplacé(s) par les lieux importés." in output
+    result, output = run(cli, "show")
+    assert "Creuse (23) 8 5 699 11 0 0 0" in output
+    assert "« Creuse (23) » : 1 commune sur le lieu par défaut" in output
+
+
+def test_an_unreadable_default_site_hours_setting_stops_the_import(
+    cli: CliRunner, empty_database_url: str, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MOBILE_SERVICES_DEFAULT_SITE_HOURS", "lundi matin")
+    result, output = run(cli, "import", str(data_dir / "val-de-sedelle.json"))
+    assert result.exit_code == 2
+    assert "MOBILE_SERVICES_DEFAULT_SITE_HOURS" in output
+    assert rows(empty_database_url)["commune"] == 0
 
 
 def test_a_territory_gets_its_sms_number_and_two_cannot_share_one(
@@ -141,6 +174,8 @@ def test_fetch_imports_a_departement_and_saves_the_answer(
     assert "8 communes téléchargées (Creuse)." in output
     assert saved.read_bytes() == answer
     assert rows(empty_database_url)["commune"] == 8
+    assert rows(empty_database_url)["site"] == 8  # one default site each
+    assert "Lieu par défaut (Mairie, centre de la commune) : 8 commune(s), 8 créé(s)." in output
     result, output = run(cli, "import", str(saved))
     assert result.exit_code == 0 and "communes 0 0 8" in output  # created, updated, unchanged
 

@@ -54,11 +54,14 @@ def test_a_full_file_set_imports_into_a_territory_named_after_the_departement(
         "counsellors": 3,
         "services": 2,
     }
+    assert summary.french().endswith(
+        "; lieu par défaut (Mairie, centre de la commune) : 1 commune(s), 1 créé(s)"
+    )  # Peyrabout-le-Haut (23506) has no site in sites.csv
     assert counts(engine) == {
         "organisation": 1,
         "territory": 1,
         "commune": 8,
-        "site": 10,
+        "site": 11,
         "vehicle": 2,
         "counsellor": 3,
         "service": 2,

@@ -76,3 +76,28 @@ def test_twilio_backend_requires_its_credentials(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("MOBILE_SERVICES_SMS_BACKEND", "twilio")
     with pytest.raises(SettingsError, match="MOBILE_SERVICES_TWILIO_ACCOUNT_SID"):
         load_settings()
+
+
+def test_default_site_hours_are_read_as_days_then_ranges(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().default_site_opening_hours == {
+        str(day): [["09:00", "12:00"], ["13:30", "17:00"]] for day in range(5)
+    }
+    monkeypatch.setenv("MOBILE_SERVICES_DEFAULT_SITE_HOURS", "lundi,mer-ven 14h-17h30 9h-12h; sam 09:00-12:00")
+    assert load_settings().default_site_opening_hours == {
+        "0": [["09:00", "12:00"], ["14:00", "17:30"]],
+        "2": [["09:00", "12:00"], ["14:00", "17:30"]],
+        "3": [["09:00", "12:00"], ["14:00", "17:30"]],
+        "4": [["09:00", "12:00"], ["14:00", "17:30"]],
+        "5": [["09:00", "12:00"]],
+    }
+
+
+@pytest.mark.parametrize(
+    "value", ["", "lundi matin", "lun 12:00-09:00", "lun 09:00-12:00 11:00-13:00", "lun 9h-12h; lun 14h-17h", "ven-lun 9h-12h"]
+)
+def test_unreadable_default_site_hours_stop_with_one_line(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("MOBILE_SERVICES_DEFAULT_SITE_HOURS", value)
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert str(caught.value).startswith("Invalid setting MOBILE_SERVICES_DEFAULT_SITE_HOURS: ")
+    assert "\n" not in str(caught.value)
