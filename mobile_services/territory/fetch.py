@@ -1,6 +1,6 @@
 """Downloading a département's communes from geo.api.gouv.fr.
 
-``GET {base_url}/departements/{code}/communes?fields=nom,code,codesPostaux,population,centre&format=json``
+``GET {base_url}/departements/{code}/communes?fields=nom,code,codesPostaux,population,centre,contour&format=json``
 answers the same JSON as the files coordinators download, so the answer goes through
 the same parser and validation as ``territory import``. Connection failures are
 retried a couple of times (tenacity); every failure ends as a
@@ -24,7 +24,8 @@ from mobile_services.territory.records import CommuneRecord
 log = logging.getLogger(__name__)
 
 GEO_API_URL = "https://geo.api.gouv.fr"
-FIELDS = "nom,code,codesPostaux,population,centre"
+#: ``contour`` is each commune's outline (GeoJSON), kept in ``commune.contour`` for the plan map.
+FIELDS = "nom,code,codesPostaux,population,centre,contour"
 USER_AGENT = "mobile-services (territory fetch)"
 
 _OFFLINE_FR = (

@@ -224,6 +224,7 @@ GEO_JSON_FIELDS = {
     "population": "population",
     "latitude": "centre",
     "longitude": "centre",
+    "contour": "contour",
 }
 
 
@@ -643,7 +644,8 @@ def _json_elements(text: str, name: str) -> Iterator[tuple[int, int, Any]]:
 
 
 def parse_geo_json(text: str, name: str) -> ParsedFile:
-    """Parse a geo.api.gouv.fr communes answer (``nom``, ``code``, ``codesPostaux``, ``population``, ``centre``)."""
+    """Parse a geo.api.gouv.fr communes answer (``nom``, ``code``, ``codesPostaux``, ``population``, ``centre``,
+    and ``contour`` when asked for)."""
     result = ParsedFile(name=name, kind=GEO_JSON)
     errors = _Errors()
     for line, index, element in _json_elements(text, name):
@@ -663,6 +665,8 @@ def parse_geo_json(text: str, name: str) -> ParsedFile:
         for key, target in (("code", "insee_code"), ("nom", "name"), ("codesPostaux", "postcodes")):
             if key in element:
                 values[target] = element[key]
+        if element.get("contour") is not None:  # fields=...,contour; null or absent: no outline
+            values["contour"] = element["contour"]
         if "population" in element:
             values["population"] = element["population"]
         else:
@@ -743,5 +747,7 @@ def geo_json_text(communes: Sequence[CommuneRecord]) -> str:
             "population": commune.population,
             "centre": {"type": "Point", "coordinates": [commune.longitude, commune.latitude]},
         }
+        if commune.contour is not None:
+            element["contour"] = commune.contour
         lines.append(json.dumps(element, ensure_ascii=False, separators=(",", ":")))
     return "[\n" + ",\n".join(lines) + "\n]\n"

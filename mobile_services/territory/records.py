@@ -14,10 +14,11 @@ Cross-record rules (duplicates, references between files and the database) live 
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -296,6 +297,138 @@ def check_position(latitude: float, longitude: float, *, departement: str | None
     )
 
 
+# --------------------------------------------------------------------------- contours
+
+CONTOUR_KINDS = ("Polygon", "MultiPolygon")
+#: How far (degrees, about 2 km) a commune's centre may lie outside its contour's bounding box.
+CONTOUR_MARGIN_DEGREES = 0.02
+
+
+def _contour_error(english: str, french: str, **context: Any) -> PydanticCustomError:
+    return problem("contour", english, french, **context)
+
+
+def _position(value: Any, where: str) -> list[float]:
+    if (
+        not isinstance(value, list | tuple)
+        or len(value) not in (2, 3)
+        or not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in value)
+    ):
+        raise _contour_error(
+            "{where}: a position must be [longitude, latitude] in decimal degrees, got {value}",
+            "{where} : une position doit être [longitude, latitude] en degrés décimaux (lu : {value})",
+            where=where,
+            value=_short(json.dumps(value) if isinstance(value, list | tuple | dict) else value),
+        )
+    longitude, latitude = float(value[0]), float(value[1])
+    if not (-180 <= longitude <= 180 and -90 <= latitude <= 90):
+        raise _contour_error(
+            "{where}: position [{lon}, {lat}] is not [longitude, latitude] in degrees",
+            "{where} : la position [{lon}, {lat}] n'est pas [longitude, latitude] en degrés",
+            where=where,
+            lon=longitude,
+            lat=latitude,
+        )
+    return [longitude, latitude]
+
+
+def _polygon(value: Any, where: str) -> list[list[list[float]]]:
+    if not isinstance(value, list) or not value:
+        raise _contour_error(
+            "{where}: a polygon is a non-empty list of rings",
+            "{where} : un polygone est une liste non vide d'anneaux (listes de positions)",
+            where=where,
+        )
+    rings = []
+    for index, ring in enumerate(value, 1):
+        ring_where = f"{where}, anneau {index}"
+        if not isinstance(ring, list) or len(ring) < 4:
+            raise _contour_error(
+                "{where}: a ring needs at least 4 positions",
+                "{where} : un anneau doit avoir au moins 4 positions",
+                where=ring_where,
+            )
+        positions = [_position(position, ring_where) for position in ring]
+        if positions[0] != positions[-1]:
+            raise _contour_error(
+                "{where}: the ring is not closed (first and last positions differ)",
+                "{where} : l'anneau n'est pas fermé (première et dernière positions différentes)",
+                where=ring_where,
+            )
+        rings.append(positions)
+    return rings
+
+
+def _contour(value: Any) -> Any:
+    """A GeoJSON Polygon or MultiPolygon geometry (geo.api.gouv.fr's ``contour``), normalised.
+
+    Positions keep longitude and latitude (an altitude is dropped); rings must be closed.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or "type" not in value or "coordinates" not in value:
+        raise _contour_error(
+            "must be a GeoJSON geometry with 'type' and 'coordinates'",
+            "doit être une géométrie GeoJSON avec « type » et « coordinates » (Polygon ou MultiPolygon)",
+        )
+    kind = value["type"]
+    if kind not in CONTOUR_KINDS:
+        raise _contour_error(
+            "type '{value}' is not Polygon or MultiPolygon",
+            "type « {value} » : attendu Polygon ou MultiPolygon",
+            value=_short(kind),
+        )
+    coordinates = value["coordinates"]
+    if kind == "Polygon":
+        return {"type": kind, "coordinates": _polygon(coordinates, "polygone")}
+    if not isinstance(coordinates, list) or not coordinates:
+        raise _contour_error(
+            "a MultiPolygon needs a non-empty list of polygons",
+            "un MultiPolygon doit contenir une liste non vide de polygones",
+        )
+    return {
+        "type": kind,
+        "coordinates": [_polygon(polygon, f"polygone {index}") for index, polygon in enumerate(coordinates, 1)],
+    }
+
+
+def contour_positions(contour: Mapping[str, Any]) -> Iterator[list[float]]:
+    """Every [longitude, latitude] of a normalised contour."""
+    polygons = [contour["coordinates"]] if contour["type"] == "Polygon" else contour["coordinates"]
+    for polygon in polygons:
+        for ring in polygon:
+            yield from ring
+
+
+def check_contour(contour: Mapping[str, Any], latitude: float, longitude: float, *, departement: str) -> None:
+    """Raise unless the contour lies in the département's zone and around the commune's centre."""
+    zone = zone_of(departement)
+    lon_min = lat_min = math.inf
+    lon_max = lat_max = -math.inf
+    for lon, lat in contour_positions(contour):
+        if not _in_zone(zone, lat, lon):
+            raise _contour_error(
+                "position [{lon}, {lat}] of the contour is outside the zone of département {dep}",
+                "la position [{lon}, {lat}] du contour est hors de la zone du département {dep} "
+                "(attendu [longitude, latitude])",
+                lon=lon,
+                lat=lat,
+                dep=departement,
+                field="contour",
+            )
+        lon_min, lon_max = min(lon_min, lon), max(lon_max, lon)
+        lat_min, lat_max = min(lat_min, lat), max(lat_max, lat)
+    margin = CONTOUR_MARGIN_DEGREES
+    if not (lat_min - margin <= latitude <= lat_max + margin and lon_min - margin <= longitude <= lon_max + margin):
+        raise _contour_error(
+            "the commune's centre ({lat}, {lon}) is outside its contour: the contour of another commune?",
+            "le centre de la commune ({lat} ; {lon}) est hors de son contour : contour d'une autre commune ?",
+            lat=latitude,
+            lon=longitude,
+            field="contour",
+        )
+
+
 def _phone(value: Any) -> Any:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
@@ -541,6 +674,8 @@ class CommuneRecord(Record):
     longitude: Number
     #: 0 (none) .. 1 (very fragile); None = not given (the database keeps its value, 0.5 for a new commune)
     fragility: Annotated[float | None, BeforeValidator(_fragility)] = None
+    #: GeoJSON Polygon or MultiPolygon (geo.api.gouv.fr ``contour``); None = not given (the database keeps its own)
+    contour: Annotated[dict[str, Any] | None, BeforeValidator(_contour)] = None
 
     @field_validator("longitude")
     @classmethod
@@ -550,6 +685,12 @@ class CommuneRecord(Record):
             code = info.data.get("insee_code")
             check_position(latitude, longitude, departement=departement_of(code) if code else None)
         return longitude
+
+    @model_validator(mode="after")
+    def _contour_around_centre(self) -> CommuneRecord:
+        if self.contour is not None:
+            check_contour(self.contour, self.latitude, self.longitude, departement=self.departement)
+        return self
 
     @property
     def departement(self) -> str:

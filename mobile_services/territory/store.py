@@ -5,9 +5,9 @@ Re-import semantics (upsert, never delete):
 - communes are matched by INSEE code within the territory, sites by (commune, name),
   vehicles and counsellors by name within the territory, services by code;
 - a matched row takes every value from the file (an empty optional cell means the
-  default), except two things the files cannot carry: a commune's fragility index is
+  default), except what the files may not carry: a commune's fragility index is
   kept when the file has none (geo.api.gouv.fr never gives one; a new commune gets
-  0.5), and a counsellor's leave dates are kept;
+  0.5), so is its contour (CSV files have none), and a counsellor's leave dates are kept;
 - rows absent from the files are left alone: an import never deletes, with one
   exception, the default sites below.
 
@@ -457,6 +457,8 @@ class _Writer:
             }
             if record.fragility is not None:
                 values["fragility"] = record.fragility
+            if record.contour is not None:  # kept when the file has none (CSV files never do)
+                values["contour"] = record.contour
             existing = self.communes_by_code.get(record.insee_code)
             row = self._save(
                 "communes",
