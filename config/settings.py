@@ -106,7 +106,12 @@ class Settings(BaseSettings):
     database_url: str = ""
     timezone: str = "Europe/Paris"
     public_base_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8000")
+    #: level of the log file (English, no personal data); see log_console_level for the terminal
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    #: level of the log lines also shown on the terminal (stderr)
+    log_console_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "WARNING"
+    #: log file; empty means mobile-services.log in data_dir, "-" means no file
+    log_file: str = ""
 
     sms_backend: Literal["outbox", "twilio"] = "outbox"
     twilio_account_sid: str = ""
@@ -201,6 +206,13 @@ class Settings(BaseSettings):
     def default_site_opening_hours(self) -> dict[str, list[list[str]]]:
         """``default_site_hours`` in the form stored in ``site.opening_hours``."""
         return parse_week_hours(self.default_site_hours)
+
+    @property
+    def effective_log_file(self) -> Path | None:
+        """The log file: ``log_file``, else ``mobile-services.log`` in ``data_dir``; None for "-"."""
+        if self.log_file == "-":
+            return None
+        return Path(self.log_file) if self.log_file else self.data_dir / "mobile-services.log"
 
     @property
     def tz(self) -> ZoneInfo:

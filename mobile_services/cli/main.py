@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-import typer
-
 from mobile_services.cli import config as config_cli
 from mobile_services.cli import db as db_cli
 from mobile_services.cli import sms as sms_cli
 from mobile_services.cli import territory as territory_cli
+from mobile_services.cli.common import CommandLine, command_logging
 from mobile_services.cli.demo import demo
 from mobile_services.cli.planning import pin, plan, publish, unpin
 from mobile_services.cli.scheduler import scheduler
 from mobile_services.cli.serve import serve
 
-app = typer.Typer(
+app = CommandLine(
     help="mobile-services : planifier et faire tourner les services publics itinérants.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+app.callback()(command_logging)  # logs to the file, the terminal kept for French (common.py)
 app.add_typer(db_cli.app, name="db")
 app.add_typer(config_cli.app, name="config")
 app.add_typer(territory_cli.app, name="territory")

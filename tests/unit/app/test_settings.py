@@ -101,3 +101,15 @@ def test_unreadable_default_site_hours_stop_with_one_line(monkeypatch: pytest.Mo
         load_settings()
     assert str(caught.value).startswith("Invalid setting MOBILE_SERVICES_DEFAULT_SITE_HOURS: ")
     assert "\n" not in str(caught.value)
+
+
+def test_the_log_file_is_in_the_data_folder_unless_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings()
+    assert settings.log_level == "INFO" and settings.log_console_level == "WARNING"
+    assert settings.effective_log_file == Path("data") / "mobile-services.log"
+    assert load_settings(log_file="/var/log/ms.log").effective_log_file == Path("/var/log/ms.log")
+    assert load_settings(log_file="-").effective_log_file is None
+    monkeypatch.setenv("MOBILE_SERVICES_LOG_CONSOLE_LEVEL", "LOUD")
+    with pytest.raises(SettingsError, match="MOBILE_SERVICES_LOG_CONSOLE_LEVEL"):
+        load_settings()
