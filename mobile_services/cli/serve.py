@@ -7,6 +7,9 @@ starts and stops it around the web server.
 
 from __future__ import annotations
 
+import errno
+import logging
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated
@@ -16,15 +19,27 @@ import uvicorn
 from sqlalchemy import Engine
 
 from config import Settings
-from mobile_services.cli.common import configure_logging, console, open_engine, settings
+from mobile_services.cli.common import (
+    configure_logging,
+    console,
+    err_console,
+    friendly_errors,
+    open_engine,
+    settings,
+    setup_logging,
+)
+from mobile_services.domain.exceptions import InvalidInput
 from mobile_services.service_layer.messagebus import MessageBus
 from mobile_services.web.app import create_app
 from scheduler.runner import start_background
 
+logger = logging.getLogger(__name__)
+LISTEN_BACKLOG = 2048  # uvicorn's default
+
 
 @contextmanager
 def background_jobs(current: Settings, bus: MessageBus, engine: Engine, *, enabled: bool = True) -> Iterator[None]:
-    """The embedded scheduler (DESIGN.md section 5) runs beside the web server, same bus.
+    """The embedded scheduler (docs/DESIGN.md section 5) runs beside the web server, same bus.
 
     Disabled with ``--no-scheduler`` when the scheduler runs as its own process
     (``mobile-services scheduler``), e.g. with several web workers on PostgreSQL.
@@ -40,6 +55,63 @@ def background_jobs(current: Settings, bus: MessageBus, engine: Engine, *, enabl
         lock.release()
 
 
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port and listening, or a French error saying what to change.
+
+    ``serve`` binds before it announces anything: a busy port or a foreign address stops it
+    with one line, and no success line is ever printed for a server that is not listening.
+    uvicorn then serves on this very socket (no second bind, so no race).
+    """
+    address = host.removeprefix("[").removesuffix("]")
+    try:
+        sock = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET, socket.SOCK_STREAM)
+    except OSError as exc:
+        raise _cannot_listen(host, port, exc) from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: restart at once
+        sock.bind((address, port))
+        sock.listen(LISTEN_BACKLOG)
+    except OSError as exc:
+        sock.close()
+        raise _cannot_listen(host, port, exc) from None
+    return sock
+
+
+def _url_host(host: str) -> str:
+    """``::1`` -> ``[::1]``, as in a URL."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def _cannot_listen(host: str, port: int, exc: OSError) -> InvalidInput:
+    """The French line for a failed bind: what went wrong and which option to change."""
+    code = errno.errorcode.get(exc.errno or 0, exc.__class__.__name__)
+    english = f"cannot listen on {host}:{port}: {code}"
+    other_host = "choisissez-en une autre avec --host (127.0.0.1 : cette machine seule ; 0.0.0.0 : toutes ses interfaces)"
+    if isinstance(exc, socket.gaierror):
+        return InvalidInput(english, f"Adresse d'écoute « {host} » inconnue : {other_host}.")
+    if exc.errno == errno.EADDRINUSE:
+        return InvalidInput(
+            english,
+            f"Le port {port} est déjà utilisé sur {host} (un autre serveur tourne peut-être) : "
+            "choisissez-en un autre avec --port.",
+        )
+    if exc.errno == errno.EACCES:
+        reserved = " (les ports sous 1024 sont réservés à l'administrateur)" if port < 1024 else ""
+        return InvalidInput(
+            english, f"Le système refuse l'écoute sur le port {port}{reserved} : choisissez-en un autre avec --port, par exemple 8000."
+        )
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return InvalidInput(english, f"L'adresse {host} n'est pas une adresse de cette machine : {other_host}.")
+    if exc.errno == errno.EAFNOSUPPORT:
+        return InvalidInput(english, f"IPv6 n'est pas disponible sur cette machine pour {host} : {other_host}.")
+    return InvalidInput(
+        english,
+        f"Impossible d'écouter sur {host}:{port} (erreur système {code}) : choisissez une autre adresse avec --host "
+        "ou un autre port avec --port.",
+    )
+
+
+@friendly_errors
 def serve(
     host: Annotated[str, typer.Option(help="Adresse d'écoute (0.0.0.0 pour toutes les interfaces).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port d'écoute.")] = 8000,
@@ -49,24 +121,43 @@ def serve(
 ) -> None:
     """Lance l'application web : webhooks SMS de Twilio (/sms/inbound, /sms/status) et /healthz."""
     current = settings()
-    configure_logging(current.log_level)
-    engine = open_engine(current)
-    app = create_app(current, engine=engine)
-    if not current.twilio_auth_token.get_secret_value():
-        console.print(
-            "[yellow]MOBILE_SERVICES_TWILIO_AUTH_TOKEN n'est pas défini : les webhooks Twilio seront refusés (403).[/yellow]"
-        )
-    console.print(f"Application web sur http://{host}:{port} (adresse publique : {current.base_url})")
+    setup_logging(current)  # log lines held until the server listens, then live
+    sock = listening_socket(host, port)
     try:
-        with background_jobs(current, app.state.bus, engine, enabled=with_scheduler):
-            uvicorn.run(
-                app,
-                host=host,
-                port=port,
-                log_level=current.log_level.lower(),
-                access_log=False,  # it records client IP addresses: personal data once residents use the pages
-                proxy_headers=True,
-                server_header=False,
+        engine = open_engine(current)
+        try:
+            app = create_app(current, engine=engine)
+            server = uvicorn.Server(
+                uvicorn.Config(
+                    app,
+                    log_config=None,  # uvicorn's lines go through our logging: to the file, English
+                    access_log=False,  # it records client IP addresses: personal data once residents use the pages
+                    proxy_headers=True,
+                    server_header=False,
+                )
             )
+            if not current.twilio_auth_token.get_secret_value():
+                console.print(
+                    "[yellow]MOBILE_SERVICES_TWILIO_AUTH_TOKEN n'est pas défini : "
+                    "les webhooks Twilio seront refusés (403).[/yellow]",
+                    soft_wrap=True,
+                )
+            console.print(
+                f"Application web sur http://{_url_host(host)}:{port} (adresse publique : {current.base_url}) ; Ctrl+C pour arrêter.",
+                soft_wrap=True,
+            )
+            configure_logging(current)
+            logger.info("web app listening on %s:%s", host, port)
+            with background_jobs(current, app.state.bus, engine, enabled=with_scheduler):
+                try:
+                    server.run(sockets=[sock])
+                except KeyboardInterrupt:  # uvicorn re-raises Ctrl+C once it has shut down cleanly
+                    pass
+        finally:
+            engine.dispose()
     finally:
-        engine.dispose()
+        sock.close()
+    if not server.started:  # the app's start-up failed; uvicorn logged why
+        err_console.print("[red]L'application web n'a pas pu démarrer : le détail est dans le journal technique.[/red]")
+        raise typer.Exit(code=3)
+    console.print("Application web arrêtée.")

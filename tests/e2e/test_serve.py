@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -10,6 +11,9 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
+
+LOG_LINE = re.compile(r"\b(DEBUG|INFO|WARNING|ERROR|CRITICAL)\b")
 
 # The `serve` command function itself, as `mobile-services serve` runs it (no console script needed).
 SERVE = "import typer; from mobile_services.cli.serve import serve; typer.run(serve)"
@@ -57,8 +61,17 @@ def test_serve_migrates_a_fresh_database_and_answers(tmp_path: Path, empty_datab
     finally:
         process.terminate()
         output, _ = process.communicate(timeout=20)
-    assert "Application web sur http://127.0.0.1" in output
+    assert f"Application web sur http://127.0.0.1:{port}" in output
     assert "+33612345678" not in output, "no phone number in the logs"
+    # INFO lines (uvicorn's start-up among them) go to the file; once serving, the terminal shows
+    # warnings live, for the operator: here the unsigned webhook.
+    assert [line for line in output.splitlines() if LOG_LINE.search(line)] == [
+        "WARNING mobile_services.web.deps: webhook /sms/inbound refused: missing signature"
+    ]
+    log = (tmp_path / "data" / "mobile-services.log").read_text(encoding="utf-8")
+    assert f"INFO mobile_services.cli.serve: web app listening on 127.0.0.1:{port}" in log
+    assert "INFO uvicorn.error: Application startup complete." in log
+    assert "+33612345678" not in log, "no phone number in the log file"
 
 
 def test_serve_runs_the_scheduler_that_sends_due_sms(tmp_path: Path, empty_database_url: str) -> None:
@@ -92,3 +105,50 @@ def test_serve_runs_the_scheduler_that_sends_due_sms(tmp_path: Path, empty_datab
         process.terminate()
         process.communicate(timeout=20)
         engine.dispose()
+
+
+def run_serve_expecting_failure(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`serve ARGS` that should stop at once: stdout and stderr apart, a deadline as a safety net."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("MOBILE_SERVICES_")}
+    env["MOBILE_SERVICES_DATA_DIR"] = str(tmp_path / "data")
+    return subprocess.run(
+        [sys.executable, "-c", SERVE, *args], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+
+
+def assert_one_french_line(result: subprocess.CompletedProcess[str], expected: str) -> None:
+    assert result.returncode != 0
+    assert result.stdout == "", "nothing announced: no success line, no warning about Twilio"
+    assert result.stderr.splitlines() == [expected]
+
+
+def test_serve_on_a_busy_port_says_so_in_one_french_line(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run_serve_expecting_failure(tmp_path, "--port", str(port))
+    assert_one_french_line(
+        result,
+        f"Le port {port} est déjà utilisé sur 127.0.0.1 (un autre serveur tourne peut-être) : "
+        "choisissez-en un autre avec --port.",
+    )
+    assert "Application web sur" not in result.stdout + result.stderr
+    log = (tmp_path / "data" / "mobile-services.log").read_text(encoding="utf-8")
+    assert f"cannot listen on 127.0.0.1:{port}: EADDRINUSE" in log
+    assert not (tmp_path / "data" / "mobile-services.db").exists(), "stopped before touching the database"
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [
+        ("192.0.2.1", "L'adresse 192.0.2.1 n'est pas une adresse de cette machine"),  # TEST-NET-1, nobody's
+        ("no-such-host.invalid", "Adresse d'écoute « no-such-host.invalid » inconnue"),
+    ],
+)
+def test_serve_on_an_address_it_cannot_bind_says_so_in_one_french_line(tmp_path: Path, host: str, expected: str) -> None:
+    result = run_serve_expecting_failure(tmp_path, "--host", host, "--port", str(free_port()))
+    assert_one_french_line(
+        result,
+        f"{expected} : choisissez-en une autre avec --host (127.0.0.1 : cette machine seule ; 0.0.0.0 : toutes ses interfaces).",
+    )
