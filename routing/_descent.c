@@ -46,6 +46,7 @@ typedef struct {
     int *gcap;  /* per group: most nodes served */
     int *gstart, *gnodes; /* nodes of group g: gnodes[gstart[g] .. gstart[g+1]-1] */
     int *commune; /* -1: none; a commune's nodes served on one day are all on one route */
+    int *rank;    /* a commune's n-th visit copy (0 first): only first visits of other communes are neighbours */
     int ncommunes;
     int *cstart, *cnodes; /* nodes of commune c: cnodes[cstart[c] .. cstart[c+1]-1] */
     int *vday;  /* day of each vehicle (0..6) */
@@ -863,7 +864,7 @@ static void free_model(PyObject *capsule) {
     free(M->vopen); free(M->vclose); free(M->vcap);
     free(M->wopen); free(M->wclose); free(M->value);
     free(M->load); free(M->group); free(M->nb); free(M->rnb_start); free(M->rnb); free(M->is_place);
-    free(M->gcap); free(M->gstart); free(M->gnodes); free(M->commune); free(M->cstart); free(M->cnodes); free(M->vday); free(M->drive); free(M->service); free(M->vmaxdrive);
+    free(M->gcap); free(M->gstart); free(M->gnodes); free(M->commune); free(M->rank); free(M->cstart); free(M->cnodes); free(M->vday); free(M->drive); free(M->service); free(M->vmaxdrive);
     free(M->blo); free(M->bhi); free(M->bdur); free(M->needs_seq);
     free(M->split_at); free(M->split_n); free(M->split);
     free(M);
@@ -904,11 +905,11 @@ static PyObject *py_build(PyObject *self, PyObject *args) {
     int n, m, nclass, nkm, nnb;
     PyObject *transit, *km, *vclass, *vkm, *vstart, *vend, *vprofile, *vopen, *vclose, *vcap, *wopen, *wclose, *value,
         *load, *group, *is_place, *gcap, *vday, *drive, *service, *vmaxdrive, *blo, *bhi, *bdur, *split_at, *split_n,
-        *split, *commune;
-    if (!PyArg_ParseTuple(args, "iiiiiOOOOOOOOOOOOOOOOOOOOOOOOOOOO", &n, &m, &nclass, &nkm, &nnb, &transit, &km, &vclass,
+        *split, *commune, *rank;
+    if (!PyArg_ParseTuple(args, "iiiiiOOOOOOOOOOOOOOOOOOOOOOOOOOOOO", &n, &m, &nclass, &nkm, &nnb, &transit, &km, &vclass,
                           &vkm, &vstart, &vend, &vprofile, &vopen, &vclose, &vcap, &wopen, &wclose, &value, &load,
                           &group, &is_place, &gcap, &vday, &drive, &service, &vmaxdrive, &blo, &bhi, &bdur, &split_at,
-                          &split_n, &split, &commune))
+                          &split_n, &split, &commune, &rank))
         return NULL;
     Model *M = (Model *)calloc(1, sizeof(Model));
     M->n = n; M->m = m; M->nclass = nclass; M->nkm = nkm;
@@ -922,7 +923,7 @@ static PyObject *py_build(PyObject *self, PyObject *args) {
         read_i64(wclose, (Py_ssize_t)m * n, &M->wclose, "wclose") < 0 ||
         read_i64(value, (Py_ssize_t)m * n, &M->value, "value") < 0 || read_i64(load, n, &M->load, "load") < 0 ||
         read_int(group, n, &M->group, "group") < 0 || read_int(is_place, n, &M->is_place, "is_place") < 0 ||
-        read_int(commune, n, &M->commune, "commune") < 0 ||
+        read_int(commune, n, &M->commune, "commune") < 0 || read_int(rank, n, &M->rank, "rank") < 0 ||
         read_int(vday, m, &M->vday, "vday") < 0 || read_i64(service, n, &M->service, "service") < 0 ||
         read_i64(vmaxdrive, m, &M->vmaxdrive, "vmaxdrive") < 0 || read_i64(blo, m, &M->blo, "blo") < 0 ||
         read_i64(bhi, m, &M->bhi, "bhi") < 0 || read_i64(bdur, m, &M->bdur, "bdur") < 0 ||
@@ -1009,6 +1010,9 @@ static PyObject *py_build(PyObject *self, PyObject *args) {
         int filled = 0;
         for (int j = 0; j < n; j++) {
             if (j == i || M->is_place[j]) continue;
+            /* a commune's later-visit copies sit where its first ones do: they would crowd
+             * other stops' lists (a bourg offers up to 4 x its sites) */
+            if (M->rank[j] > 0 && M->commune[j] != M->commune[i]) continue;
             i64 d = INT64_MAX;
             for (int dir = 0; dir < 2; dir++) {
                 int a = dir ? j : i, b = dir ? i : j;
@@ -1017,6 +1021,9 @@ static PyObject *py_build(PyObject *self, PyObject *args) {
                 i64 p = 5 * t + (wait > 0 ? wait : 0) + 5 * (late > 0 ? late : 0);
                 if (p < d) d = p;
             }
+            /* A commune's other nodes come first: its other sites and its n-th visits, between
+             * which replace and swap moves choose (service times would push them out). */
+            if (M->commune[i] >= 0 && M->commune[i] == M->commune[j]) d = -1;
             if (filled == M->nnb && d >= best[filled - 1]) continue;
             int p = filled < M->nnb ? filled++ : M->nnb - 1;
             while (p > 0 && best[p - 1] > d) {

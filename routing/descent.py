@@ -73,7 +73,9 @@ class FastData:
     ``value[v][i]`` the objective units saved by serving ``i`` on ``v``; ``group[i]`` a
     group index or -1, ``group_cap[g]`` how many of its nodes may be served (default 1);
     ``commune[i]`` a commune index or -1 (default: ``group``): a commune's nodes served on
-    one ``vehicle_day`` must all be on one vehicle; ``capacity[v]`` None for unlimited.
+    one ``vehicle_day`` must all be on one vehicle; ``rank[i]`` its visit number (0 first,
+    default 0): only first visits of other communes enter a stop's neighbour list, all of
+    its own commune's nodes do; ``capacity[v]`` None for unlimited.
 
     Side constraints, checked on each changed route as a whole: ``max_driving[v]`` bounds
     the sum of ``drive[k][i][j]`` (travel without service), and ``lunch[v] = (earliest
@@ -104,6 +106,7 @@ class FastData:
     lunch: Sequence[tuple[int, int, int] | None] = ()
     split: Mapping[tuple[int, int], Sequence[tuple[int, int]]] = field(default_factory=dict)
     commune: Sequence[int] = ()
+    rank: Sequence[int] = ()
 
 
 class FastModel:
@@ -197,6 +200,7 @@ class FastModel:
             split_n,
             split,
             self.commune,
+            list(data.rank) or [0] * n,
         )
 
     def descend(

@@ -21,7 +21,8 @@ the coordinator, before solving, which candidates cannot be served and why.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+import itertools
+from dataclasses import dataclass, field, replace
 
 from routing.matrix import TravelMatrix
 from routing.problem import (
@@ -403,4 +404,32 @@ def prepare(
                         prior=prior_spec,
                     )
                 )
+    prep.nodes = _number_visits(prep.nodes)
     return prep
+
+
+def _number_visits(nodes: list[NodeSpec]) -> list[NodeSpec]:
+    """Renumber ``visit_index`` per commune: the solver's n-th visit of a commune.
+
+    The solver keeps at most one node per (commune, visit_index), so the numbers must be
+    the commune's, not the candidate's: pinned and frozen stops of a commune take the
+    first numbers in turn (two frozen stops at one site and one at another are its visits
+    0, 1 and 2), and each candidate's free copies the lowest numbers left.
+    """
+    out = list(nodes)
+    by_commune: dict[int, list[int]] = {}
+    for i, spec in enumerate(out):
+        by_commune.setdefault(spec.candidate.commune_id, []).append(i)
+    for positions in by_commune.values():
+        hard = [i for i in positions if out[i].frozen or out[i].pinned]
+        for level, i in enumerate(hard):
+            out[i] = replace(out[i], visit_index=level)
+        free: dict[int, list[int]] = {}
+        for i in positions:
+            if not (out[i].frozen or out[i].pinned):
+                free.setdefault(out[i].candidate.id, []).append(i)
+        for copies in free.values():
+            levels = (level for level in itertools.count() if level >= len(hard))
+            for i, level in zip(copies, levels):
+                out[i] = replace(out[i], visit_index=level)
+    return out

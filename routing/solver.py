@@ -1008,6 +1008,7 @@ class _Model:
             group=[-1] * n_places + [groups[group_key[k]] if k in group_key else -1 for k in range(len(self.specs))],
             group_cap=[1] * len(groups),
             commune=[-1] * n_places + [communes.get(s.candidate.commune_id, -1) for s in self.specs],
+            rank=[0] * n_places + [s.visit_index for s in self.specs],
             vehicle_day=[rd.day for rd in self.days],
             drive=[self._minutes_of_kind[k] for k in kinds] if side else [],
             service=self.service,

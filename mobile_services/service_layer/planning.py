@@ -19,6 +19,7 @@ from sqlmodel import Session, col, delete, func, select
 from config import Settings
 from mobile_services.domain import commands, events
 from mobile_services.domain.calendar import local_datetime, minute_of_day
+from mobile_services.domain.demand import people_served
 from mobile_services.adapters.travel_times import MatrixProvider
 from mobile_services.domain.exceptions import NotFound, PlanningError
 from mobile_services.service_layer.rebooking import carry_bookings, carry_holds
@@ -166,7 +167,8 @@ def _store_plan(
     pinned = {(p.candidate_id, p.resource_id, p.day) for p in week.problem.pins}
     served_communes: set[int] = set()
     population_covered = 0
-    demand_served = 0.0
+    capacities: dict[int, list[int]] = {}  # people each stop of a commune can see
+    shift_desks = {s.key: s.desks for s in week.problem.shifts}
     co2_kg = 0.0
     for route in result.routes:
         if not route.visits:
@@ -209,11 +211,17 @@ def _store_plan(
                     expected_demand=round(visit.prize, 2),
                 )
             )
+            desks = shift_desks.get((route.resource_id, route.day), 1)
+            capacities.setdefault(commune.id, []).append(  # type: ignore[arg-type]
+                desks * (visit.end - visit.start) // week.options.demand.minutes_per_person
+            )
             if commune.id not in served_communes:
                 served_communes.add(commune.id)  # type: ignore[arg-type]
                 population_covered += commune.population
-                demand_served += min(week.values[commune.id].expected_demand, week.values[commune.id].capacity)  # type: ignore[index]
 
+    demand_served = sum(
+        people_served(week.demand_by_commune.get(cid, 0.0), caps) for cid, caps in capacities.items()
+    )
     total_demand = sum(week.demand_by_commune.values())
     routing_kpis = result.kpis()
     plan.kpis = {

@@ -15,7 +15,14 @@ Choices worth knowing:
   who ride it that day; a counsellor by car is a CAR resource (their car is a vehicle
   row of kind ``car``). Sites without room for a bus (``bus_parking`` false) get the
   ``vehicle:car`` requirement; outdoor sites (a market square) need ``vehicle:bus``.
-* Prize = demand the stop can serve (:mod:`mobile_services.domain.demand`); routing
+* A stop lasts what its commune's demand needs, at most a half-day and at least
+  ``min_stop_minutes``, and no longer than the site's hours and the drive from the
+  nearest depot that may use it allow (:func:`usable_minutes`). A commune with more demand
+  offers several stops (``max_visits``); the planner keeps one day's stops of a commune on
+  one route, so two of them make a full day there, lunch between.
+* Prize = people the stop can see with the desks of the route-day that makes it
+  (``Shift.desks``: a bus's desks its crew can staff, a car one), a second and later stop
+  weighted down (coverage before repetition; :mod:`mobile_services.domain.demand`); routing
   raises it for fairness from ``weeks_since_visit``. A commune whose last visit is
   ``max_gap_weeks`` ago or more becomes mandatory.
 * A candidate requires a skill when at least ``SKILL_REQUEST_THRESHOLD`` explicit
@@ -25,13 +32,14 @@ Choices worth knowing:
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from sqlmodel import Session, col, select
 
 from mobile_services.domain.calendar import public_holiday, week_days
-from mobile_services.domain.demand import CommuneDemand, DemandModel, StopValue, stop_value
+from mobile_services.domain.demand import CommuneDemand, DemandModel, StopValue, expected_demand, stop_minutes, stop_value
 from mobile_services.domain.exceptions import NotFound
 from mobile_services.storage import tables as t
 from mobile_services.adapters.travel_times import HaversineProvider, MatrixProvider
@@ -95,6 +103,9 @@ class WeekProblem:
     values: dict[int, StopValue]
     closed: list[ClosedDay]
     demand_by_commune: dict[int, float]
+    #: why a site offered no stop at all (site id -> (English, French)), for the plan's reasons
+    site_issues: dict[int, tuple[str, str]] = field(default_factory=dict)
+    options: PlanningOptions = field(default_factory=PlanningOptions)
 
 
 def build_week_problem(
@@ -130,41 +141,62 @@ def build_week_problem(
 
     resources, shifts, closed = _resources_and_shifts(territory, days, vehicles, counsellors, options)
     demand_inputs = _commune_demand(session, territory_id, communes, days[0], options)
-    desks = max((v.desks for v in vehicles.values()), default=1)
-    values = {cid: stop_value(d, desks, options.demand) for cid, d in demand_inputs.items()}
     skills_needed = _requested_skills(session, list(communes))
 
+    locations = [_site_location(site) for site in sites.values()]
+    locations += [loc for r in resources for loc in (r.start, r.end_location)]
+    speeds = dict(DEFAULT_SPEED_KMH)
+    for kind in ResourceKind:
+        kind_speeds = [v.speed_kmh for v in vehicles.values() if v.kind == kind.value]
+        if kind_speeds:
+            speeds[kind.value] = min(kind_speeds)
+    matrices = (travel or HaversineProvider(options.road_factor)).matrices(locations, speeds)
+    by_id = {r.id: r for r in resources}
+
     candidates: list[Candidate] = []
+    values: dict[int, StopValue] = {}
+    site_issues: dict[int, tuple[str, str]] = {}
     for site in sites.values():
         commune = communes[site.commune_id]
-        longest = max(
-            (_minutes(end) - _minutes(start) for day, windows in site.opening_hours.items()
-             if int(day) in options.working_days for start, end in windows),
-            default=0,
-        )
-        value = stop_value(demand_inputs[commune.id], desks, options.demand, longest_opening=longest or None)
-        if value.expected_demand <= 0 or longest == 0:
+        demand = expected_demand(demand_inputs[commune.id], options.demand)
+        if demand <= 0:
             continue
-        weeks = demand_inputs[commune.id].weeks_since_visit
-        mandatory = weeks is not None and options.max_gap_weeks is not None and weeks >= options.max_gap_weeks
         requirements = set(skills_needed.get(commune.id, ()))
         if not site.bus_parking:
             requirements.add(CAR_ONLY)
         elif site.kind in OUTDOOR_KINDS:
             requirements.add(BUS_ONLY)
+        kind_needed = requirements & {BUS_ONLY, CAR_ONLY}
+        eligible = [s for s in shifts if kind_needed <= by_id[s.resource_id].skills]
+        opening = opening_hours(site.opening_hours)
+        usable = max(
+            (usable_minutes(opening, s, by_id[s.resource_id], site.id, matrices, options) for s in eligible),
+            default=0,
+        )
+        desks = sorted({s.desks for s in eligible}) or [1]
+        duration = stop_minutes(demand, desks[0], usable, options.demand)
+        if duration is None:
+            site_issues[site.id] = _short_site_issue(site, opening, eligible, usable, options, by_id, matrices)
+            continue
+        value = stop_value(demand_inputs[commune.id], duration, desks, options.demand)
+        if commune.id not in values or value.prize > values[commune.id].prize:
+            values[commune.id] = value
+        weeks = demand_inputs[commune.id].weeks_since_visit
+        mandatory = weeks is not None and options.max_gap_weeks is not None and weeks >= options.max_gap_weeks
         candidates.append(
             Candidate(
                 id=site.id,  # type: ignore[arg-type]
                 site=Site(
                     id=site.id,  # type: ignore[arg-type]
                     commune_id=commune.id,  # type: ignore[arg-type]
-                    location=Location(id=site.id, lat=site.latitude, lon=site.longitude, name=site.name),  # type: ignore[arg-type]
-                    opening=opening_hours(site.opening_hours),
+                    location=_site_location(site),
+                    opening=opening,
                     market_days=frozenset({site.market_day}) if site.market_day is not None else frozenset(),
                     name=f"{commune.name} - {site.name}",
                 ),
                 duration=value.duration_minutes,
                 prize=round(value.prize, 3),
+                prizes_by_desks=value.prizes_by_desks,
                 weeks_since_visit=min(weeks if weeks is not None else options.demand.never_visited_weeks, 52),
                 mandatory=mandatory,
                 max_visits=value.max_visits,
@@ -176,13 +208,6 @@ def build_week_problem(
         )
 
     pins = _pins(session, territory_id, week, days, sites)
-    locations = [c.site.location for c in candidates] + [loc for r in resources for loc in (r.start, r.end_location)]
-    speeds = dict(DEFAULT_SPEED_KMH)
-    for kind in ResourceKind:
-        kind_speeds = [v.speed_kmh for v in vehicles.values() if v.kind == kind.value]
-        if kind_speeds:
-            speeds[kind.value] = min(kind_speeds)
-    matrices = (travel or HaversineProvider(options.road_factor)).matrices(locations, speeds)
     problem = Problem(
         resources=tuple(resources),
         shifts=tuple(shifts),
@@ -201,8 +226,101 @@ def build_week_problem(
         counsellors=counsellors,
         values=values,
         closed=closed,
-        demand_by_commune={cid: v.expected_demand for cid, v in values.items()},
+        demand_by_commune={cid: expected_demand(d, options.demand) for cid, d in demand_inputs.items()},
+        site_issues=site_issues,
+        options=options,
     )
+
+
+FRENCH_DAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
+
+
+def _hours_fr(opening: OpeningHours, days: Iterable[int]) -> str:
+    """``mardi 14:00-17:30, jeudi 09:00-12:00`` for the given days with hours."""
+    parts = [
+        f"{FRENCH_DAYS[d]} " + " et ".join(str(w) for w in opening.on(d)) for d in sorted(set(days)) if opening.on(d)
+    ]
+    return ", ".join(parts)
+
+
+def _short_site_issue(
+    site: t.Site,
+    opening: OpeningHours,
+    eligible: list[Shift],
+    usable: int,
+    options: PlanningOptions,
+    resources: dict[int, Resource],
+    matrices: dict,
+) -> tuple[str, str]:
+    """Why no stop fits at ``site`` at all, with the numbers (English for logs, French for people)."""
+    minimum = options.demand.min_stop_minutes
+    if not eligible:
+        kind = "a bus" if site.bus_parking and site.kind in OUTDOOR_KINDS else "a car" if not site.bus_parking else "anyone"
+        kind_fr = "un bus" if kind == "a bus" else "un conseiller en voiture" if kind == "a car" else "personne"
+        return (
+            f"only {kind} can stop at {site.name} and none works this week",
+            f"seul {kind_fr} peut s'arrêter à « {site.name} », et aucun ne tourne cette semaine",
+        )
+    open_days = [s.day for s in eligible if opening.on(s.day)]
+    if not open_days:
+        every = _hours_fr(opening, range(7)) or "jamais"
+        worked = ", ".join(FRENCH_DAYS[d] for d in sorted({s.day for s in eligible}))
+        return (
+            f"{site.name} is never open on a day a crew works there ({worked})",
+            f"« {site.name} » n'ouvre pas les jours où une tournée peut y passer ({worked}) ; "
+            f"ouvert : {every}. Ajoutez un créneau d'ouverture ces jours-là ou un autre lieu dans la commune",
+        )
+    # the shift that comes closest: its drive and hours say what would help
+    def reach(s: Shift) -> int:
+        return usable_minutes(opening, s, resources[s.resource_id], site.id, matrices, options)
+
+    best = max((s for s in eligible if opening.on(s.day)), key=reach)
+    resource = resources[best.resource_id]
+    drive = matrices[resource.kind].minutes_between(resource.start.id, site.id)
+    hours = _hours_fr(opening, [best.day])
+    return (
+        f"{site.name}: at most {usable} min fit ({resource.name}, {best.window}, {drive} min from its depot, "
+        f"open {hours}); a stop needs {minimum} min",
+        f"la journée de {resource.name} ({best.window}) ne laisse que {max(0, usable)} min sur place à "
+        f"« {site.name} » ({drive} min de route depuis {resource.start.name or 'le dépôt'}, ouvert {hours}), "
+        f"il en faut {minimum} : élargissez les horaires du lieu ou rapprochez une tournée",
+    )
+
+
+def _site_location(site: t.Site) -> Location:
+    return Location(id=site.id, lat=site.latitude, lon=site.longitude, name=site.name)  # type: ignore[arg-type]
+
+
+def usable_minutes(
+    opening: OpeningHours, shift: Shift, resource: Resource, site_id: int, matrices: dict, options: PlanningOptions
+) -> int:
+    """Longest stop ``resource`` can make at the site on ``shift``'s day, coming from its depot.
+
+    The opening window is cut to the part reachable after leaving at the shift's start
+    and left in time to be back by its end (shifts are working time, drive included), and
+    to the part that leaves the lunch break outside the stop (before 12:45 or after
+    13:15 with the default break): the longest stop worth offering.
+    """
+    matrix = matrices[resource.kind]
+    t_out = matrix.minutes_between(resource.start.id, site_id)
+    t_back = matrix.minutes_between(site_id, resource.end_location.id)
+    if shift.max_driving is not None and t_out + t_back > shift.max_driving:
+        return 0
+    best = 0
+    for window in opening.on(shift.day):
+        lo = max(window.start, shift.window.start + t_out)
+        hi = min(window.end, shift.window.end - t_back)
+        if hi <= lo:
+            continue
+        if shift.lunch is None:
+            best = max(best, hi - lo)
+            continue
+        lunch = shift.lunch
+        before = min(hi, lunch.latest_start) - lo  # lunch after the stop
+        after = hi - max(lo, lunch.window.start + lunch.duration)  # lunch before it
+        best = max(best, before, after)
+    return best
+
 
 
 def opening_hours(stored: dict[str, list[list[str]]]) -> OpeningHours:
@@ -290,6 +408,8 @@ def _resources_and_shifts(
                 Shift(
                     resource_id=resource.id,
                     day=day.weekday(),
+                    # people seen at once: a bus's desks its crew can staff, a car one
+                    desks=max(1, min(vehicle.desks, len(crew_people))) if resource.kind is ResourceKind.BUS else 1,
                     window=TimeWindow(vehicle.shift_start_minute, vehicle.shift_end_minute),
                     lunch=options.lunch,
                     max_driving=vehicle.max_driving_minutes,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mobile_services.domain.demand import CommuneDemand, DemandModel, expected_demand, stop_value
+from mobile_services.domain.demand import CommuneDemand, DemandModel, expected_demand, stop_minutes, stop_value
 
 
 def village(**overrides: object) -> CommuneDemand:
@@ -29,18 +29,48 @@ def test_unmet_needs_stop_accumulating_after_the_cap() -> None:
     assert expected_demand(village(weeks_since_visit=50), model) == capped
 
 
-def test_prize_never_exceeds_what_the_stop_can_serve() -> None:
-    value = stop_value(village(population=20000, fragility=1.0), desks=2)
-    assert value.blocks == DemandModel().max_blocks_per_stop
-    assert value.prize <= value.capacity
-    assert value.max_visits == 2
+def test_a_bourg_offers_up_to_two_full_days_and_a_stop_sees_what_its_desks_allow() -> None:
+    bourg = village(population=20000, fragility=1.0)
+    value = stop_value(bourg, 180, [1, 2])
+    assert value.max_visits == DemandModel().max_stops_per_week == 4
+    # two desks for three hours see 12 people, one desk 6; the queue beyond adds a little
+    demand = expected_demand(bourg)
+    assert value.prizes_by_desks[2][0] == round(12 + 0.05 * (demand - 12), 3)
+    assert value.prizes_by_desks[1][0] == round(6 + 0.05 * (demand - 6), 3)
 
 
-def test_small_demand_gets_one_half_day() -> None:
-    value = stop_value(village(population=80), desks=2)
-    assert value.blocks == 1
-    assert value.duration_minutes == 180
+def test_a_second_stop_counts_half_so_first_stops_elsewhere_come_first() -> None:
+    model = DemandModel()
+    value = stop_value(village(population=20000, fragility=1.0), 180, [2], model)
+    first, second = value.prizes_by_desks[2][:2]
+    demand = expected_demand(village(population=20000, fragility=1.0))
+    assert second == round(model.repeat_stop_weight * (12 + 0.05 * (demand - 24)), 3)
+    assert second < first / 2 + 1e-9
+
+
+def test_small_demand_gets_one_stop_as_long_as_it_needs() -> None:
+    small = village(population=80)
+    demand = expected_demand(small)
+    minutes = stop_minutes(demand, 1, 180)
+    assert minutes == DemandModel().min_stop_minutes  # 1.3 people: the shortest stop
+    value = stop_value(small, minutes, [1, 2])  # type: ignore[arg-type]
     assert value.max_visits == 1
+    assert value.prizes_by_desks[1] == (round(demand, 3),)
+
+
+def test_stop_length_follows_demand_between_the_bounds() -> None:
+    assert stop_minutes(4.7, 1, 180) == 150  # 141 min of work, rounded up to 15
+    assert stop_minutes(4.7, 2, 180) == 90  # two desks: 71 min, but never under 90
+    assert stop_minutes(40, 2, 180) == 180  # a half-day at most
+    assert stop_minutes(40, 2, 120) == 120  # what the site and the drive leave
+    assert stop_minutes(40, 2, 89) is None  # shorter than the shortest stop: none
+
+
+def test_a_further_stop_needs_half_a_stop_of_demand_left() -> None:
+    model = DemandModel()
+    # 6 people fill one car stop of 180 min; 8 leave 2 (a third of a stop): still one stop
+    assert stop_value(village(population=0, fragility=0, waitlist=8), 180, [1], model).max_visits == 1
+    assert stop_value(village(population=0, fragility=0, waitlist=9), 180, [1], model).max_visits == 2
 
 
 @given(
@@ -55,15 +85,4 @@ def test_longer_absence_never_lowers_the_prize(population: int, fragility: float
         population=population, fragility=fragility, weeks_since_visit=(weeks or 0) + 1 if weeks is not None else None,
         waitlist=waitlist,
     )
-    assert stop_value(later, desks=2).prize >= stop_value(commune, desks=2).prize - 1e-9
-
-
-def test_stop_shrinks_to_the_longest_opening_window() -> None:
-    busy = village(population=3000, fragility=0.8, weeks_since_visit=8)
-    full = stop_value(busy, desks=2)
-    short = stop_value(busy, desks=2, longest_opening=120)
-    assert full.duration_minutes == 360
-    assert short.duration_minutes == 120
-    assert short.capacity == 2 * 120 // 30
-    assert short.max_visits == 2
-    assert stop_value(busy, desks=2, longest_opening=180).duration_minutes == 180
+    assert stop_value(later, 180, [2]).prize >= stop_value(commune, 180, [2]).prize - 1e-9
