@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 from config import Settings
 from mobile_services.bootstrap import bootstrap
 from mobile_services.cli.common import console, engine_scope, friendly_errors, settings
-from mobile_services.cli.planning import print_plan, run_plan, write_plan_html
+from mobile_services.cli.planning import print_plan, publish_confirmed, run_plan, write_plan_html
 from mobile_services.conversation import SmsReply
 from mobile_services.domain import commands
 from mobile_services.domain.calendar import week_of
@@ -69,7 +69,8 @@ def demo(
         outcome = run_plan(engine, current, territory.id, target_week, time_limit)  # type: ignore[arg-type]
         print_plan(engine, outcome.plan_id, current)
         write_plan_html(engine, outcome.plan_id, current)
-        bootstrap(current, engine=engine).handle(commands.PublishPlan(territory_id=territory.id, week=target_week))  # type: ignore[arg-type]
+        # A demo run again on the same week moves the demo resident's booking: asked first, like `publish`.
+        publish_confirmed(bootstrap(current, engine=engine), commands.PublishPlan(territory_id=territory.id, week=target_week), current)  # type: ignore[arg-type]
         with Session(engine) as session:
             slots = session.exec(
                 select(t.Slot).join(t.Visit, t.Visit.id == t.Slot.visit_id).where(t.Visit.plan_id == outcome.plan_id)  # type: ignore[arg-type]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+import sys
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -19,8 +22,10 @@ from mobile_services.cli.common import console, engine_scope, friendly_errors, s
 from mobile_services.cli.plan_table import RouteRow, StopRow, clip, plan_lines, terminal_width, unserved_lines, wrapped
 from mobile_services.domain import commands
 from mobile_services.domain.calendar import parse_week
-from mobile_services.domain.exceptions import InvalidInput, NotFound
+from mobile_services.domain.exceptions import InvalidInput, NotFound, UserFacingError
+from mobile_services.service_layer.messagebus import MessageBus
 from mobile_services.service_layer.planning import PlanOutcome, latest_plan
+from mobile_services.service_layer.publishing import BookingChange, ConfirmationRequired, PublishDiff, PublishOutcome, StopChange
 from mobile_services.reports.plan_view import render_plan_html, route_numbers, slug
 from mobile_services.storage import tables as t
 from routing.solver import SearchProgress
@@ -51,7 +56,7 @@ def resolve_territory(session: Session, name: str | None) -> t.Territory:
 
 def run_plan(engine: Engine, current: Settings, territory_id: int, week: str, time_limit: float | None) -> PlanOutcome:
     """Solve with a live progress bar (time budget, best solution so far)."""
-    limit = time_limit or current.solver_time_limit_seconds
+    limit = time_limit if time_limit is not None else current.solver_time_limit_seconds
     with Progress(
         TextColumn("[bold]Planification {task.fields[week]}"),
         BarColumn(),
@@ -60,7 +65,7 @@ def run_plan(engine: Engine, current: Settings, territory_id: int, week: str, ti
         console=console,
         transient=True,
     ) as progress:
-        task = progress.add_task("plan", total=limit, week=week, best="recherche d'une première solution...")
+        task = progress.add_task("plan", total=max(limit, 1), week=week, best="recherche d'une première solution...")
         started = time.monotonic()
         done = threading.Event()
 
@@ -205,24 +210,162 @@ def plan(
 
 
 @friendly_errors
-def publish(week: WeekOption, territory: TerritoryOption = None) -> None:
-    """Publie le dernier brouillon de la semaine : les créneaux deviennent réservables."""
+def publish(
+    week: WeekOption,
+    territory: TerritoryOption = None,
+    version: Annotated[int | None, typer.Option("--version", help="Version relue (par défaut : la dernière).")] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Ne pas demander de confirmation (scripts).")] = False,
+) -> None:
+    """Publie la dernière version de la semaine : les créneaux deviennent réservables.
+
+    Si la publication déplace ou annule des rendez-vous, ses changements sont affichés
+    et une confirmation est demandée (--yes pour un script ; sans terminal ni --yes,
+    rien n'est publié).
+    """
     current = settings()
     parse_week(week)
     with engine_scope(current) as engine:
         with Session(engine) as session:
             territory_id = resolve_territory(session, territory).id
-        plan_id = bootstrap(current, engine=engine).handle(commands.PublishPlan(territory_id=territory_id, week=week))  # type: ignore[arg-type]
-        with Session(engine) as session:
-            slots = session.exec(
-                select(t.Slot).join(t.Visit, col(t.Visit.id) == t.Slot.visit_id).where(t.Visit.plan_id == plan_id)
-            ).all()
-            published = latest_plan(session, territory_id, week, "published")  # type: ignore[arg-type]
-        bookable = sum(s.capacity for s in slots if not s.walk_in)
-        console.print(
-            f"Plan {week} v{published.version if published else '?'} publié : {len(slots)} créneaux "
-            f"({bookable} places réservables, le reste en accueil libre)."
+        command = commands.PublishPlan(territory_id=territory_id, week=week, version=version)  # type: ignore[arg-type]
+        outcome = publish_confirmed(bootstrap(current, engine=engine), command, current, yes=yes)
+    if outcome.status == "already_published":
+        when = f" (le {outcome.published_at.astimezone(current.tz):%d/%m/%Y à %H:%M})" if outcome.published_at else ""
+        console.print(f"Plan {week} v{outcome.version} déjà publié{when} : rien à faire.")
+        return
+    console.print(
+        f"Plan {week} v{outcome.version} publié : {outcome.slots} créneaux "
+        f"({outcome.bookable_seats} places réservables, le reste en accueil libre)."
+    )
+
+
+def interactive() -> bool:
+    """Someone at a terminal can answer the confirmation question."""
+    return sys.stdin.isatty()
+
+
+def publish_confirmed(bus: MessageBus, command: commands.PublishPlan, current: Settings, *, yes: bool = False) -> PublishOutcome:
+    """Publish; when that moves or cancels bookings, show what it does and ask first.
+
+    The diff comes from the service layer's own run of the publication, rolled back
+    (:class:`ConfirmationRequired`); the answer confirms that very diff, so a booking
+    made while the coordinator reads is shown before anything happens.
+    """
+    if yes:
+        command = dataclasses.replace(command, confirmed=True)
+    while True:
+        try:
+            outcome: PublishOutcome = bus.handle(command)
+        except ConfirmationRequired as needed:
+            if needed.changed:
+                console.print("[yellow]Les réservations ont changé pendant la relecture : voici les changements à jour.[/yellow]")
+            print_publish_diff(needed.diff, needed.week, current)
+            if not interactive():
+                raise UserFacingError(
+                    "publish needs a confirmation and there is no terminal",
+                    "Rien n'a été publié : cette publication déplace ou annule des rendez-vous et doit être confirmée. "
+                    "Relancez-la dans un terminal, ou avec --yes depuis un script.",
+                ) from None
+            if not ask_yes_no(f"Publier {needed.week} v{needed.diff.version} et envoyer ces SMS ?"):
+                console.print("Publication annulée : rien n'a changé, aucun SMS envoyé.")
+                raise typer.Exit(code=1) from None
+            command = dataclasses.replace(command, confirmed_diff=needed.diff.fingerprint)
+            continue
+        if outcome.diff is not None and outcome.diff.previous_id is not None:
+            print_publish_diff(outcome.diff, outcome.week, current)
+        return outcome
+
+
+def ask_yes_no(question: str) -> bool:
+    """oui / non in French (o, n; y, yes are understood too); anything else asks again."""
+    while True:
+        answer = typer.prompt(f"{question} (oui/non)", default="non", show_default=False).strip().casefold()
+        if answer in ("o", "oui", "y", "yes"):
+            return True
+        if answer in ("n", "non", "no"):
+            return False
+        console.print("Répondez oui ou non.")
+
+
+SMS_KINDS_FR = {
+    "stop_moved": "RDV déplacé",
+    "stop_cancelled": "RDV annulé",
+    "hold_moved": "place gardée changée",
+    "hold_withdrawn": "place gardée retirée",
+    "waitlist_offer": "nouvel arrêt pour la liste d'attente",
+}
+DIFF_LINES = 10
+
+
+def _when(moment: datetime, current: Settings) -> str:
+    local = moment.astimezone(current.tz)
+    return f"{DAY_NAMES[local.weekday()]} {local:%d/%m %H:%M}"
+
+
+def _span(span: tuple[datetime, datetime], current: Settings) -> str:
+    return f"{_when(span[0], current)}-{span[1].astimezone(current.tz):%H:%M}"
+
+
+def _then(before: datetime, after: datetime, current: Settings) -> str:
+    """The new time, without the day when it stays the same day."""
+    if before.astimezone(current.tz).date() == after.astimezone(current.tz).date():
+        return f"{after.astimezone(current.tz):%H:%M}"
+    return _when(after, current)
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'s' if count > 1 else ''}"
+
+
+def print_publish_diff(diff: PublishDiff, week: str, current: Settings) -> None:
+    """Stops added, moved, removed; bookings kept, moved, cancelled; the SMS it sends."""
+    replaces = f" (remplace la v{diff.previous_version})" if diff.previous_version is not None else ""
+    console.print(f"[bold]Publication de {week} v{diff.version}{replaces}[/bold]")
+    console.print(
+        f"  Arrêts : {_plural(diff.stops_kept, 'inchangé')}, {_plural(len(diff.stops_added), 'ajouté')}, "
+        f"{_plural(len(diff.stops_moved), 'déplacé')}, {_plural(len(diff.stops_removed), 'supprimé')}"
+    )
+
+    def stop(change: StopChange) -> str:
+        place = f"{change.commune} ({change.site})"
+        if change.before and change.after:
+            after = f"{_then(change.before[0], change.after[0], current)}-{change.after[1].astimezone(current.tz):%H:%M}"
+            return f"    ~ {place} {_span(change.before, current)} -> {after}"
+        if change.after:
+            return f"    + {place} {_span(change.after, current)}"
+        return f"    - {place} {_span(change.before, current)}"  # type: ignore[arg-type]
+
+    def booking(change: BookingChange) -> str:
+        if change.after is not None:
+            return f"    déplacé : {change.commune}, {_when(change.before, current)} -> {_then(change.before, change.after, current)}"
+        instead = (
+            f"place gardée : {change.held[1]}, {_when(change.held[0], current)}"
+            if change.held
+            else "pas de place proche : liste d'attente"
         )
+        return f"    annulé : {change.commune}, {_when(change.before, current)}\n      {instead}"
+
+    _print_some([stop(c) for c in (*diff.stops_added, *diff.stops_moved, *diff.stops_removed)])
+    console.print(
+        f"  Rendez-vous : {_plural(diff.bookings_kept, 'gardé')}, {_plural(len(diff.bookings_moved), 'déplacé')}, "
+        f"{_plural(len(diff.bookings_cancelled), 'annulé')}"
+    )
+    _print_some([booking(c) for c in (*diff.bookings_moved, *diff.bookings_cancelled)])
+    if diff.holds_kept or diff.holds_moved or diff.holds_withdrawn:
+        console.print(
+            f"  Places gardées : {_plural(diff.holds_kept, 'inchangée')}, {_plural(diff.holds_moved, 'changée')}, "
+            f"{_plural(diff.holds_withdrawn, 'retirée')}"
+        )
+    kinds = ", ".join(f"{count} {SMS_KINDS_FR.get(kind, kind)}" for kind, count in diff.sms_now.items())
+    reminders = f" ; {_plural(diff.reminders, 'rappel')} reprogrammé{'s' if diff.reminders > 1 else ''}" if diff.reminders else ""
+    console.print(f"  SMS à envoyer : {diff.sms_count}{f' ({kinds})' if kinds else ''}{reminders}")
+
+
+def _print_some(lines: list[str]) -> None:
+    for line in lines[:DIFF_LINES]:
+        console.print(line, markup=False, soft_wrap=True)
+    if len(lines) > DIFF_LINES:
+        console.print(f"    ... et {len(lines) - DIFF_LINES} autres")
 
 
 def _set_pinned(visit_id: int, pinned: bool) -> None:

@@ -19,10 +19,22 @@ class PlanWeek(Command):
 
 @dataclass(frozen=True, kw_only=True)
 class PublishPlan(Command):
-    """Turn the latest draft of a week into bookable slots and tell the world."""
+    """Turn the newest version of a week into bookable slots and tell the world.
+
+    Only the newest version is ever published; publishing it twice does nothing. A
+    publication that moves or cancels bookings is measured, rolled back and refused
+    (``ConfirmationRequired``, carrying the diff) unless ``confirmed`` is set or
+    ``confirmed_diff`` is the fingerprint of that very diff.
+    """
 
     territory_id: int
     week: str
+    version: int | None = None
+    """The version the coordinator reviewed; refused unless it is the newest (None: the newest)."""
+    confirmed: bool = False
+    """Moving and cancelling bookings is accepted whatever they are (``publish --yes``)."""
+    confirmed_diff: str | None = None
+    """Fingerprint of the diff the coordinator accepted: anything else is shown again."""
 
 
 @dataclass(frozen=True, kw_only=True)

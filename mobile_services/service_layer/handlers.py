@@ -33,14 +33,14 @@ def _jsonable(payload: dict[str, Any]) -> dict[str, Any]:
 
 def command_handlers() -> dict[type[Command], Callable[..., Any]]:
     from mobile_services import conversation
-    from mobile_services.service_layer import booking, dispatch, holds, planning, retention
+    from mobile_services.service_layer import booking, dispatch, holds, planning, publishing, retention
 
     return {
         commands.AnonymiseInactiveResidents: retention.anonymise_inactive_residents,
         commands.ReceiveSms: conversation.handle_incoming_sms,
         commands.RecordDeliveryStatus: booking.record_delivery_status,
         commands.PlanWeek: planning.plan_week,
-        commands.PublishPlan: planning.publish_plan,
+        commands.PublishPlan: publishing.publish_plan,
         commands.BookSlot: booking.book_slot,
         commands.CancelBooking: booking.cancel_booking,
         commands.TakeHeldSeat: holds.handle_take_held_seat,
@@ -55,7 +55,8 @@ def event_handlers() -> dict[type[Event], list[Callable[..., Any]]]:
 
     table: dict[type[Event], list[Callable[..., Any]]] = {
         events.PlanDrafted: [],
-        events.PlanPublished: [waitlist.offer_new_stops],
+        # Waiting residents are told of new stops by the publication itself (same transaction).
+        events.PlanPublished: [],
         events.SlotBooked: [],
         events.BookingCancelled: [waitlist.offer_freed_seat],
         events.JoinedWaitlist: [],

@@ -1,14 +1,15 @@
-"""Planning handlers: solve a week into a draft plan, publish a draft into slots.
+"""Planning handlers: solve a week into a draft plan; cut a plan's stops into slots.
 
 The database side of planning; the optimisation itself is :mod:`routing` (pure). The
 translation DB -> routing lives in :mod:`planning_problem`; this module stores the
-result, computes the coordinator's figures, and publishes.
+result and computes the coordinator's figures. Publishing a version is :mod:`publishing`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,11 +19,10 @@ from sqlmodel import Session, col, delete, func, select
 
 from config import Settings
 from mobile_services.domain import commands, events
-from mobile_services.domain.calendar import local_datetime, minute_of_day
+from mobile_services.domain.calendar import local_datetime, minute_of_day, week_days
 from mobile_services.domain.demand import people_served
 from mobile_services.adapters.travel_times import MatrixProvider
-from mobile_services.domain.exceptions import NotFound, PlanningError
-from mobile_services.service_layer.rebooking import carry_bookings, carry_holds
+from mobile_services.domain.exceptions import InvalidInput, PlanningError
 from mobile_services.service_layer.planning_problem import PlanningOptions, WeekProblem, build_week_problem
 from mobile_services.service_layer.unit_of_work import UnitOfWork
 from mobile_services.storage import tables as t
@@ -90,6 +90,12 @@ def plan_week(
 ) -> PlanOutcome:
     """Solve the week from demand and store it as a new draft version."""
     budget_started = time.monotonic()
+    if command.time_limit_s is not None and not (math.isfinite(command.time_limit_s) and command.time_limit_s > 0):
+        raise InvalidInput(
+            f"time limit must be a positive number of seconds, got {command.time_limit_s}",
+            f"Le temps de calcul (--time-limit) doit être un nombre de secondes positif, pas {command.time_limit_s:g}.",
+        )
+    refuse_past_week(command.week, clock.now(), settings, "plan")
     with uow:
         week = build_week_problem(uow.session, command.territory_id, command.week, options_from(settings), travel)
         if not week.problem.shifts:
@@ -108,7 +114,9 @@ def plan_week(
             strategy=Strategy(settings.solver_strategy),
             workers=settings.solver_workers,
         )
-        previous = latest_plan(uow.session, command.territory_id, command.week)
+        # Warm start from what residents were shown (the published version), never from a
+        # draft that was not published: that one was discarded, not agreed.
+        previous = latest_plan(uow.session, command.territory_id, command.week, "published")
         initial = stored_plan_as_routing(uow.session, week, previous, settings) if previous is not None else None
         frozen_before = _week_minute(clock.now(), week.days[0], settings) if initial is not None else None
         if frozen_before is not None:
@@ -280,6 +288,22 @@ def _store_plan(
     return plan
 
 
+def refuse_past_week(week: str, now: datetime, settings: Settings, action: str) -> None:
+    """A week whose Sunday is over can be neither planned nor published (``action``: plan, publish).
+
+    The current week still can: a re-plan during the week keeps what already happened.
+    """
+    days = week_days(week)
+    today = now.astimezone(settings.tz).date()
+    if days[-1] >= today:
+        return
+    done = {"plan": "planifiée", "publish": "publiée"}[action]
+    raise PlanningError(
+        f"cannot {action} {week}: the week ended on {days[-1].isoformat()} (today is {today.isoformat()})",
+        f"La semaine {week} (du {days[0]:%d/%m} au {days[-1]:%d/%m/%Y}) est passée : elle ne peut plus être {done}.",
+    )
+
+
 def _week_minute(now: datetime, monday: date, settings: Settings) -> int | None:
     """Minutes since Monday 00:00 (local) when ``now`` falls inside the week, else None.
 
@@ -337,41 +361,6 @@ def latest_plan(session: Session, territory_id: int, week: str, status: str | No
     if status:
         query = query.where(t.Plan.status == status)
     return session.exec(query.order_by(col(t.Plan.version).desc())).first()
-
-
-def publish_plan(command: commands.PublishPlan, *, uow: UnitOfWork, clock: Clock, settings: Settings) -> int:
-    """Make the latest draft of the week the published plan and cut its stops into slots."""
-    with uow:
-        draft = latest_plan(uow.session, command.territory_id, command.week, "draft")
-        if draft is None:
-            raise NotFound(
-                f"no draft plan for {command.week}",
-                f"Aucun plan brouillon pour {command.week} : lancez d'abord « mobile-services plan --week {command.week} ».",
-            )
-        previous = latest_plan(uow.session, command.territory_id, command.week, "published")
-        if previous is not None:
-            previous.status = "superseded"
-            uow.session.add(previous)
-        uow.session.flush()
-        create_slots(uow.session, draft)
-        draft.status = "published"
-        draft.published_at = clock.now()
-        uow.session.add(draft)
-        if previous is not None:
-            for event in carry_bookings(uow.session, previous, draft, clock.now(), settings):
-                uow.emit(event)
-            for event in carry_holds(uow.session, previous, draft, clock.now(), settings):
-                uow.emit(event)
-        uow.emit(
-            events.PlanPublished(
-                plan_id=draft.id,  # type: ignore[arg-type]
-                territory_id=command.territory_id,
-                week=command.week,
-                superseded_plan_id=previous.id if previous else None,
-            )
-        )
-        uow.commit()
-        return draft.id  # type: ignore[return-value]
 
 
 def create_slots(session: Session, plan: t.Plan) -> int:

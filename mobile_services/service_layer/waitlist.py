@@ -8,6 +8,7 @@ freed seat is offered to one waiting person at a time, oldest request first.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from sqlmodel import Session, col, select
 
@@ -58,28 +59,29 @@ def _offer(session: Session, entry: t.WaitlistEntry, visit: t.Visit, commune: t.
     return True
 
 
-def offer_new_stops(event: events.PlanPublished, *, uow: UnitOfWork, clock: Clock, settings: Settings) -> None:
-    """A published plan brings stops to communes where people wait: tell each of them once."""
-    now = clock.now()
-    with uow:
-        session = uow.session
-        rows = session.exec(
-            select(t.Visit, t.Commune)
-            .join(t.Site, col(t.Site.id) == t.Visit.site_id)
-            .join(t.Commune, col(t.Commune.id) == t.Site.commune_id)
-            .where(t.Visit.plan_id == event.plan_id, t.Visit.status == "planned", t.Visit.start_at > now)
-            .order_by(col(t.Visit.start_at))
-        ).all()
-        first_visit: dict[int, tuple[t.Visit, t.Commune]] = {}
-        for visit, commune in rows:
-            first_visit.setdefault(commune.id, (visit, commune))  # type: ignore[arg-type]
-        offered = 0
-        for visit, commune in first_visit.values():
-            for entry in _open_entries(session, commune.id):  # type: ignore[arg-type]
-                if _offer(session, entry, visit, commune, f"waitlist:{entry.id}:plan:{event.plan_id}", settings, now):
-                    offered += 1
-        uow.commit()
-    logger.info("plan %s published: %d waiting residents told", event.plan_id, offered)
+def offer_new_stops(session: Session, *, plan_id: int, now: datetime, settings: Settings) -> int:
+    """A plan being published brings stops to communes where people wait: tell each of them once.
+
+    Called inside the publishing transaction (:mod:`publishing`), so the offers are part of
+    what a publication shows before it is confirmed, and are rolled back with it.
+    """
+    rows = session.exec(
+        select(t.Visit, t.Commune)
+        .join(t.Site, col(t.Site.id) == t.Visit.site_id)
+        .join(t.Commune, col(t.Commune.id) == t.Site.commune_id)
+        .where(t.Visit.plan_id == plan_id, t.Visit.status == "planned", t.Visit.start_at > now)
+        .order_by(col(t.Visit.start_at))
+    ).all()
+    first_visit: dict[int, tuple[t.Visit, t.Commune]] = {}
+    for visit, commune in rows:
+        first_visit.setdefault(commune.id, (visit, commune))  # type: ignore[arg-type]
+    offered = 0
+    for visit, commune in first_visit.values():
+        for entry in _open_entries(session, commune.id):  # type: ignore[arg-type]
+            if _offer(session, entry, visit, commune, f"waitlist:{entry.id}:plan:{plan_id}", settings, now):
+                offered += 1
+    logger.info("plan %s: %d new-stop offers queued for waiting residents", plan_id, offered)
+    return offered
 
 
 def offer_freed_seat(event: events.BookingCancelled, *, uow: UnitOfWork, clock: Clock, settings: Settings) -> None:
@@ -90,6 +92,9 @@ def offer_freed_seat(event: events.BookingCancelled, *, uow: UnitOfWork, clock: 
         visit = session.get(t.Visit, event.visit_id)
         if visit is None or visit.status != "planned" or visit.start_at <= now:
             return
+        plan = session.get(t.Plan, visit.plan_id)
+        if plan is None or plan.status != "published":
+            return  # a seat freed by a new version of the week: that stop is no longer offered
         site = session.get(t.Site, visit.site_id)
         commune = session.get(t.Commune, site.commune_id) if site else None
         if commune is None:

@@ -100,7 +100,7 @@ def _replan_without_a_commune(
             plan_id=new.id, site_id=ids[3], day=dropped.day, half_day=dropped.half_day,  # type: ignore[arg-type]
             start_at=dropped.start_at, end_at=dropped.end_at, vehicle_id=dropped.vehicle_id, crew=dropped.crew,
         ))  # fmt: skip
-    bus.handle(commands.PublishPlan(territory_id=territory_id, week="2026-W49"))
+    bus.handle(commands.PublishPlan(territory_id=territory_id, week="2026-W49", confirmed=True))
     return Replanned(booked.booking_id, ids[1], ids[2])
 
 
@@ -260,7 +260,7 @@ def _republish(engine: Engine, territory_id: int, change) -> None:  # type: igno
                 start_at=visit.start_at + shift, end_at=visit.end_at + shift, vehicle_id=visit.vehicle_id,
                 crew=visit.crew,
             ))  # fmt: skip
-    _bus(engine).handle(commands.PublishPlan(territory_id=territory_id, week="2026-W49"))
+    _bus(engine).handle(commands.PublishPlan(territory_id=territory_id, week="2026-W49", confirmed=True))
 
 
 def _offer(engine: Engine, hold_id: int) -> tuple[t.SeatHold, t.Slot, t.Plan, dict, list[t.Message]]:  # type: ignore[type-arg]

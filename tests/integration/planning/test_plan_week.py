@@ -120,7 +120,9 @@ def test_a_week_of_holidays_and_weekend_is_explained_not_crashed(engine: Engine,
 
 
 def test_public_holidays_remove_the_day(engine: Engine, small_valley: int) -> None:
-    outcome = _bus(engine).handle(commands.PlanWeek(territory_id=small_valley, week="2026-W46", time_limit_s=2))
+    before_w46 = FixedClock(datetime(2026, 11, 2, 9, 0, tzinfo=UTC))  # a past week cannot be planned
+    bus = bootstrap(Settings(), engine=engine, sms=FakeSmsSender(), clock=before_w46)
+    outcome = bus.handle(commands.PlanWeek(territory_id=small_valley, week="2026-W46", time_limit_s=2))
     with Session(engine) as session:
         days = {v.day.isoformat() for v in session.exec(select(t.Visit).where(t.Visit.plan_id == outcome.plan_id))}
     assert "2026-11-11" not in days  # Armistice

@@ -53,7 +53,7 @@ def test_bookings_follow_moved_stops_and_lost_ones_are_told(engine: Engine, smal
     dropped = bus.handle(commands.BookSlot(phone="+33622222222", slot_id=second_slot.id))
 
     _copy_as_draft(engine, outcome.plan_id, shift_first=timedelta(minutes=30), drop_second=True)
-    bus.handle(commands.PublishPlan(territory_id=small_valley, week="2026-W49"))
+    bus.handle(commands.PublishPlan(territory_id=small_valley, week="2026-W49", confirmed=True))
 
     with Session(engine) as session:
         kept = session.get(t.Booking, moved.booking_id)
