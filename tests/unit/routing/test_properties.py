@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -44,6 +46,8 @@ def territories(draw: st.DrawFn) -> Problem:
                     capacity=draw(st.sampled_from([None, None, 2, 5])),
                 )
             )
+            if team is not None and draw(st.booleans()):  # two desks staffed
+                shifts[-1] = dataclasses.replace(shifts[-1], desks=2)
     candidates = []
     for i in range(1, draw(st.integers(1, 8)) + 1):
         opening = draw(
@@ -72,7 +76,8 @@ def territories(draw: st.DrawFn) -> Problem:
                 prize=draw(st.integers(0, 8)),
                 weeks_since_visit=draw(st.integers(0, 10)),
                 mandatory=draw(st.integers(0, 5)) == 0,
-                max_visits=draw(st.sampled_from([1, 1, 1, 2])),
+                max_visits=draw(st.sampled_from([1, 1, 1, 2, 4])),  # 2-4: full days in a bourg
+                prizes_by_desks=draw(st.sampled_from([{}, {1: (6.0, 3.0, 3.0, 3.0), 2: (12.0, 6.0, 6.0, 6.0)}])),
                 skills=draw(st.sets(st.sampled_from(SKILLS), max_size=1)),
                 market_bonus=draw(st.sampled_from([0.0, 1.5])),
                 load=draw(st.sampled_from([0, 1, 3])),
@@ -92,7 +97,7 @@ def territories(draw: st.DrawFn) -> Problem:
     return Problem(resources=tuple(resources), shifts=tuple(shifts), candidates=tuple(candidates), pins=tuple(pins))
 
 
-@settings(max_examples=15, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(problem=territories())
 def test_every_plan_passes_the_independent_checker(problem: Problem) -> None:
     from tests.unit.routing.checker import assert_feasible
