@@ -157,8 +157,3 @@ def stop_value(
         max_visits=stops,
         minutes_per_person=model.minutes_per_person,
     )
-
-
-def people_served(demand: float, capacities: Iterable[float]) -> float:
-    """People a commune's stops of the week can see: their capacities, up to the demand."""
-    return min(demand, float(sum(capacities)))

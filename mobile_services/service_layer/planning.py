@@ -20,9 +20,9 @@ from sqlmodel import Session, col, delete, func, select
 from config import Settings
 from mobile_services.domain import commands, events
 from mobile_services.domain.calendar import local_datetime, minute_of_day, week_days
-from mobile_services.domain.demand import people_served
 from mobile_services.adapters.travel_times import MatrixProvider
 from mobile_services.domain.exceptions import InvalidInput, PlanningError
+from mobile_services.service_layer.left_out import explain_left_out
 from mobile_services.service_layer.planning_problem import PlanningOptions, WeekProblem, build_week_problem
 from mobile_services.service_layer.unit_of_work import UnitOfWork
 from mobile_services.storage import tables as t
@@ -40,23 +40,6 @@ logger = logging.getLogger(__name__)
 
 SolverProgress = Callable[[SearchProgress], None]
 
-#: French explanation of each reason a candidate was left out (shown to coordinators).
-UNSERVED_REASONS_FR: dict[UnservedReason, str] = {
-    UnservedReason.NO_ROUTE: "aucune tournée possible cette semaine (pas de véhicule, jours fériés ou équipages absents)",
-    UnservedReason.NO_SKILLED_CREW: "aucun équipage disponible n'a la compétence demandée",
-    UnservedReason.OUTSIDE_OPENING_HOURS: "hors de tout créneau d'ouverture du site compatible avec les tournées",
-    UnservedReason.UNREACHABLE: "trop loin pour l'aller-retour dans la journée ou la limite de conduite",
-    UnservedReason.OVER_CAPACITY: "trop de rendez-vous prévus pour la capacité du véhicule ou du conseiller ce jour-là",
-    UnservedReason.INFEASIBLE_PIN: "l'arrêt épinglé ne peut pas être tenu",
-    UnservedReason.COMMUNE_VISITED: "la commune a déjà un arrêt cette semaine",
-    UnservedReason.NO_ROOM: "obligatoire, mais plus de place avec les arrêts épinglés et obligatoires",
-    UnservedReason.NOT_WORTH_IT: "moins prioritaire cette semaine que les arrêts retenus",
-    UnservedReason.NO_SOLUTION: "le calcul n'a trouvé aucune solution dans le temps imparti",
-}
-
-#: A commune with demand but no site open on a working day cannot get a stop: say so.
-NO_SITE = "no_site"
-NO_SITE_FR = "aucun lieu d'accueil ouvert en semaine n'est déclaré (ajoutez-en un dans sites.csv)"
 
 WALK_IN_SHARE = 0.25
 STORE_RESERVE = 0.03  # share of the planning time limit kept for decoding and storing the plan
@@ -172,12 +155,20 @@ def _store_plan(
         day_index, minute = split_week_minute(week_minute)
         return local_datetime(week.days[day_index], minute, tz)
 
-    pinned = {(p.candidate_id, p.resource_id, p.day) for p in week.problem.pins}
+    pins = week.problem.pins
+
+    def is_pinned(candidate_id: int, resource_id: int, day: int, start: int) -> bool:
+        # a pin holds one half-day: the other half of a full day there is not pinned
+        return any(
+            (p.candidate_id, p.resource_id, p.day) == (candidate_id, resource_id, day)
+            and (p.start is None or p.start.contains(start % MINUTES_PER_DAY))
+            for p in pins
+        )
+
     served_communes: set[int] = set()
     population_covered = 0
-    capacities: dict[int, list[int]] = {}  # people each stop of a commune can see
-    shift_desks = {s.key: s.desks for s in week.problem.shifts}
     co2_kg = 0.0
+    seen = _people_seen(week, result)
     for route in result.routes:
         if not route.visits:
             continue
@@ -215,21 +206,15 @@ def _store_plan(
                     vehicle_id=route.resource_id,
                     crew=list(route.crew_ids),
                     sequence=sequence,
-                    pinned=(visit.candidate_id, route.resource_id, route.day) in pinned,
-                    expected_demand=round(visit.prize, 2),
+                    pinned=is_pinned(visit.candidate_id, route.resource_id, route.day, visit.start),
+                    expected_demand=round(seen[(route.resource_id, route.day, visit.start)], 1),
                 )
-            )
-            desks = shift_desks.get((route.resource_id, route.day), 1)
-            capacities.setdefault(commune.id, []).append(  # type: ignore[arg-type]
-                desks * (visit.end - visit.start) // week.options.demand.minutes_per_person
             )
             if commune.id not in served_communes:
                 served_communes.add(commune.id)  # type: ignore[arg-type]
                 population_covered += commune.population
 
-    demand_served = sum(
-        people_served(week.demand_by_commune.get(cid, 0.0), caps) for cid, caps in capacities.items()
-    )
+    demand_served = sum(seen.values())
     total_demand = sum(week.demand_by_commune.values())
     routing_kpis = result.kpis()
     plan.kpis = {
@@ -249,43 +234,43 @@ def _store_plan(
         "cost_eur": round(routing_kpis.cost / 100, 2),
         "mandatory_unserved": routing_kpis.mandatory_unserved,
     }
-    unserved_by_commune: dict[int, dict[str, object]] = {}
-    for item in result.unserved:
-        site = week.sites.get(item.candidate_id)
-        if site is None or site.commune_id in served_communes:
-            continue
-        commune = week.communes[site.commune_id]
-        previous = unserved_by_commune.get(commune.id)  # type: ignore[arg-type]
-        if previous is not None and not item.mandatory:
-            continue
-        unserved_by_commune[commune.id] = {  # type: ignore[index]
-            "commune_id": commune.id,
-            "commune": commune.name,
-            "site": site.name,
-            "reason": str(item.reason),
-            "reason_fr": UNSERVED_REASONS_FR.get(item.reason, str(item.reason)),
+    plan.unserved = [
+        {
+            "commune_id": item.commune_id,
+            "commune": week.communes[item.commune_id].name,
+            "site": item.site,
+            "reason": item.reason,
+            "reason_fr": item.text_fr,
             "detail": item.detail,
             "mandatory": item.mandatory,
-            "expected_demand": round(week.demand_by_commune.get(commune.id, 0.0), 1),  # type: ignore[arg-type]
+            "expected_demand": round(week.demand_by_commune.get(item.commune_id, 0.0), 1),
         }
-    offered = {c.commune_id for c in week.problem.candidates}
-    for commune in week.communes.values():
-        demand = week.demand_by_commune.get(commune.id, 0.0)  # type: ignore[arg-type]
-        if commune.id not in offered and commune.id not in served_communes and demand >= 1.0:
-            unserved_by_commune[commune.id] = {  # type: ignore[index]
-                "commune_id": commune.id,
-                "commune": commune.name,
-                "site": "",
-                "reason": NO_SITE,
-                "reason_fr": NO_SITE_FR,
-                "detail": "no site with opening hours on a working day",
-                "mandatory": False,
-                "expected_demand": round(demand, 1),
-            }
-    plan.unserved = sorted(unserved_by_commune.values(), key=lambda u: -float(u["expected_demand"]))  # type: ignore[arg-type]
+        for item in explain_left_out(week, result, max_gap_weeks=week.options.max_gap_weeks)
+    ]
     session.add(plan)
     session.flush()
     return plan
+
+
+def _people_seen(week: WeekProblem, result: RoutingPlan) -> dict[tuple[int, int, int], float]:
+    """People each stop can expect: its desks x minutes, out of what its commune's earlier stops left.
+
+    Keyed by (resource, day, start). Stops of a commune are taken in time order, so the
+    afternoon of a full day expects what the morning could not see.
+    """
+    desks = {s.key: s.desks for s in week.problem.shifts}
+    minutes = week.options.demand.minutes_per_person
+    stops = sorted(
+        ((r.day, v.start, r.resource_id, v.commune_id, v.end - v.start) for r in result.routes for v in r.visits)
+    )
+    left = dict(week.demand_by_commune)
+    out: dict[tuple[int, int, int], float] = {}
+    for day, start, resource_id, commune_id, length in stops:
+        capacity = desks.get((resource_id, day), 1) * length / minutes
+        people = min(capacity, max(0.0, left.get(commune_id, 0.0)))
+        left[commune_id] = left.get(commune_id, 0.0) - people
+        out[(resource_id, day, start)] = people
+    return out
 
 
 def refuse_past_week(week: str, now: datetime, settings: Settings, action: str) -> None:
