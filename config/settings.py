@@ -136,6 +136,13 @@ class Settings(BaseSettings):
     solver_strategy: Literal["lns", "ils", "ortools"] = "lns"
     solver_workers: int = Field(2, ge=1, le=64)
     road_factor: float = Field(1.3, ge=1.0, le=3.0)
+    #: coverage before repetition: a commune's second and later stops of a week count this
+    #: share of the people they serve (0: never repeat while others wait; 1: no preference)
+    repeat_stop_weight: float = Field(0.5, ge=0.0, le=1.0)
+    #: shortest stop worth the drive, in minutes; stops shorten to what hours and drive allow
+    min_stop_minutes: int = Field(90, ge=15, le=240)
+    #: most stops a commune may get in one week (4 = two full days)
+    max_stops_per_week: int = Field(4, ge=1, le=10)
 
     #: hours of the default site of a commune that has no site of its own (parse_week_hours)
     default_site_hours: str = DEFAULT_SITE_HOURS

@@ -20,6 +20,7 @@ from sqlmodel import Session, col, delete, func, select
 from config import Settings
 from mobile_services.domain import commands, events
 from mobile_services.domain.calendar import local_datetime, minute_of_day, week_days
+from mobile_services.domain.demand import DemandModel
 from mobile_services.adapters.travel_times import MatrixProvider
 from mobile_services.domain.exceptions import InvalidInput, PlanningError
 from mobile_services.service_layer.left_out import explain_left_out
@@ -59,7 +60,12 @@ class PlanOutcome:
 
 
 def options_from(settings: Settings) -> PlanningOptions:
-    return PlanningOptions(road_factor=settings.road_factor)
+    demand = DemandModel(
+        repeat_stop_weight=settings.repeat_stop_weight,
+        min_stop_minutes=settings.min_stop_minutes,
+        max_stops_per_week=settings.max_stops_per_week,
+    )
+    return PlanningOptions(road_factor=settings.road_factor, demand=demand)
 
 
 def plan_week(

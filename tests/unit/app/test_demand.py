@@ -86,3 +86,16 @@ def test_longer_absence_never_lowers_the_prize(population: int, fragility: float
         waitlist=waitlist,
     )
     assert stop_value(later, 180, [2]).prize >= stop_value(commune, 180, [2]).prize - 1e-9
+
+
+def test_the_coverage_preference_and_stop_bounds_come_from_the_settings(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from config.settings import Settings
+    from mobile_services.service_layer.planning import options_from
+
+    monkeypatch.setenv("MOBILE_SERVICES_REPEAT_STOP_WEIGHT", "0.25")
+    monkeypatch.setenv("MOBILE_SERVICES_MIN_STOP_MINUTES", "60")
+    model = options_from(Settings()).demand
+    assert (model.repeat_stop_weight, model.min_stop_minutes, model.max_stops_per_week) == (0.25, 60, 4)
+    bourg = village(population=20000, fragility=1.0)
+    first, second = stop_value(bourg, 180, [2], model).prizes_by_desks[2][:2]
+    assert second == round(0.25 * (12 + 0.05 * (expected_demand(bourg) - 24)), 3)
