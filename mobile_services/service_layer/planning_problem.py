@@ -104,7 +104,7 @@ class WeekProblem:
     closed: list[ClosedDay]
     demand_by_commune: dict[int, float]
     #: why a site offered no stop at all (site id -> (English, French)), for the plan's reasons
-    site_issues: dict[int, tuple[str, str]] = field(default_factory=dict)
+    site_issues: dict[int, SiteIssue] = field(default_factory=dict)
     options: PlanningOptions = field(default_factory=PlanningOptions)
 
 
@@ -155,7 +155,7 @@ def build_week_problem(
 
     candidates: list[Candidate] = []
     values: dict[int, StopValue] = {}
-    site_issues: dict[int, tuple[str, str]] = {}
+    site_issues: dict[int, SiteIssue] = {}
     for site in sites.values():
         commune = communes[site.commune_id]
         demand = expected_demand(demand_inputs[commune.id], options.demand)
@@ -243,6 +243,15 @@ def _hours_fr(opening: OpeningHours, days: Iterable[int]) -> str:
     return ", ".join(parts)
 
 
+@dataclass(frozen=True, kw_only=True)
+class SiteIssue:
+    """Why no stop fits at a site at all: a key of the left-out texts and their numbers."""
+
+    key: str
+    fields: dict[str, object]
+    english: str
+
+
 def _short_site_issue(
     site: t.Site,
     opening: OpeningHours,
@@ -251,39 +260,43 @@ def _short_site_issue(
     options: PlanningOptions,
     resources: dict[int, Resource],
     matrices: dict,
-) -> tuple[str, str]:
-    """Why no stop fits at ``site`` at all, with the numbers (English for logs, French for people)."""
-    minimum = options.demand.min_stop_minutes
+) -> SiteIssue:
+    """Why no stop fits at ``site``, from the shift that comes closest."""
     if not eligible:
-        kind = "a bus" if site.bus_parking and site.kind in OUTDOOR_KINDS else "a car" if not site.bus_parking else "anyone"
-        kind_fr = "un bus" if kind == "a bus" else "un conseiller en voiture" if kind == "a car" else "personne"
-        return (
-            f"only {kind} can stop at {site.name} and none works this week",
-            f"seul {kind_fr} peut s'arrêter à « {site.name} », et aucun ne tourne cette semaine",
+        bus_only = site.bus_parking and site.kind in OUTDOOR_KINDS
+        return SiteIssue(
+            key="no_vehicle_kind",
+            fields={"kind": "un bus" if bus_only else "un conseiller en voiture", "site": site.name},
+            english=f"only {'a bus' if bus_only else 'a car'} can stop at site {site.id} and none works this week",
         )
-    open_days = [s.day for s in eligible if opening.on(s.day)]
-    if not open_days:
-        every = _hours_fr(opening, range(7)) or "jamais"
+    if not any(opening.on(s.day) for s in eligible):
         worked = ", ".join(FRENCH_DAYS[d] for d in sorted({s.day for s in eligible}))
-        return (
-            f"{site.name} is never open on a day a crew works there ({worked})",
-            f"« {site.name} » n'ouvre pas les jours où une tournée peut y passer ({worked}) ; "
-            f"ouvert : {every}. Ajoutez un créneau d'ouverture ces jours-là ou un autre lieu dans la commune",
+        return SiteIssue(
+            key="closed_on_route_days",
+            fields={"site": site.name, "worked": worked, "hours": _hours_fr(opening, range(7)) or "jamais"},
+            english=f"site {site.id} is never open on a day a crew works there",
         )
-    # the shift that comes closest: its drive and hours say what would help
+
     def reach(s: Shift) -> int:
         return usable_minutes(opening, s, resources[s.resource_id], site.id, matrices, options)
 
     best = max((s for s in eligible if opening.on(s.day)), key=reach)
     resource = resources[best.resource_id]
     drive = matrices[resource.kind].minutes_between(resource.start.id, site.id)
-    hours = _hours_fr(opening, [best.day])
-    return (
-        f"{site.name}: at most {usable} min fit ({resource.name}, {best.window}, {drive} min from its depot, "
-        f"open {hours}); a stop needs {minimum} min",
-        f"la journée de {resource.name} ({best.window}) ne laisse que {max(0, usable)} min sur place à "
-        f"« {site.name} » ({drive} min de route depuis {resource.start.name or 'le dépôt'}, ouvert {hours}), "
-        f"il en faut {minimum} : élargissez les horaires du lieu ou rapprochez une tournée",
+    return SiteIssue(
+        key="too_short",
+        fields={
+            "vehicle": resource.name,
+            "shift": f"{FRENCH_DAYS[best.day]} {best.window}",
+            "usable": max(0, usable),
+            "site": site.name,
+            "drive": drive,
+            "depot": resource.start.name or "le dépôt",
+            "hours": _hours_fr(opening, [best.day]),
+            "minimum": options.demand.min_stop_minutes,
+        },
+        english=f"site {site.id}: at most {usable} min fit ({resource.name}, drive {drive} min); a stop needs "
+        f"{options.demand.min_stop_minutes} min",
     )
 
 

@@ -189,7 +189,8 @@ def test_a_commune_without_any_site_is_explained(engine: Engine, small_valley: i
         plan = session.get(t.Plan, outcome.plan_id)
     assert plan is not None
     [entry] = [u for u in plan.unserved if u["commune"] == name]
-    assert entry["reason"] == "no_site" and "sites.csv" in entry["reason_fr"]
+    assert entry["reason"] == "no_site"
+    assert entry["reason_fr"] == "aucun lieu d'accueil n'est déclaré dans la commune : ajoutez-en un (fichier des lieux)"
 
 
 def test_the_plain_ortools_search_remains_available(engine: Engine, small_valley: int) -> None:

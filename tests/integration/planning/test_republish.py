@@ -14,8 +14,21 @@ from mobile_services.storage.db import session_scope
 from .test_plan_week import _bus, small_valley  # noqa: F401  (fixture)
 
 
-def _copy_as_draft(engine: Engine, plan_id: int, *, shift_first: timedelta, drop_second: bool) -> None:
-    """A coordinator's edit: version 2 moves the first stop later and drops the second one."""
+def lone_stop_index(engine: Engine, plan_id: int) -> int:
+    """Index (by start) of the first stop after the first whose commune has no other stop that week.
+
+    Dropping it leaves its residents nothing in their commune (a full day elsewhere keeps
+    its other half), which is what the tests of a lost booking need.
+    """
+    with Session(engine) as session:
+        visits = session.exec(select(t.Visit).where(t.Visit.plan_id == plan_id).order_by(col(t.Visit.start_at))).all()
+        commune_of = {s.id: s.commune_id for s in session.exec(select(t.Site))}
+    communes = [commune_of[v.site_id] for v in visits]
+    return next(i for i in range(1, len(visits)) if communes.count(communes[i]) == 1 and communes[i] != communes[0])
+
+
+def _copy_as_draft(engine: Engine, plan_id: int, *, shift_first: timedelta, drop_second: bool, drop: int = 1) -> None:
+    """A coordinator's edit: version 2 moves the first stop later and drops stop ``drop`` (the second by default)."""
     with session_scope(engine) as session:
         old = session.get(t.Plan, plan_id)
         assert old is not None
@@ -24,7 +37,7 @@ def _copy_as_draft(engine: Engine, plan_id: int, *, shift_first: timedelta, drop
         session.flush()
         visits = session.exec(select(t.Visit).where(t.Visit.plan_id == plan_id).order_by(col(t.Visit.start_at))).all()
         for index, visit in enumerate(visits):
-            if drop_second and index == 1:
+            if drop_second and index == drop:
                 continue
             shift = shift_first if index == 0 else timedelta(0)
             session.add(
@@ -40,19 +53,23 @@ def test_bookings_follow_moved_stops_and_lost_ones_are_told(engine: Engine, smal
     bus = _bus(engine)
     outcome = bus.handle(commands.PlanWeek(territory_id=small_valley, week="2026-W49", time_limit_s=2))
     bus.handle(commands.PublishPlan(territory_id=small_valley, week="2026-W49"))
+    lone = lone_stop_index(engine, outcome.plan_id)
     with Session(engine) as session:
         visits = session.exec(select(t.Visit).where(t.Visit.plan_id == outcome.plan_id).order_by(col(t.Visit.start_at))).all()
         first_slot, second_slot = (
             session.exec(
                 select(t.Slot).where(t.Slot.visit_id == v.id, t.Slot.walk_in == False).order_by(col(t.Slot.start_at))  # noqa: E712
             ).first()
-            for v in visits[:2]
+            for v in (visits[0], visits[lone])
         )
     assert first_slot is not None and second_slot is not None
     moved = bus.handle(commands.BookSlot(phone="+33611111111", slot_id=first_slot.id))
     dropped = bus.handle(commands.BookSlot(phone="+33622222222", slot_id=second_slot.id))
 
-    _copy_as_draft(engine, outcome.plan_id, shift_first=timedelta(minutes=30), drop_second=True)
+    _copy_as_draft(
+        engine, outcome.plan_id, shift_first=timedelta(minutes=30), drop_second=True,
+        drop=lone,
+    )
     bus.handle(commands.PublishPlan(territory_id=small_valley, week="2026-W49", confirmed=True))
 
     with Session(engine) as session:
