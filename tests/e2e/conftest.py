@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import Browser, sync_playwright
 from pydantic import SecretStr
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
@@ -28,6 +29,9 @@ from mobile_services.web.background import BackgroundServer
 from notifications.fakes import FakeSmsSender
 from notifications.ports import FixedClock
 from tests.fixtures.valley import Valley
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 AUTH_TOKEN = "e2e0123456789abcdef0123456789ab"
 PUBLIC_BASE = "https://rdv.example.fr"
@@ -141,3 +145,12 @@ class Resident:
             if rows:
                 self._seen_outbox_id = max(r.id for r in rows)  # type: ignore[type-var,assignment]
             return [r.body for r in rows if r.due_at <= self.clock.now()]  # not the reminders, due later
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's chromium driven by Playwright (its own browsers cannot be downloaded here)."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

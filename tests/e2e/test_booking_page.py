@@ -8,7 +8,7 @@ from datetime import timedelta
 import httpx
 import pytest
 from icalendar import Calendar
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
@@ -20,16 +20,6 @@ from mobile_services.web.background import BackgroundServer
 from notifications.ports import FixedClock
 from tests.fixtures.valley import Valley
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
