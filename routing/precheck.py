@@ -13,7 +13,7 @@ so that the reason for leaving a candidate out is exact and cheap:
 * pins and stops frozen by a re-plan are checked against the same rules.
 
 The result, :class:`Preparation`, lists the *start intervals* (week-minutes) of each
-solver node on each route-day it may use; :mod:`routing.solver` turns them into cumul
+solver node on each route-day it may use; :mod:`routing.model` turns them into cumul
 domains and allowed vehicles. The app may also call :func:`prepare` on its own to show
 the coordinator, before solving, which candidates cannot be served and why.
 """

@@ -1,6 +1,6 @@
 """Ruin operators and acceptance of the large neighbourhood search (pure Python).
 
-The loop itself lives in :mod:`routing.solver` (it drives OR-Tools); this module only
+The loop itself lives in :mod:`routing.lns` (it drives OR-Tools); this module only
 decides *what to remove* from a plan and *whether to keep* a candidate plan, on plain
 lists of node numbers, so it can be read and tested without a routing model.
 

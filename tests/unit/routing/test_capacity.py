@@ -6,7 +6,8 @@ from routing.params import SolveParams
 from routing.precheck import prepare
 from routing.problem import Pin, Problem
 from routing.result import SolveStatus, UnservedReason
-from routing.solver import _Model, solve
+from routing.model import Model
+from routing.solver import solve
 from tests.unit.routing.builders import cand, car, loc, shift, site, window
 from tests.unit.routing.checker import assert_feasible
 
@@ -138,7 +139,7 @@ def test_pin_onto_a_route_day_too_small_is_infeasible(greedy: SolveParams) -> No
 
 def test_the_load_dimension_exists_only_when_a_load_meets_a_capacity(three_communes: Problem) -> None:
     def has_load(problem: Problem) -> bool:
-        return "load" in _Model(problem, prepare(problem), SolveParams()).routing.GetAllDimensionNames()
+        return "load" in Model(problem, prepare(problem), SolveParams()).routing.GetAllDimensionNames()
 
     assert not has_load(three_communes)
     assert not has_load(_three_loads(None))  # loads, no capacity

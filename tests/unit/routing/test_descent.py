@@ -18,7 +18,8 @@ from routing.descent import FastData, FastModel, available
 from routing.params import SolveParams
 from routing.precheck import prepare
 from routing.problem import Break, Problem
-from routing.solver import _Model, solve
+from routing.model import Model
+from routing.solver import solve
 from tests.unit.routing.builders import cand, car, loc, shift, site
 from tests.unit.routing.checker import violations
 
@@ -252,7 +253,7 @@ def _valley_week(n: int, *, lunch: bool) -> Problem:
 
 def test_solver_plans_with_the_compiled_descent_and_ortools_agrees() -> None:
     problem = _valley_week(120, lunch=False)
-    assert _Model(problem, prepare(problem), SolveParams())._fast_data() is not None
+    assert Model(problem, prepare(problem), SolveParams()).fast_data() is not None
     plan = solve(problem, SolveParams(time_limit_s=2.0, seed=3))
     assert not violations(problem, plan)
     assert not [m for m in plan.messages if "compiled descent" in m]  # every best plan agreed with OR-Tools
@@ -261,7 +262,7 @@ def test_solver_plans_with_the_compiled_descent_and_ortools_agrees() -> None:
 
 def test_lunch_breaks_are_planned_by_the_compiled_descent_and_ortools_agrees() -> None:
     problem = _valley_week(120, lunch=True)
-    data = _Model(problem, prepare(problem), SolveParams())._fast_data()
+    data = Model(problem, prepare(problem), SolveParams()).fast_data()
     assert data is not None and all(b is not None for b in data.lunch)
     plan = solve(problem, SolveParams(time_limit_s=2.0, seed=5))
     assert not violations(problem, plan)
@@ -393,7 +394,7 @@ def test_without_the_extension_the_planner_keeps_ortools_descent(monkeypatch: py
 
     monkeypatch.setattr(routing.descent, "_descent", None)
     problem = _valley_week(30, lunch=True)
-    assert _Model(problem, prepare(problem), SolveParams())._fast_data() is None
+    assert Model(problem, prepare(problem), SolveParams()).fast_data() is None
     plan = solve(problem, SolveParams(time_limit_s=1.0, seed=1))
     assert plan.visits and not violations(problem, plan)
 

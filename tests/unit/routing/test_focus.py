@@ -5,11 +5,14 @@ from __future__ import annotations
 import random
 import time
 
-from routing.focus import MIN_NODES, choose_focus
+from routing.decode import decode
+from routing.focus import MIN_NODES, choose_focus, eligible, focus_step
+from routing.lns import ruin_context
+from routing.model import Model
 from routing.params import SolveParams
 from routing.precheck import prepare
 from routing.problem import Pin, Problem
-from routing.solver import _Model, solve
+from routing.solver import run, solve
 from tests.unit.routing.builders import cand, car, loc, shift, site
 from tests.unit.routing.checker import assert_feasible
 
@@ -117,32 +120,32 @@ def test_focused_steps_only_run_on_large_plain_problems() -> None:
     params = SolveParams(time_limit_s=1)
     big = _big_week()
     assert len(big.candidates) >= MIN_NODES
-    assert _Model(big, prepare(big), params)._focus_eligible()
+    assert eligible(Model(big, prepare(big), params))
     pinned = _big_week(pins=(Pin(candidate_id=10, resource_id=1, day=0),))
-    assert not _Model(pinned, prepare(pinned), params)._focus_eligible()
+    assert not eligible(Model(pinned, prepare(pinned), params))
 
 
 def test_a_focused_step_returns_a_feasible_plan_that_is_no_worse() -> None:
     problem = _big_week()
-    model = _Model(problem, prepare(problem), SolveParams(time_limit_s=2, use_guided_local_search=False))
-    start = model.run(None, None, time.perf_counter())
-    current = model._index_routes({(r.resource_id, r.day): [v.candidate_id for v in r.visits] for r in start.routes})
+    model = Model(problem, prepare(problem), SolveParams(time_limit_s=2, use_guided_local_search=False))
+    start = run(model, None, None, time.perf_counter())
+    current = model.index_routes({(r.resource_id, r.day): [v.candidate_id for v in r.visits] for r in start.routes})
     assignment = model.routing.ReadAssignmentFromRoutes(current, True)
     assert assignment is not None
     objective = assignment.ObjectiveValue()
     assert objective == start.objective
-    rng, ctx = random.Random(5), model._ruin_context()
+    rng, ctx = random.Random(5), ruin_context(model)
     improved = 0
     for _ in range(6):
-        result = model._focus_step(current, ctx, rng, 2000.0)
+        result = focus_step(model, current, ctx, rng, 2000.0)
         if result is None:
             continue
         assert result.ObjectiveValue() <= objective
-        plan = model._decode(result, [], 0.0, False)
+        plan = decode(model, result, [], 0.0, False)
         assert_feasible(problem, plan)
         improved += result.ObjectiveValue() < objective
         objective = result.ObjectiveValue()
-        current = model._routes_of(result)
+        current = model.routes_of(result)
     assert improved >= 1
 
 
@@ -159,30 +162,28 @@ def test_a_focused_step_on_an_all_mandatory_week_takes_more_routes_and_keeps_eve
             for k in range(60)
         ),
     )
-    model = _Model(problem, prepare(problem), SolveParams(time_limit_s=2, use_guided_local_search=False))
-    start = model.run(None, None, time.perf_counter())
+    model = Model(problem, prepare(problem), SolveParams(time_limit_s=2, use_guided_local_search=False))
+    start = run(model, None, None, time.perf_counter())
     assert sum(len(r.visits) for r in start.routes) == 60
-    current = model._index_routes({(r.resource_id, r.day): [v.candidate_id for v in r.visits] for r in start.routes})
+    current = model.index_routes({(r.resource_id, r.day): [v.candidate_id for v in r.visits] for r in start.routes})
     busy = [r for r in current if r]
     assert len(busy) >= 3 and max(len(r) for r in busy) < 25  # two routes hold fewer than MIN_STOPS
-    rng, ctx = random.Random(3), model._ruin_context()
+    rng, ctx = random.Random(3), ruin_context(model)
     focus = choose_focus(current, [], ctx.travel, lambda i, v: True, lambda i: i, random.Random(0))
     assert len(focus.routes) > 2
     objective = start.objective
     assert objective is not None
     changed = 0
-    # a focused step's own search is bounded in time (0.5 s): on a loaded machine one step may
-    # find nothing, so the test gives it a dozen tries (every accepted one is checked)
-    for _ in range(12):
-        result = model._focus_step(current, ctx, rng, 2000.0)
+    for _ in range(4):
+        result = focus_step(model, current, ctx, rng, 2000.0)
         if result is None:
             continue
         changed += 1
         assert result.ObjectiveValue() <= objective
-        plan = model._decode(result, [], 0.0, False)
+        plan = decode(model, result, [], 0.0, False)
         assert_feasible(problem, plan)
         assert sum(len(r.visits) for r in plan.routes) == 60
-        objective, current = result.ObjectiveValue(), model._routes_of(result)
+        objective, current = result.ObjectiveValue(), model.routes_of(result)
     assert changed >= 1
 
 
