@@ -174,7 +174,9 @@ def test_a_focused_step_on_an_all_mandatory_week_takes_more_routes_and_keeps_eve
     objective = start.objective
     assert objective is not None
     changed = 0
-    for _ in range(4):
+    # a focused step's own search is bounded in time (0.5 s): on a loaded machine one step may
+    # find nothing, so the test gives it a dozen tries (every accepted one is checked)
+    for _ in range(12):
         result = focus_step(model, current, ctx, rng, 2000.0)
         if result is None:
             continue
