@@ -422,8 +422,11 @@ def _number_visits(nodes: list[NodeSpec]) -> list[NodeSpec]:
         by_commune.setdefault(spec.candidate.commune_id, []).append(i)
     for positions in by_commune.values():
         hard = [i for i in positions if out[i].frozen or out[i].pinned]
+        # never more visit numbers than the commune allows: pins beyond them share the last
+        # one, so only one of those is kept and the plan reports the others
+        levels = max(out[i].candidate.max_visits for i in positions)
         for level, i in enumerate(hard):
-            out[i] = replace(out[i], visit_index=level)
+            out[i] = replace(out[i], visit_index=min(level, levels - 1))
         free: dict[int, list[int]] = {}
         for i in positions:
             if not (out[i].frozen or out[i].pinned):
