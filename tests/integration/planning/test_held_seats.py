@@ -89,9 +89,18 @@ def _replan_without_a_commune(
         session.add(new)
         session.flush()
         sites = {s.id: s for s in session.exec(select(t.Site))}
+        communes = {c.id: c for c in session.exec(select(t.Commune))}
         for visit in session.exec(select(t.Visit).where(t.Visit.plan_id == first.plan_id)):
             if sites[visit.site_id].commune_id in gone:
                 continue  # the breakdown: every stop of that commune goes
+            commune = communes[sites[visit.site_id].commune_id]
+            if (
+                commune.id != ids[2]
+                and visit.start_at < dropped.end_at
+                and visit.end_at > dropped.start_at
+                and _km(lost_commune, commune) <= 12
+            ):
+                continue  # the next village is the one nearby at that time (full days elsewhere would tie)
             session.add(t.Visit(
                 plan_id=new.id, site_id=visit.site_id, day=visit.day, half_day=visit.half_day,  # type: ignore[arg-type]
                 start_at=visit.start_at, end_at=visit.end_at, vehicle_id=visit.vehicle_id, crew=visit.crew,
@@ -309,7 +318,9 @@ def test_a_later_replan_that_moves_the_offered_stop_holds_the_new_time_and_says_
     replanned = _replan_without_a_commune(engine, small_valley)
     before = _hold(engine)
     _, old_slot, _, _, _ = _offer(engine, before.id)  # type: ignore[arg-type]
-    later = timedelta(hours=1)
+    # 70 min, not a multiple of the 30-min slots: no slot of the moved stops can fall back on
+    # the offered time (an hour would, when the stop started half an hour earlier)
+    later = timedelta(minutes=70)
 
     _republish(engine, small_valley, lambda visit, commune: later if commune == replanned.new_commune_id else timedelta(0))
 
