@@ -420,6 +420,7 @@ def _number_visits(nodes: list[NodeSpec]) -> list[NodeSpec]:
     by_commune: dict[int, list[int]] = {}
     for i, spec in enumerate(out):
         by_commune.setdefault(spec.candidate.commune_id, []).append(i)
+    dropped: set[int] = set()
     for positions in by_commune.values():
         hard = [i for i in positions if out[i].frozen or out[i].pinned]
         # never more visit numbers than the commune allows: pins beyond them share the last
@@ -432,7 +433,14 @@ def _number_visits(nodes: list[NodeSpec]) -> list[NodeSpec]:
             if not (out[i].frozen or out[i].pinned):
                 free.setdefault(out[i].candidate.id, []).append(i)
         for copies in free.values():
-            levels = (level for level in itertools.count() if level >= len(hard))
-            for i, level in zip(copies, levels):
+            numbers = (level for level in itertools.count() if level >= len(hard))
+            for i, level in zip(copies, numbers):
+                if level >= levels:
+                    # the commune's numbers are all taken: one copy joins the last group
+                    # (served instead of its member, or reported), the others go
+                    if i != copies[0]:
+                        dropped.add(i)
+                        continue
+                    level = levels - 1
                 out[i] = replace(out[i], visit_index=level)
-    return out
+    return [spec for i, spec in enumerate(out) if i not in dropped]

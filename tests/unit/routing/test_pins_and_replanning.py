@@ -105,3 +105,31 @@ def test_previous_plan_that_no_longer_fits_falls_back_to_a_fresh_search(three_co
     assert after.is_feasible()
     assert any("searched from scratch" in m for m in after.messages)
     assert_feasible(shorter, after)
+
+
+def test_a_pin_takes_the_only_stop_of_its_commune_from_mandatory_rivals(quick: SolveParams) -> None:
+    """Found by the property test: a commune allowed one stop, one candidate pinned, seven
+    others at the same square mandatory. The pin's stop is made; the others are reported,
+    never served beside it (the commune's cap holds even with every visit number taken)."""
+    from tests.unit.routing.builders import car, cand, loc, shift, site
+
+    resources = tuple(car(r, loc(r)) for r in (1, 2, 3))
+    shifts = tuple(
+        shift(r, d, start="08:00", end="12:30") for r, d in ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))
+    )
+    candidates = tuple(
+        cand(i, site(i, 0, 0, commune=1), duration=60, prize=0, mandatory=True, max_visits=1) for i in range(1, 9)
+    )
+    problem = Problem(
+        resources=resources,
+        shifts=shifts,
+        candidates=candidates,
+        pins=(Pin.at_half_day(candidate_id=1, resource_id=1, day=0, half=HalfDay.MORNING),),
+    )
+
+    plan = solve(problem, quick)
+
+    assert_feasible(problem, plan)
+    assert [v.candidate_id for v in plan.visits] == [1]
+    assert plan.status is SolveStatus.INFEASIBLE_INPUT
+    assert {u.candidate_id for u in plan.unserved} == set(range(2, 9))
