@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
+from mobile_services.service_layer.insertion import Insertion, cheapest_insertion
 from mobile_services.service_layer.planning_problem import (
     BUS_ONLY,
     CAR_ONLY,
@@ -35,6 +36,8 @@ from routing.result import Plan, SolveStatus
 #: communes expecting fewer people than this are not listed as left out
 DEMAND_THRESHOLD = 1.0
 _KINDS = frozenset({BUS_ONLY, CAR_ONLY})
+#: values closer than this are equal as printed (one decimal): the shorter drive decided
+_TIE = 0.05
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -138,49 +141,58 @@ def _not_chosen(
             commune_id=commune_id, site=site.name, reason="mandatory", text_fr=_say("mandatory", weeks=weeks),
             detail="mandatory but no room", mandatory=True,
         )
-    # What a stop here would push out: on each route-day that could take it, the stops
-    # overlapping the best place for it (the drive there aside).
-    visits_of = {(r.resource_id, r.day): r.visits for r in result.routes}
-    best: tuple[float, float, RouteDay] | None = None  # (displaced, own value there, route-day)
+    # What a stop here would cost: on each route-day that could take it, the planned stops
+    # it would replace and the drive it would add (the cheapest way in).
+    route_of = {(r.resource_id, r.day): r for r in result.routes}
+    best: tuple[float, float, Insertion] | None = None  # (given up - own value, own value, insertion)
     for c in usable:
         for node in (n for n in prep.nodes if n.candidate.id == c.id):
             for v, windows in node.options.items():
                 rd = prep.route_days[v]
+                found = cheapest_insertion(rd, route_of.get(rd.key), windows, c)
+                if found is None:
+                    continue
                 own_here = boosted_prize(c.visit_prize(0, rd.shift.desks), c.weeks_since_visit)
-                displaced = _displaced(visits_of.get(rd.key, ()), windows, c.duration)
-                if best is None or displaced - own_here < best[0] - best[1]:
-                    best = (displaced, own_here, rd)
-    assert best is not None
-    own = best[1]
+                if best is None or found.removed_value - own_here < best[0]:
+                    best = (found.removed_value - own_here, own_here, found)
     route_days = {v for c in usable for v in options[c.id]}
+    if best is None:  # no gap even in place of every stop: the fixed stops around it bind
+        return LeftOut(
+            commune_id=commune_id, site=site.name, reason="no_room", text_fr=_say("no_room", days=len(route_days)),
+            detail=f"fits {len(route_days)} route-days, none with room beside its pinned or fixed stops",
+        )
+    _, own, insertion = best
+    names = list(dict.fromkeys(week.communes[v.commune_id].name for v in insertion.removed))  # type: ignore[index]
     fields = {
         "days": len(route_days),
-        "kept": _number(best[0]),
+        "kept": _number(insertion.removed_value),
         "own": _number(own),
-        "best": _route_label(best[2]),
+        "best": _route_label(insertion.route_day),
+        "stops": ", ".join(names),
+        "n_stops": f"{len(insertion.removed)} arrêt{'s' if len(insertion.removed) > 1 else ''}",
+        "drive": _drive_fr(insertion.extra_drive),
         "guarantee": _say("guarantee", weeks=max_gap_weeks) if max_gap_weeks else "",
     }
-    key = "lower_priority"
+    if names and insertion.removed_value >= own - _TIE:
+        key = "lower_priority"
+    else:  # a stop there was worth more than what it replaces: the search did not find it
+        key = "search_missed" if names else "search_missed_free"
     return LeftOut(
         commune_id=commune_id,
         site=site.name,
         reason=key,
         text_fr=_say(key, **fields),
-        detail=f"fits {len(route_days)} route-days; a stop there would displace {best[0]:.1f} (vs {own:.1f})",
+        detail=(
+            f"fits {len(route_days)} route-days; on the cheapest a stop there would replace "
+            f"{len(insertion.removed)} stops worth {insertion.removed_value:.1f} and add "
+            f"{insertion.extra_drive} min of driving (vs {own:.1f})"
+        ),
     )
 
 
-def _displaced(visits: Sequence[object], windows: Iterable[TimeWindow], duration: int) -> float:
-    """Least prize of the stops a ``duration``-minute stop starting in ``windows`` would overlap."""
-    least: float | None = None
-    stops = [(v.start, v.end, v.prize) for v in visits]  # type: ignore[attr-defined]
-    for w in windows:
-        starts = {w.start, w.end} | {e for _, e, _ in stops if w.start <= e <= w.end}
-        starts |= {s - duration for s, _, _ in stops if w.start <= s - duration <= w.end}
-        for start in starts:
-            value = sum(p for s, e, p in stops if s < start + duration and e > start)
-            least = value if least is None else min(least, value)
-    return least or 0.0
+def _drive_fr(minutes: int) -> str:
+    """The drive a stop adds, as coordinators say it (``""`` when it adds none)."""
+    return _say("extra_drive", minutes=minutes) if minutes > 0 else ""
 
 
 def _number(value: float) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 
 from mobile_services.service_layer.left_out import explain_left_out
@@ -117,13 +118,72 @@ def test_a_commune_that_lost_to_better_stops_says_by_how_much() -> None:
             cand(11, site(11, 3, 0, commune=8), duration=180, prize=3, skills={"vehicle:car"}),
         ),
     )
-    texts = _explain(_week(problem, {7: 8.0, 8: 3.0}))
+    texts = _explain(_week(problem, {7: 8.0, 8: 3.0}, names={7: "Bourg", 8: "Hameau"}))
     assert 7 not in texts
     assert texts[8].startswith(
-        "pour y passer, la journée la plus proche de le permettre (Voiture Est lun., parmi 1 possibles) devrait "
-        "renoncer à des arrêts valant 8,0, contre 3,0 ici"
+        "pour y passer, la tournée où ce serait le moins coûteux (Voiture Est lun., parmi 1 possibles) devrait "
+        "supprimer 1 arrêt (Bourg) et rouler 2 min de plus, qui reçoivent 8,0, contre 3,0 ici"
     )
     assert texts[8].endswith("un passage devient obligatoire après 8 semaines sans visite")
+
+
+def _morning_with_a_far_village() -> tuple[Problem, int]:
+    """A car's morning (08:00-12:30): two 90-min stops next to home worth 4 each, or one far
+    away worth 5 whose drive leaves room for no other stop. Returns the problem and that drive."""
+    home = loc(1)
+    far = site(12, 0, 60, commune=9)
+    problem = Problem(
+        resources=(_car(1, home, "Voiture Est"),),
+        shifts=(Shift(resource_id=1, day=0, window=window("08:00", "12:30"), lunch=None),),
+        candidates=(
+            cand(10, site(10, 1, 0, commune=7), duration=90, prize=4, skills={"vehicle:car"}),
+            cand(11, site(11, 2, 0, commune=8), duration=90, prize=4, skills={"vehicle:car"}),
+            cand(12, far, duration=90, prize=5, skills={"vehicle:car"}),
+        ),
+    )
+    drive = problem.matrix(ResourceKind.CAR).minutes_between(home.id, far.location.id)
+    # the far stop alone fits, beside one of the near ones it does not
+    assert 90 + 2 * drive <= 270 < 90 + 90 + 2 * drive
+    return problem, drive
+
+
+def test_the_drive_to_a_far_village_counts_in_what_it_would_push_out() -> None:
+    # Its stop overlaps only one of the near ones (worth 4 < 5), but the drive there and
+    # back takes the other's time too: it would cost both (8).
+    problem, drive = _morning_with_a_far_village()
+    texts = _explain(_week(problem, {7: 4.0, 8: 4.0, 9: 5.0}, names={7: "Près", 8: "Tout-Près", 9: "Loin"}))
+    assert set(texts) == {9}
+    head, _, tail = texts[9].partition(" min de plus, qui reçoivent 8,0, contre 5,0 ici")
+    assert tail
+    prefix = (
+        "pour y passer, la tournée où ce serait le moins coûteux (Voiture Est lun., parmi 1 possibles) devrait "
+        "supprimer 2 arrêts ("
+    )
+    assert head.startswith(prefix)
+    stops, _, extra = head.removeprefix(prefix).partition(") et rouler ")
+    assert sorted(stops.split(", ")) == ["Près", "Tout-Près"]
+    # the round trip out there, less the few minutes the near stops took
+    assert 2 * drive - 10 <= int(extra) < 2 * drive
+
+
+def test_a_better_stop_the_search_missed_is_told_as_such() -> None:
+    # A plan that kept the village (3) where the town (8) fitted in its place: the line
+    # does not invent a rule, it says the search did not find it and how to give it time.
+    problem = Problem(
+        resources=(_car(1, loc(1), "Voiture Est"),),
+        shifts=(Shift(resource_id=1, day=0, window=window("08:30", "12:30"), lunch=None),),
+        candidates=(
+            cand(10, site(10, 2, 0, commune=7), duration=180, prize=8, skills={"vehicle:car"}),
+            cand(11, site(11, 3, 0, commune=8), duration=180, prize=3, skills={"vehicle:car"}),
+        ),
+    )
+    week = _week(problem, {7: 8.0, 8: 3.0}, names={7: "Bourg", 8: "Hameau"})
+    worse = solve(dataclasses.replace(problem, candidates=problem.candidates[1:]), SolveParams(time_limit_s=0.5, workers=1))
+    texts = {item.commune_id: item.text_fr for item in explain_left_out(week, worse, max_gap_weeks=8)}
+    assert texts == {
+        7: "un arrêt y tenait (Voiture Est lun., en supprimant 1 arrêt (Hameau)) et aurait reçu 8,0 contre 3,0 : le "
+        "calcul ne l'a pas trouvé dans le temps imparti ; relancez-le avec plus de temps (--time-limit)"
+    }
 
 
 def test_a_site_whose_window_is_too_short_gives_the_minutes_it_leaves() -> None:
