@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 import shapely
 from babel.dates import format_date
+from babel.numbers import format_decimal
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlmodel import Session, col, select
 
@@ -397,6 +398,7 @@ def render_plan_html(session: Session, plan_id: int, tz: ZoneInfo) -> str:
         unserved_total=sum(1 for u in plan.unserved if float(u.get("expected_demand", 0)) >= DEMAND_THRESHOLD),
         kpis=plan.kpis,
         percent=lambda share: f"{100 * float(share or 0):.0f}",
+        number=lambda value: format_decimal(value or 0, locale="fr_FR"),
         people=lambda value: _people(float(value or 0)),
         stop_radius=STOP_RADIUS,
         math=math,

@@ -40,6 +40,10 @@ def test_map_shows_commune_areas_names_legend_and_scale(plan_page: Page) -> None
     page = plan_page
     assert page.locator("html").get_attribute("lang") == "fr"
     expect(page.get_by_role("heading", level=1)).to_contain_text(f"Plan de la semaine {WEEK}")
+    # figures written the French way: thousands apart, decimal comma
+    kpis = page.locator("ul.kpis").inner_text()
+    assert re.search(r"\d\u202f\d{3}\s*habitants couverts sur \d+\u202f\d{3}", kpis), kpis
+    assert re.search(r"\d+(,\d)? km\s*\d+(,\d)? h de conduite", kpis), kpis
     carte = page.get_by_role("img", name=f"Carte des tournées de la semaine {WEEK}")
     expect(carte).to_be_visible()
     # every commune has an area with its name as a tooltip; at least one is visited
