@@ -32,6 +32,13 @@ MESSAGE_STATUSES = (
     "expired",  # validity passed before it could be sent
 )
 PLAN_STATUSES = ("draft", "published", "superseded")
+#: A stop is "planned" in its plan, "superseded" once a newer version of the week is
+#: published (its copy there carries the bookings; the old one is never offered again),
+#: "cancelled" or "done".
+VISIT_STATUSES = ("planned", "cancelled", "done", "superseded")
+#: What a disruption takes away: a vehicle or a counsellor for a period, a site for a day
+#: (a blocked site or a cancelled stop), or more demand reported in a commune.
+DISRUPTION_KINDS = ("vehicle", "counsellor", "site", "demand")
 #: A held seat is "open" until the resident answers OUI ("taken"), answers NON
 #: ("declined"), or its time runs out (counted as free at once; marked "expired" when the
 #: seat is needed again). A re-plan moves an open hold to the new plan's slots, or, with no
@@ -321,7 +328,7 @@ class Visit(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint("end_at > start_at", name="ck_visit_times"),
         CheckConstraint(_in("half_day", ("am", "pm", "day")), name="ck_visit_half_day"),
-        CheckConstraint(_in("status", ("planned", "cancelled", "done")), name="ck_visit_status"),
+        CheckConstraint(_in("status", VISIT_STATUSES), name="ck_visit_status"),
         Index("ix_visit_day", "day"),
         Index("ix_visit_site_day", "site_id", "day"),
     )
@@ -512,3 +519,51 @@ class EventLog(SQLModel, table=True):
 def metadata() -> Any:
     """The MetaData holding every table above (for Alembic and tests)."""
     return SQLModel.metadata
+
+
+# --------------------------------------------------------------------------- disruptions
+
+
+class Disruption(SQLModel, table=True):
+    """Something that changes the published week: a broken bus, a sick counsellor, a site taken.
+
+    Kept as a fact with its period rather than by editing vehicles or sites: it is
+    temporary, the planner reads it for the weeks it touches, and coordinators see it in
+    the week's changes.
+    """
+
+    __tablename__ = "disruption"
+    __table_args__ = (
+        CheckConstraint(_in("kind", DISRUPTION_KINDS), name="ck_disruption_kind"),
+        CheckConstraint("ends_at > starts_at", name="ck_disruption_period"),
+        Index("ix_disruption_period", "territory_id", "starts_at", "ends_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    territory_id: int = Field(foreign_key="territory.id", index=True)
+    kind: str = Field(max_length=20)
+    vehicle_id: int | None = Field(default=None, foreign_key="vehicle.id")
+    counsellor_id: int | None = Field(default=None, foreign_key="counsellor.id")
+    site_id: int | None = Field(default=None, foreign_key="site.id")
+    commune_id: int | None = Field(default=None, foreign_key="commune.id")
+    visit_id: int | None = Field(default=None, foreign_key="visit.id", description="the stop cancelled, if any")
+    starts_at: datetime = Field(sa_type=UTCDateTime)
+    ends_at: datetime = Field(sa_type=UTCDateTime)
+    reason: str = Field("", max_length=300)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class WeekChange(SQLModel, table=True):
+    """One re-planning of a published week, as coordinators read it (``week changes``)."""
+
+    __tablename__ = "week_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    territory_id: int = Field(foreign_key="territory.id", index=True)
+    week: str = Field(max_length=8, index=True)
+    disruption_id: int | None = Field(default=None, foreign_key="disruption.id")
+    cause_fr: str = Field(max_length=400)
+    from_version: int | None = None
+    to_version: int | None = None
+    lines_fr: list[str] = _json(list)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
