@@ -135,6 +135,8 @@ class Settings(BaseSettings):
     solver_seed: int = Field(1, ge=0)
     solver_strategy: Literal["lns", "ils", "ortools"] = "lns"
     solver_workers: int = Field(2, ge=1, le=64)
+    #: search time of the automatic re-planning after a disruption (only the days it touches)
+    replan_time_limit_seconds: float = Field(10, gt=0, le=600)
     road_factor: float = Field(1.3, ge=1.0, le=3.0)
     #: coverage before repetition: a commune's second and later stops of a week count this
     #: share of the people they serve (0: never repeat while others wait; 1: no preference)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime
 
 from mobile_services.domain.messages import Command
 
@@ -15,6 +16,8 @@ class PlanWeek(Command):
     week: str
     time_limit_s: float | None = None
     seed: int | None = None
+    keep_days: tuple[date, ...] = ()
+    """Days whose published stops stay where they are (pinned): a re-plan of the other days only."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,6 +38,56 @@ class PublishPlan(Command):
     """Moving and cancelling bookings is accepted whatever they are (``publish --yes``)."""
     confirmed_diff: str | None = None
     """Fingerprint of the diff the coordinator accepted: anything else is shown again."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeclareVehicleUnavailable(Command):
+    """A vehicle cannot run from ``starts_at`` to ``ends_at`` (a breakdown, a service visit).
+
+    The published days it touches are re-planned at once (:mod:`disruptions`).
+    """
+
+    vehicle_id: int
+    starts_at: datetime
+    ends_at: datetime
+    reason: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeclareCounsellorUnavailable(Command):
+    """A counsellor is away from ``starts_at`` to ``ends_at`` (ill, on leave, training)."""
+
+    counsellor_id: int
+    starts_at: datetime
+    ends_at: datetime
+    reason: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class BlockSite(Command):
+    """A site cannot host a stop on ``day`` (the salle des fêtes is taken, works on the square)."""
+
+    site_id: int
+    day: date
+    reason: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class CancelStop(Command):
+    """The coordinator cancels one published stop: its site is blocked that day and the day re-planned."""
+
+    visit_id: int
+    reason: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReportDemand(Command):
+    """People asked for help in a commune (mairie, phone, partner): ``count`` more expected there."""
+
+    commune_id: int
+    count: int
+    service_id: int | None = None
+    source: str = "request"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -33,7 +33,7 @@ def _jsonable(payload: dict[str, Any]) -> dict[str, Any]:
 
 def command_handlers() -> dict[type[Command], Callable[..., Any]]:
     from mobile_services import conversation
-    from mobile_services.service_layer import booking, dispatch, holds, planning, publishing, retention
+    from mobile_services.service_layer import booking, dispatch, disruptions, holds, planning, publishing, retention
 
     return {
         commands.AnonymiseInactiveResidents: retention.anonymise_inactive_residents,
@@ -47,11 +47,16 @@ def command_handlers() -> dict[type[Command], Callable[..., Any]]:
         commands.JoinWaitlist: booking.add_to_waitlist,
         commands.SetOptOut: booking.change_opt_out,
         commands.DispatchDueMessages: dispatch.dispatch_due_messages,
+        commands.DeclareVehicleUnavailable: disruptions.declare_vehicle_unavailable,
+        commands.DeclareCounsellorUnavailable: disruptions.declare_counsellor_unavailable,
+        commands.BlockSite: disruptions.block_site,
+        commands.CancelStop: disruptions.cancel_stop,
+        commands.ReportDemand: disruptions.report_demand,
     }
 
 
 def event_handlers() -> dict[type[Event], list[Callable[..., Any]]]:
-    from mobile_services.service_layer import waitlist
+    from mobile_services.service_layer import disruptions, waitlist
 
     table: dict[type[Event], list[Callable[..., Any]]] = {
         events.PlanDrafted: [],
@@ -62,6 +67,13 @@ def event_handlers() -> dict[type[Event], list[Callable[..., Any]]]:
         events.JoinedWaitlist: [],
         events.ResidentOptedOut: [],
         events.ResidentUnreachable: [],
+        # each disruption re-plans the published days it touches
+        events.VehicleDeclaredUnavailable: [disruptions.replan_touched_days],
+        events.CounsellorDeclaredUnavailable: [disruptions.replan_touched_days],
+        events.SiteBlocked: [disruptions.replan_touched_days],
+        events.StopCancelled: [disruptions.replan_touched_days],
+        events.DemandReported: [disruptions.replan_touched_days],
+        events.WeekReplanned: [],
     }
     for handlers in table.values():
         handlers.insert(0, record_in_journal)

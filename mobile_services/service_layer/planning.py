@@ -11,9 +11,10 @@ import dataclasses
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, delete, func, select
 
@@ -29,7 +30,7 @@ from mobile_services.service_layer.unit_of_work import UnitOfWork
 from mobile_services.storage import tables as t
 from notifications.ports import Clock
 from routing.params import SolveParams, Strategy
-from routing.problem import MINUTES_PER_DAY, split_week_minute
+from routing.problem import MINUTES_PER_DAY, OpeningHours, Pin, Problem, TimeWindow, split_week_minute
 from routing.result import Plan as RoutingPlan
 from routing.result import Route as RoutingRoute
 from routing.result import Visit as RoutingVisit
@@ -65,7 +66,7 @@ def options_from(settings: Settings) -> PlanningOptions:
         min_stop_minutes=settings.min_stop_minutes,
         max_stops_per_week=settings.max_stops_per_week,
     )
-    return PlanningOptions(road_factor=settings.road_factor, demand=demand)
+    return PlanningOptions(road_factor=settings.road_factor, demand=demand, timezone=settings.timezone)
 
 
 def plan_week(
@@ -110,6 +111,11 @@ def plan_week(
         frozen_before = _week_minute(clock.now(), week.days[0], settings) if initial is not None else None
         if frozen_before is not None:
             week.problem = dataclasses.replace(week.problem, frozen_before=frozen_before)
+            assert initial is not None
+            week.problem = _room_for_frozen_stops(week.problem, initial, frozen_before)
+        if command.keep_days and previous is not None:
+            pins = week.problem.pins + _kept_stops(uow.session, week, previous, command.keep_days, frozen_before, settings.tz)
+            week.problem = _only_pins_on(dataclasses.replace(week.problem, pins=pins), {d.weekday() for d in command.keep_days})
         started = time.monotonic()
         result = solve(week.problem, params, progress=solver_progress, initial=initial)
         elapsed = time.monotonic() - started
@@ -345,6 +351,82 @@ def stored_plan_as_routing(session: Session, week: WeekProblem, plan: t.Plan, se
             )
         )
     return RoutingPlan(status=SolveStatus.FEASIBLE, routes=tuple(routes), unserved=())
+
+
+def _room_for_frozen_stops(problem: Problem, initial: RoutingPlan, frozen_before: int) -> Problem:
+    """Shifts long enough for the stops that already started, and the way back from them.
+
+    A bus that breaks down at 10:00 during a stop begun at 09:00 has its day cut at 10:00
+    (:mod:`outages`); the stop under way is kept to its end (the crew finishes on the spot),
+    so the shift must still hold it: stops that started are history, not choices.
+    """
+    shifts = []
+    for shift in problem.shifts:
+        started = [
+            v for r in initial.routes if (r.resource_id, r.day) == shift.key for v in r.visits if v.start < frozen_before
+        ]
+        if not started:
+            shifts.append(shift)
+            continue
+        resource = problem.resource(shift.resource_id)
+        matrix = problem.matrix(resource.kind)
+        offset = shift.day * MINUTES_PER_DAY
+        first, last = min(started, key=lambda v: v.start), max(started, key=lambda v: v.end)
+        start = min(shift.window.start, first.start - offset - matrix.minutes_between(resource.start.id, first.location_id))
+        end = max(shift.window.end, last.end - offset + matrix.minutes_between(last.location_id, resource.end_location.id))
+        shifts.append(dataclasses.replace(shift, window=TimeWindow(max(0, start), min(MINUTES_PER_DAY, end))))
+    return dataclasses.replace(problem, shifts=tuple(shifts))
+
+
+def _kept_stops(
+    session: Session, week: WeekProblem, published: t.Plan, keep_days: Sequence[date], frozen_before: int | None, tz: ZoneInfo
+) -> tuple[Pin, ...]:
+    """Pins for the published stops of ``keep_days``: a re-plan of the other days leaves them be.
+
+    Pinned at their published start: a stop that shifted by ten minutes would move every
+    booking in it, and the point of re-planning one day is that the others stay as told.
+    """
+    candidates = {c.id for c in week.problem.candidates}
+    routes = {s.key for s in week.problem.shifts}
+    pins: list[Pin] = list(week.problem.pins)  # the coordinator's own pins come first
+    for visit in session.exec(
+        select(t.Visit).where(t.Visit.plan_id == published.id, t.Visit.status == "planned", col(t.Visit.day).in_(list(keep_days)))
+    ):
+        day = visit.day.weekday()
+        if visit.site_id not in candidates or (visit.vehicle_id, day) not in routes:
+            continue
+        started = week.days.index(visit.day) * MINUTES_PER_DAY + minute_of_day(visit.start_at, tz)
+        if frozen_before is not None and started < frozen_before:
+            continue  # already started: frozen, not pinned
+        # at the very minute it was published: residents booked these times
+        minute = minute_of_day(visit.start_at, tz)
+        if any(
+            (p.candidate_id, p.resource_id, p.day) == (visit.site_id, visit.vehicle_id, day)
+            and (p.start is None or p.start.start <= minute <= p.start.end)
+            for p in pins
+        ):
+            continue
+        pins.append(Pin(candidate_id=visit.site_id, resource_id=visit.vehicle_id, day=day, start=TimeWindow(minute, minute)))
+    return tuple(pins[len(week.problem.pins) :])
+
+
+def _only_pins_on(problem: Problem, kept: set[int]) -> Problem:
+    """No new stop on the kept days: each site opens those days only for its own pinned stops.
+
+    The routes of those days stay in the problem (the commune rules count their stops) but
+    nothing is added to them: drivers and residents of the days a disruption spares keep
+    exactly what they were told.
+    """
+    pinned_days = {(p.candidate_id, p.day) for p in problem.pins}
+    candidates = []
+    for c in problem.candidates:
+        days = tuple(
+            () if d in kept and (c.id, d) not in pinned_days else windows for d, windows in enumerate(c.site.opening.days)
+        )
+        if days != c.site.opening.days:
+            c = dataclasses.replace(c, site=dataclasses.replace(c.site, opening=OpeningHours(days=days)))
+        candidates.append(c)
+    return dataclasses.replace(problem, candidates=tuple(candidates))
 
 
 def latest_plan(session: Session, territory_id: int, week: str, status: str | None = None) -> t.Plan | None:

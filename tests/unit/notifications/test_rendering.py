@@ -99,6 +99,10 @@ LONGEST_FIELDS: dict[str, dict[str, Any]] = {
         offer_commune=LONGEST_COMMUNE,
         hold_until=LONGEST_START,
     ),
+    "staff_day_changed": dict(
+        day=LONGEST_START.date(), vehicle="Bus France Services Creuse Sud", stops=12, first_start=LONGEST_START,
+        first_commune=LONGEST_COMMUNE,
+    ),
     "stop_moved": dict(commune=LONGEST_COMMUNE, start=LONGEST_START, site=LONGEST_SITE),
     "technical_error": {},
     "unknown_answer": dict(expected="1, 2 ou 3"),
