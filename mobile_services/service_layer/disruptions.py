@@ -275,14 +275,23 @@ def _cause_fr(session: Session, disruption: t.Disruption, settings: Settings) ->
     def when(moment: datetime) -> str:
         return f"{moment.astimezone(settings.tz):%d/%m %H:%M}"
 
+    def period() -> str:
+        start, end = disruption.starts_at.astimezone(settings.tz), disruption.ends_at.astimezone(settings.tz)
+        last = (end - timedelta(minutes=1)).date()
+        if last == start.date():
+            until = "la fin de la journée" if (end - timedelta(minutes=1)).time() >= time(23, 58) else f"{end:%H:%M}"
+            since = "" if start.time() == time(0) else f" de {start:%H:%M} à {until}"
+            return f"le {start:%d/%m}{since}"
+        return f"du {when(disruption.starts_at)} au {when(disruption.ends_at)}"
+
     reason = f" ({disruption.reason})" if disruption.reason and disruption.kind != "demand" else ""
     if disruption.kind == "vehicle":
         vehicle = session.get(t.Vehicle, disruption.vehicle_id)
-        return f"{vehicle.name if vehicle else 'Véhicule'} indisponible du {when(disruption.starts_at)} au {when(disruption.ends_at)}{reason}"
+        return f"{vehicle.name if vehicle else 'Véhicule'} indisponible {period()}{reason}"
     if disruption.kind == "counsellor":
         counsellor = session.get(t.Counsellor, disruption.counsellor_id)
         name = counsellor.name if counsellor else "Conseiller"
-        return f"{name} indisponible du {when(disruption.starts_at)} au {when(disruption.ends_at)}{reason}"
+        return f"{name} indisponible {period()}{reason}"
     if disruption.kind == "site":
         site = session.get(t.Site, disruption.site_id)
         commune = session.get(t.Commune, site.commune_id) if site else None
@@ -300,7 +309,7 @@ def _route_days(session: Session, plan: t.Plan, settings: Settings) -> dict[tupl
         select(t.Visit, t.Commune.name)
         .join(t.Site, col(t.Site.id) == t.Visit.site_id)
         .join(t.Commune, col(t.Commune.id) == t.Site.commune_id)
-        .where(t.Visit.plan_id == plan.id, col(t.Visit.status).in_(("planned", "superseded")))
+        .where(t.Visit.plan_id == plan.id, t.Visit.status == "planned")
         .order_by(col(t.Visit.start_at))
     ).all()
     by_day: dict[tuple[int, date], list[tuple[t.Visit, str]]] = defaultdict(list)

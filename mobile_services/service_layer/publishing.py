@@ -209,12 +209,6 @@ def _publish(uow: UnitOfWork, command: commands.PublishPlan, now: datetime, sett
         offer_new_stops(session, plan_id=target.id, now=now, settings=settings)  # type: ignore[arg-type]
         session.flush()
     diff = _measure(session, target, previous, before, queued.messages, now)
-    if previous is not None:
-        # Its stops live on as the new version's copies; left "planned", something reading
-        # stops without looking at the plan would offer them again.
-        session.execute(
-            update(t.Visit).where(col(t.Visit.plan_id) == previous.id, t.Visit.status == "planned").values(status="superseded")
-        )
 
     if diff.needs_confirmation and not command.confirmed and command.confirmed_diff != diff.fingerprint:
         changed = command.confirmed_diff is not None

@@ -32,10 +32,6 @@ MESSAGE_STATUSES = (
     "expired",  # validity passed before it could be sent
 )
 PLAN_STATUSES = ("draft", "published", "superseded")
-#: A stop is "planned" in its plan, "superseded" once a newer version of the week is
-#: published (its copy there carries the bookings; the old one is never offered again),
-#: "cancelled" or "done".
-VISIT_STATUSES = ("planned", "cancelled", "done", "superseded")
 #: What a disruption takes away: a vehicle or a counsellor for a period, a site for a day
 #: (a blocked site or a cancelled stop), or more demand reported in a commune.
 DISRUPTION_KINDS = ("vehicle", "counsellor", "site", "demand")
@@ -328,7 +324,7 @@ class Visit(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint("end_at > start_at", name="ck_visit_times"),
         CheckConstraint(_in("half_day", ("am", "pm", "day")), name="ck_visit_half_day"),
-        CheckConstraint(_in("status", VISIT_STATUSES), name="ck_visit_status"),
+        CheckConstraint(_in("status", ("planned", "cancelled", "done")), name="ck_visit_status"),
         Index("ix_visit_day", "day"),
         Index("ix_visit_site_day", "site_id", "day"),
     )

@@ -134,7 +134,7 @@ def test_a_bus_out_on_tuesday_from_ten_replans_that_day_and_tells_everyone_once(
         assert "Tournée du mar. 1er déc." in next(m.body for m in new_messages if m.recipient == "+33699000001")
         # the coordinator reads what happened
         change = session.exec(select(t.WeekChange).where(t.WeekChange.week == WEEK)).one()
-        assert change.cause_fr.startswith("Bus") and "indisponible du 01/12 10:00" in change.cause_fr and "(panne)" in change.cause_fr
+        assert change.cause_fr.startswith("Bus") and "indisponible le 01/12 de 10:00 à la fin de la journée" in change.cause_fr and "(panne)" in change.cause_fr
         assert change.from_version == 1 and change.to_version == published.version
         text = "\n".join(change.lines_fr)
         assert f"Rendez-vous : " in text and "Marc Driver" in text

@@ -1,9 +1,8 @@
-"""disruptions and week changes; superseded stops
+"""disruptions and week changes
 
 A broken-down bus, a sick counsellor, a site taken for a day or a burst of demand is kept
 as a ``disruption`` with its period; each automatic re-planning of a published week
-leaves a ``week_change`` coordinators can read. Stops of a superseded version of a week
-get the status ``superseded`` (they were left ``planned``), so nothing offers them again.
+leaves a ``week_change`` coordinators can read.
 
 Revision ID: 0006
 Revises: 0005
@@ -23,22 +22,7 @@ down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_VISIT_BEFORE = "status IN ('planned', 'cancelled', 'done')"
-_VISIT_AFTER = "status IN ('planned', 'cancelled', 'done', 'superseded')"
-
-
-def _visit_status_check(allowed: str) -> None:
-    with op.batch_alter_table("visit") as batch:
-        batch.drop_constraint("ck_visit_status", type_="check")
-        batch.create_check_constraint("ck_visit_status", sa.text(allowed))
-
-
 def upgrade() -> None:
-    _visit_status_check(_VISIT_AFTER)
-    op.execute(
-        "UPDATE visit SET status = 'superseded' WHERE status = 'planned' "
-        "AND plan_id IN (SELECT id FROM plan WHERE status = 'superseded')"
-    )
     op.create_table(
         "disruption",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -95,5 +79,3 @@ def downgrade() -> None:
         batch.drop_index("ix_disruption_period")
         batch.drop_index(batch.f("ix_disruption_territory_id"))
     op.drop_table("disruption")
-    op.execute("UPDATE visit SET status = 'planned' WHERE status = 'superseded'")
-    _visit_status_check(_VISIT_BEFORE)
