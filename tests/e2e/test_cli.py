@@ -145,6 +145,9 @@ def test_the_demo_prints_no_log_line(tmp_path: Path) -> None:
     assert demo.returncode == 0, demo.stderr
     assert demo.stderr == ""
     assert not LOG_LINE.search(demo.stdout)
+    # it ends by breaking down the bus of its own booking, and shows what the system did
+    said = " ".join(demo.stdout.split())
+    assert "Imprévu :" in said and "indisponible le" in said and "Rendez-vous :" in said
     log = (tmp_path / "data" / "mobile-services.log").read_text(encoding="utf-8")
     assert "published 2030-W10" in log
     assert "+33612345678" not in log, "no phone number in the log file"
