@@ -126,6 +126,10 @@ class Settings(BaseSettings):
     booking_cutoff_minutes: int = Field(60, ge=0, le=7 * 24 * 60)
     conversation_timeout_minutes: int = Field(30, ge=1, le=24 * 60)
     seat_hold_hours: int = Field(24, ge=1, le=7 * 24)
+    #: a seat freed at a stop is kept this long for the first person waiting, then passed on
+    waitlist_hold_minutes: int = Field(30, ge=5, le=24 * 60)
+    #: a waiting-list request with no stop after this many days is closed (the resident is told)
+    waitlist_entry_days: int = Field(60, ge=1, le=365)
     dispatch_interval_seconds: int = Field(20, ge=5, le=600)
 
     retention_days: int = Field(365, ge=1)

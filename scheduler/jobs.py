@@ -31,3 +31,13 @@ def dispatch_outbox(bus: Bus) -> None:
 def anonymise_inactive(bus: Bus, retention_days: int) -> None:
     """Forget residents inactive for longer than the retention period (daily)."""
     bus.handle(commands.AnonymiseInactiveResidents(older_than_days=retention_days))
+
+
+def pass_on_freed_seats(bus: Bus) -> None:
+    """Seats freed and not taken go to the next person waiting (every minute)."""
+    bus.handle(commands.PassOnFreedSeats())
+
+
+def expire_waitlist_entries(bus: Bus) -> None:
+    """Close waiting-list requests too old to be served (daily, in the morning: the SMS goes out)."""
+    bus.handle(commands.ExpireWaitlistEntries())

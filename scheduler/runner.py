@@ -108,6 +108,14 @@ def add_jobs(scheduler: BaseScheduler, bus: jobs.Bus, settings: Settings, lock: 
         args=[bus], id="dispatch_outbox", replace_existing=True, max_instances=1, coalesce=True,
     )
     scheduler.add_job(
+        _as_leader(lock, jobs.pass_on_freed_seats), IntervalTrigger(minutes=1),
+        args=[bus], id="pass_on_freed_seats", replace_existing=True, max_instances=1, coalesce=True,
+    )
+    scheduler.add_job(
+        _as_leader(lock, jobs.expire_waitlist_entries), CronTrigger(hour=9, minute=30, timezone=settings.tz),
+        args=[bus], id="expire_waitlist_entries", replace_existing=True, coalesce=True,
+    )
+    scheduler.add_job(
         _as_leader(lock, jobs.anonymise_inactive), CronTrigger(hour=4, minute=10, timezone=settings.tz),
         args=[bus, settings.retention_days], id="anonymise_inactive", replace_existing=True, coalesce=True,
     )

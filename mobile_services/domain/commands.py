@@ -142,6 +142,16 @@ class DispatchDueMessages(Command):
 
 
 @dataclass(frozen=True, kw_only=True)
+class PassOnFreedSeats(Command):
+    """Offer seats freed by cancellations, and not taken, to the next person waiting (every minute)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExpireWaitlistEntries(Command):
+    """Close waiting-list requests too old to be served, and tell the residents (daily)."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class ReceiveSms(Command):
     """A resident's SMS, as Twilio's inbound webhook delivered it (signature already checked)."""
 

@@ -33,7 +33,7 @@ def _jsonable(payload: dict[str, Any]) -> dict[str, Any]:
 
 def command_handlers() -> dict[type[Command], Callable[..., Any]]:
     from mobile_services import conversation
-    from mobile_services.service_layer import booking, dispatch, disruptions, holds, planning, publishing, retention
+    from mobile_services.service_layer import booking, dispatch, disruptions, holds, planning, publishing, retention, waitlist
 
     return {
         commands.AnonymiseInactiveResidents: retention.anonymise_inactive_residents,
@@ -52,6 +52,8 @@ def command_handlers() -> dict[type[Command], Callable[..., Any]]:
         commands.BlockSite: disruptions.block_site,
         commands.CancelStop: disruptions.cancel_stop,
         commands.ReportDemand: disruptions.report_demand,
+        commands.PassOnFreedSeats: waitlist.pass_on_freed_seats,
+        commands.ExpireWaitlistEntries: waitlist.expire_waitlist_entries,
     }
 
 

@@ -434,8 +434,11 @@ class SeatHold(SQLModel, table=True):
     slot_id: int = Field(foreign_key="slot.id", index=True)
     resident_id: int = Field(foreign_key="resident.id", index=True)
     service_id: int | None = Field(default=None, foreign_key="service.id")
-    #: The booking whose stop was cancelled (what the offer replaces).
+    #: The booking whose stop was cancelled (what the offer replaces), or, for an offer to
+    #: the waiting list, the cancelled booking that freed the seat.
     cancelled_booking_id: int = Field(foreign_key="booking.id")
+    #: Set when the seat is offered to someone on the waiting list (passed on if unanswered).
+    waitlist_entry_id: int | None = Field(default=None, index=True)
     seat: int = 1
     status: str = Field("open", max_length=20)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

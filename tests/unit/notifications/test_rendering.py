@@ -108,6 +108,8 @@ LONGEST_FIELDS: dict[str, dict[str, Any]] = {
     "unknown_answer": dict(expected="1, 2 ou 3"),
     "waitlist_ack": dict(commune=LONGEST_COMMUNE),
     "waitlist_offer": dict(commune=LONGEST_COMMUNE, start=LONGEST_START),
+    "waitlist_seat_offer": dict(commune=LONGEST_COMMUNE, start=LONGEST_START, hold_until=LONGEST_START),
+    "waitlist_expired": dict(commune=LONGEST_COMMUNE, since=LONGEST_START.date()),
 }
 
 # The booking confirmation is the message residents keep: date, time, place,

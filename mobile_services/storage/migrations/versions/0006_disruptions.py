@@ -1,8 +1,9 @@
-"""disruptions and week changes
+"""disruptions and week changes; seats offered to the waiting list
 
 A broken-down bus, a sick counsellor, a site taken for a day or a burst of demand is kept
 as a ``disruption`` with its period; each automatic re-planning of a published week
-leaves a ``week_change`` coordinators can read.
+leaves a ``week_change`` coordinators can read. A seat freed at a stop is held for the
+first person waiting (``seat_hold.waitlist_entry_id``) and passed on when unanswered.
 
 Revision ID: 0006
 Revises: 0005
@@ -23,6 +24,9 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
+    with op.batch_alter_table("seat_hold") as batch:
+        batch.add_column(sa.Column("waitlist_entry_id", sa.Integer(), nullable=True))
+        batch.create_index(batch.f("ix_seat_hold_waitlist_entry_id"), ["waitlist_entry_id"], unique=False)
     op.create_table(
         "disruption",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -79,3 +83,6 @@ def downgrade() -> None:
         batch.drop_index("ix_disruption_period")
         batch.drop_index(batch.f("ix_disruption_territory_id"))
     op.drop_table("disruption")
+    with op.batch_alter_table("seat_hold") as batch:
+        batch.drop_index(batch.f("ix_seat_hold_waitlist_entry_id"))
+        batch.drop_column("waitlist_entry_id")
