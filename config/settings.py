@@ -150,6 +150,12 @@ class Settings(BaseSettings):
     #: most stops a commune may get in one week (4 = two full days)
     max_stops_per_week: int = Field(4, ge=1, le=10)
 
+    #: the coordinator's mobile: told by SMS of the weekly draft and of automatic re-plannings ("" = nobody)
+    coordinator_phone: str = ""
+    #: when next week's draft is planned by itself (0 = Monday ... 6 = Sunday, Paris wall-clock)
+    weekly_draft_weekday: int = Field(3, ge=0, le=6)
+    weekly_draft_at: time = time(14, 0)
+
     #: hours of the default site of a commune that has no site of its own (parse_week_hours)
     default_site_hours: str = DEFAULT_SITE_HOURS
 
@@ -160,6 +166,14 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("weekly_draft_at")
+    @classmethod
+    def _not_in_the_dst_hour(cls, value: time) -> time:
+        # 02:00-03:00 Paris is skipped or lived twice on DST nights: no job there
+        if value.hour == 2:
+            raise ValueError("no scheduled job between 02:00 and 03:00 (daylight saving time changes)")
         return value
 
     @field_validator("default_site_hours")

@@ -41,3 +41,8 @@ def pass_on_freed_seats(bus: Bus) -> None:
 def expire_waitlist_entries(bus: Bus) -> None:
     """Close waiting-list requests too old to be served (daily, in the morning: the SMS goes out)."""
     bus.handle(commands.ExpireWaitlistEntries())
+
+
+def draft_next_week(bus: Bus) -> None:
+    """Plan next week's draft and tell the coordinator (weekly, at the configured time)."""
+    bus.handle(commands.DraftNextWeek())

@@ -116,6 +116,14 @@ def add_jobs(scheduler: BaseScheduler, bus: jobs.Bus, settings: Settings, lock: 
         args=[bus], id="expire_waitlist_entries", replace_existing=True, coalesce=True,
     )
     scheduler.add_job(
+        _as_leader(lock, jobs.draft_next_week),
+        CronTrigger(
+            day_of_week=settings.weekly_draft_weekday, hour=settings.weekly_draft_at.hour,
+            minute=settings.weekly_draft_at.minute, timezone=settings.tz,
+        ),
+        args=[bus], id="draft_next_week", replace_existing=True, coalesce=True,
+    )
+    scheduler.add_job(
         _as_leader(lock, jobs.anonymise_inactive), CronTrigger(hour=4, minute=10, timezone=settings.tz),
         args=[bus, settings.retention_days], id="anonymise_inactive", replace_existing=True, coalesce=True,
     )

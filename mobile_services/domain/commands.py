@@ -142,6 +142,11 @@ class DispatchDueMessages(Command):
 
 
 @dataclass(frozen=True, kw_only=True)
+class DraftNextWeek(Command):
+    """Plan next week's draft for every territory not yet published there (weekly job)."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class PassOnFreedSeats(Command):
     """Offer seats freed by cancellations, and not taken, to the next person waiting (every minute)."""
 

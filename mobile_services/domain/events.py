@@ -122,3 +122,7 @@ class WeekReplanned(Event):
     week: str
     plan_id: int
     change_id: int
+    what_fr: str = ""
+    """The disruption in a few words ("Bus Nord indisponible"), for the coordinator's SMS."""
+    bookings_moved: int = 0
+    bookings_cancelled: int = 0

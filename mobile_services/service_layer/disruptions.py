@@ -235,12 +235,14 @@ def replan_touched_days(
                     lines += [f"  {line}" for line in details]
             lines.append(f"Équipes prévenues par SMS : {len(told)}" + (f" ({', '.join(sorted(told))})" if told else ""))
             uow.commit()
-        _store_change(uow, disruption, week, cause, previous_version, outcome.version, lines, now)
+        moved = len(outcome.diff.bookings_moved) if outcome.diff is not None else 0
+        cancelled = len(outcome.diff.bookings_cancelled) if outcome.diff is not None else 0
+        _store_change(uow, disruption, week, cause, previous_version, outcome.version, lines, now, moved=moved, cancelled=cancelled)
 
 
 def _store_change(
     uow: UnitOfWork, disruption: t.Disruption, week: str, cause: str, from_version: int | None,
-    to_version: int | None, lines: list[str], now: datetime,
+    to_version: int | None, lines: list[str], now: datetime, *, moved: int = 0, cancelled: int = 0,
 ) -> None:
     with uow:
         change = t.WeekChange(
@@ -253,6 +255,7 @@ def _store_change(
             plan = latest_plan(uow.session, disruption.territory_id, week, "published")
             uow.emit(events.WeekReplanned(
                 territory_id=disruption.territory_id, week=week, plan_id=plan.id, change_id=change.id,  # type: ignore[union-attr,arg-type]
+                what_fr=_what_fr(uow.session, disruption), bookings_moved=moved, bookings_cancelled=cancelled,
             ))  # fmt: skip
         uow.commit()
 
@@ -302,6 +305,22 @@ def _cause_fr(session: Session, disruption: t.Disruption, settings: Settings) ->
         return f"Lieu indisponible : {place}, le {day}{reason}"
     commune = session.get(t.Commune, disruption.commune_id)
     return f"Demande signalée à {commune.name if commune else ''} : {disruption.reason}"
+
+
+def _what_fr(session: Session, disruption: t.Disruption) -> str:
+    """The disruption in a few words, for an SMS: « Bus Nord indisponible »."""
+    if disruption.kind == "vehicle":
+        vehicle = session.get(t.Vehicle, disruption.vehicle_id)
+        return f"{vehicle.name if vehicle else 'Véhicule'} indisponible"
+    if disruption.kind == "counsellor":
+        counsellor = session.get(t.Counsellor, disruption.counsellor_id)
+        return f"{counsellor.name if counsellor else 'Conseiller'} indisponible"
+    site = session.get(t.Site, disruption.site_id) if disruption.site_id else None
+    commune = session.get(t.Commune, site.commune_id if site else disruption.commune_id)
+    name = commune.name if commune else ""
+    if disruption.kind == "site":
+        return f"Arrêt annulé à {name}" if disruption.visit_id is not None else f"Lieu indisponible à {name}"
+    return f"Demande signalée à {name}"
 
 
 def _route_days(session: Session, plan: t.Plan, settings: Settings) -> dict[tuple[int, date], _Day]:

@@ -33,7 +33,17 @@ def _jsonable(payload: dict[str, Any]) -> dict[str, Any]:
 
 def command_handlers() -> dict[type[Command], Callable[..., Any]]:
     from mobile_services import conversation
-    from mobile_services.service_layer import booking, dispatch, disruptions, holds, planning, publishing, retention, waitlist
+    from mobile_services.service_layer import (
+        booking,
+        coordination,
+        dispatch,
+        disruptions,
+        holds,
+        planning,
+        publishing,
+        retention,
+        waitlist,
+    )
 
     return {
         commands.AnonymiseInactiveResidents: retention.anonymise_inactive_residents,
@@ -53,12 +63,13 @@ def command_handlers() -> dict[type[Command], Callable[..., Any]]:
         commands.CancelStop: disruptions.cancel_stop,
         commands.ReportDemand: disruptions.report_demand,
         commands.PassOnFreedSeats: waitlist.pass_on_freed_seats,
+        commands.DraftNextWeek: coordination.draft_next_week,
         commands.ExpireWaitlistEntries: waitlist.expire_waitlist_entries,
     }
 
 
 def event_handlers() -> dict[type[Event], list[Callable[..., Any]]]:
-    from mobile_services.service_layer import disruptions, waitlist
+    from mobile_services.service_layer import coordination, disruptions, waitlist
 
     table: dict[type[Event], list[Callable[..., Any]]] = {
         events.PlanDrafted: [],
@@ -75,7 +86,7 @@ def event_handlers() -> dict[type[Event], list[Callable[..., Any]]]:
         events.SiteBlocked: [disruptions.replan_touched_days],
         events.StopCancelled: [disruptions.replan_touched_days],
         events.DemandReported: [disruptions.replan_touched_days],
-        events.WeekReplanned: [],
+        events.WeekReplanned: [coordination.tell_coordinator_of_replan],
     }
     for handlers in table.values():
         handlers.insert(0, record_in_journal)

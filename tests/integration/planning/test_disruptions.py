@@ -193,3 +193,20 @@ def test_bad_disruptions_are_refused_in_french(engine: Engine, small_valley: int
         bus.handle(commands.ReportDemand(commune_id=1, count=0))
     with Session(engine) as session:
         assert session.exec(select(t.Disruption)).all() == []
+
+
+def test_the_coordinator_is_told_of_an_automatic_replanning(engine: Engine, small_valley: int) -> None:  # noqa: F811
+    vehicle_id, _, _ = _published_week_with_bookings(engine, small_valley)
+    settings = Settings(replan_time_limit_seconds=2, coordinator_phone="06 98 76 54 32")
+    bus = bootstrap(settings, engine=engine, sms=FakeSmsSender(), clock=FixedClock(NOW))
+    bus.handle(commands.DeclareVehicleUnavailable(
+        vehicle_id=vehicle_id, starts_at=datetime.combine(TUESDAY, time(10, 0), PARIS),
+        ends_at=datetime.combine(TUESDAY, time(23, 59), PARIS), reason="panne",
+    ))  # fmt: skip
+    with Session(engine) as session:
+        [told] = session.exec(select(t.Message).where(t.Message.kind == "coordinator_replanned")).all()
+        vehicle = session.get(t.Vehicle, vehicle_id)
+        published = session.exec(select(t.Plan).where(t.Plan.week == WEEK, t.Plan.status == "published")).one()
+    assert told.recipient == "+33698765432"
+    assert told.body.startswith(f"{vehicle.name} indisponible : {WEEK} re-planifiée et publiée (v{published.version}), ")  # type: ignore[union-attr]
+    assert told.body.endswith("Détail : mobile-services week changes")
