@@ -78,8 +78,8 @@ def event_handlers() -> dict[type[Event], list[Callable[..., Any]]]:
         events.SlotBooked: [],
         events.BookingCancelled: [waitlist.offer_freed_seat],
         events.JoinedWaitlist: [],
-        events.ResidentOptedOut: [],
-        events.ResidentUnreachable: [],
+        events.ResidentOptedOut: [waitlist.forget_unreachable],
+        events.ResidentUnreachable: [waitlist.forget_unreachable],
         # each disruption re-plans the published days it touches
         events.VehicleDeclaredUnavailable: [disruptions.replan_touched_days],
         events.CounsellorDeclaredUnavailable: [disruptions.replan_touched_days],

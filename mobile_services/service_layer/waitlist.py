@@ -309,3 +309,27 @@ def expire_waitlist_entries(command: commands.ExpireWaitlistEntries, *, uow: Uni
     if closed:
         logger.info("%d waiting-list requests expired", closed)
     return closed
+
+
+def forget_unreachable(
+    event: events.ResidentOptedOut | events.ResidentUnreachable, *, uow: UnitOfWork, clock: Clock
+) -> None:
+    """A resident who said STOP, or whose number cannot get SMS, waits for nothing and holds nothing.
+
+    Their waiting-list requests close (no offer could reach them) and a seat held for them
+    is let go at once, so the next person waiting gets it at the next pass.
+    """
+    now = clock.now()
+    with uow:
+        session = uow.session
+        for entry in session.exec(
+            select(t.WaitlistEntry).where(t.WaitlistEntry.resident_id == event.resident_id, t.WaitlistEntry.status == "open")
+        ).all():
+            entry.status = "closed"
+            session.add(entry)
+        for hold in session.exec(
+            select(t.SeatHold).where(t.SeatHold.resident_id == event.resident_id, t.SeatHold.status == "open")
+        ).all():
+            hold.status = "expired" if hold.expires_at <= now else "declined"
+            session.add(hold)
+        uow.commit()

@@ -164,3 +164,19 @@ def test_old_requests_are_closed_and_the_resident_told_once(
     # a closed request is offered nothing
     _free_the_single_seat(bus, stop_at_saint_leger)
     assert _offers(engine) == []
+
+
+def test_stop_lets_a_held_seat_go_and_closes_the_request(
+    bus: MessageBus, engine: Engine, clock: FixedClock, stop_at_saint_leger: Stop
+) -> None:
+    _wait(bus, stop_at_saint_leger, FIRST, SECOND)
+    _free_the_single_seat(bus, stop_at_saint_leger)
+    assert [m.recipient for m in _offers(engine)] == [FIRST]
+    bus.handle(commands.SetOptOut(phone=FIRST, opted_out=True))
+    with Session(engine) as session:
+        assert [h.status for h in session.exec(select(t.SeatHold)).all()] == ["declined"]
+        statuses = dict(session.exec(select(t.Resident.phone, t.WaitlistEntry.status).join(t.WaitlistEntry)).all())
+        assert statuses == {FIRST: "closed", SECOND: "open"}
+    clock.advance(minutes=1)
+    assert bus.handle(commands.PassOnFreedSeats()) == 1
+    assert [m.recipient for m in _offers(engine)] == [FIRST, SECOND]
