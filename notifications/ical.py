@@ -17,6 +17,8 @@ Choices, and why (see DESIGN.md section 4):
   urgent changes go by SMS.
 - DTSTAMP comes from the entry's `last_modified` when known, so that an
   unchanged feed serialises to the same bytes and its ETag stays stable.
+- A booking's event carries a VALARM (a display reminder before the start); feed
+  events do not: a subscriber did not ask to be reminded of every stop.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, Event, vDuration
+from icalendar import Alarm, Calendar, Event, vDuration
 
 from notifications.rendering import DEFAULT_TIMEZONE, TextRenderer
 
@@ -61,6 +63,10 @@ class CalendarEntry:
     cancelled: bool = False
     url: str | None = None
     last_modified: datetime | None = None
+    geo: tuple[float, float] | None = None
+    """(latitude, longitude) of the place (RFC 5545 GEO)."""
+    alarm_before: timedelta | None = None
+    """A display alarm this long before the start (not on cancelled events)."""
 
     def __post_init__(self) -> None:
         for name in ("start", "end", "last_modified"):
@@ -73,6 +79,8 @@ class CalendarEntry:
             raise ValueError("CalendarEntry.sequence cannot be negative")
         if not self.uid or any(ch.isspace() for ch in self.uid):
             raise ValueError("CalendarEntry.uid must be a non-empty token without spaces")
+        if self.alarm_before is not None and self.alarm_before <= timedelta():
+            raise ValueError("CalendarEntry.alarm_before must be a positive duration")
 
 
 def _uid(kind: str, object_id: int, host: str) -> str:
@@ -105,6 +113,14 @@ def _event(entry: CalendarEntry, *, stamp: datetime, tz: ZoneInfo) -> Event:
         url=entry.url,
         last_modified=entry.last_modified,
     )
+    if entry.geo is not None:
+        event.add("GEO", entry.geo)
+    if entry.alarm_before is not None and not entry.cancelled:
+        alarm = Alarm()
+        alarm.add("ACTION", "DISPLAY")
+        alarm.add("TRIGGER", -entry.alarm_before)
+        alarm.add("DESCRIPTION", entry.summary)
+        event.add_component(alarm)
     return event
 
 
@@ -209,6 +225,8 @@ def booking_entry(
     link: str | None = None,
     last_modified: datetime | None = None,
     renderer: TextRenderer | None = None,
+    alarm_before: timedelta | None = None,
+    geo: tuple[float, float] | None = None,
 ) -> CalendarEntry:
     """Build a booking's entry with its French summary and description from templates."""
     text = renderer or TextRenderer()
@@ -233,6 +251,8 @@ def booking_entry(
         cancelled=cancelled,
         url=link,
         last_modified=last_modified,
+        alarm_before=alarm_before,
+        geo=geo,
     )
 
 
@@ -251,8 +271,14 @@ def visit_entry(
     link: str | None = None,
     last_modified: datetime | None = None,
     renderer: TextRenderer | None = None,
+    address: str = "",
+    geo: tuple[float, float] | None = None,
+    bookings: int | None = None,
 ) -> CalendarEntry:
-    """Build a stop's entry (commune, counsellor, vehicle and driver feeds)."""
+    """Build a stop's entry (commune, counsellor, vehicle and driver feeds).
+
+    ``bookings`` (private feeds only) is the number of live bookings of the stop.
+    """
     text = renderer or TextRenderer()
     fields = dict(
         start=start,
@@ -262,13 +288,17 @@ def visit_entry(
         services=list(services),
         booking_hint=booking_hint,
         cancelled=cancelled,
+        link=link,
+        address=address,
+        bookings=bookings,
     )
     return CalendarEntry(
         uid=visit_uid(visit_id, host),
         start=start,
         end=end,
         summary=text.render("ics/visit_summary.txt", **fields),
-        location=f"{site}, {commune}",
+        location=", ".join(part for part in (site, address, commune) if part),
+        geo=geo,
         description=text.render("ics/visit_description.txt", **fields),
         sequence=sequence,
         cancelled=cancelled,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from mobile_services.cli import config as config_cli
 from mobile_services.cli import db as db_cli
+from mobile_services.cli import links as links_cli
 from mobile_services.cli import sms as sms_cli
 from mobile_services.cli import territory as territory_cli
 from mobile_services.cli.common import CommandLine, command_logging
@@ -22,6 +23,7 @@ app.add_typer(db_cli.app, name="db")
 app.add_typer(config_cli.app, name="config")
 app.add_typer(territory_cli.app, name="territory")
 app.add_typer(sms_cli.app, name="sms")
+app.add_typer(links_cli.app, name="links")
 app.command()(demo)
 app.command()(plan)
 app.command()(publish)

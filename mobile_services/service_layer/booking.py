@@ -427,7 +427,7 @@ def cancel(
     assert slot is not None
     _, _, site, commune = _visit_context(session, booking.visit_id)
     booking.status = "cancelled"
-    booking.cancelled_at = now
+    booking.cancelled_at = booking.changed_at = now
     session.add(booking)
     withdraw_pending(session, booking_id=booking.id)
     if notify:

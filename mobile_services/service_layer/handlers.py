@@ -33,7 +33,7 @@ def _jsonable(payload: dict[str, Any]) -> dict[str, Any]:
 
 def command_handlers() -> dict[type[Command], Callable[..., Any]]:
     from mobile_services import conversation
-    from mobile_services.service_layer import booking, dispatch, holds, planning, publishing, retention
+    from mobile_services.service_layer import access, attendance, booking, dispatch, holds, planning, publishing, retention
 
     return {
         commands.AnonymiseInactiveResidents: retention.anonymise_inactive_residents,
@@ -47,6 +47,9 @@ def command_handlers() -> dict[type[Command], Callable[..., Any]]:
         commands.JoinWaitlist: booking.add_to_waitlist,
         commands.SetOptOut: booking.change_opt_out,
         commands.DispatchDueMessages: dispatch.dispatch_due_messages,
+        commands.RotateAccessToken: access.rotate_access_token,
+        commands.RecordAttendance: attendance.record_attendance,
+        commands.RecordWalkIns: attendance.record_walk_ins,
     }
 
 

@@ -40,6 +40,7 @@ from config import Settings
 from mobile_services.domain import commands, events
 from mobile_services.domain.exceptions import NotFound, PlanningError, UserFacingError
 from mobile_services.domain.messages import Event
+from mobile_services.service_layer.calendars import carry_calendar_identity
 from mobile_services.service_layer.planning import create_slots, refuse_past_week
 from mobile_services.service_layer.rebooking import carry_bookings, carry_holds
 from mobile_services.service_layer.unit_of_work import UnitOfWork
@@ -204,6 +205,7 @@ def _publish(uow: UnitOfWork, command: commands.PublishPlan, now: datetime, sett
         slots = create_slots(session, target)
         produced: list[Event] = []
         if previous is not None:
+            carry_calendar_identity(session, previous, target)
             produced += carry_bookings(session, previous, target, now, settings)
             produced += carry_holds(session, previous, target, now, settings)
         offer_new_stops(session, plan_id=target.id, now=now, settings=settings)  # type: ignore[arg-type]

@@ -117,6 +117,7 @@ def carry_bookings(session: Session, previous: t.Plan, new: t.Plan, now: datetim
             max_shift_min=MAX_SHIFT_MIN,
         )
         by_id = {booking.id: (booking, slot) for booking, slot in candidates}
+        booking_site_id = {booking.id: old_site.id for booking, _, _, old_site in rows}
         seats: dict[int, int] = defaultdict(int)
         for kept in outcome.kept:
             booking, old_slot = by_id[kept.booking_id]
@@ -126,6 +127,10 @@ def carry_bookings(session: Session, previous: t.Plan, new: t.Plan, now: datetim
             session.add(booking)
             resident = session.get(t.Resident, booking.resident_id)
             assert resident is not None
+            if new_slot.start_at != old_slot.start_at or visit.site_id != booking_site_id[booking.id]:
+                booking.ical_sequence += 1  # the calendar event changed: SEQUENCE goes up
+                booking.changed_at = now
+                session.add(booking)
             if new_slot.start_at != old_slot.start_at:
                 withdraw_pending(session, booking_id=booking.id)
                 enqueue(
@@ -152,7 +157,7 @@ def carry_bookings(session: Session, previous: t.Plan, new: t.Plan, now: datetim
         resident = session.get(t.Resident, booking.resident_id)
         assert commune is not None and resident is not None
         booking.status = "cancelled"
-        booking.cancelled_at = now
+        booking.cancelled_at = booking.changed_at = now
         session.add(booking)
         withdraw_pending(session, booking_id=booking.id)
         held = None

@@ -37,6 +37,8 @@ PLAN_STATUSES = ("draft", "published", "superseded")
 #: seat is needed again). A re-plan moves an open hold to the new plan's slots, or, with no
 #: seat left to keep, ends it ("withdrawn").
 HOLD_STATUSES = ("open", "taken", "declined", "expired", "withdrawn")
+#: What a private page link (driver, counsellor) opens: a vehicle's days or a counsellor's.
+ACCESS_TOKEN_KINDS = ("vehicle", "counsellor")
 
 
 def _json(default_factory: Any = dict) -> Any:
@@ -342,6 +344,11 @@ class Visit(SQLModel, table=True):
     status: str = Field("planned", max_length=20)
     expected_demand: float = 0.0
     ical_sequence: int = 0
+    #: The first published version's visit this stop descends from (None: this one). Calendar
+    #: UIDs come from it, so a stop moved by a re-plan keeps its UID with a higher SEQUENCE.
+    ical_origin_id: int | None = None
+    #: Residents seen without a booking, recorded by the counsellor (None: not recorded yet).
+    walk_ins: int | None = None
 
 
 class Slot(SQLModel, table=True):
@@ -402,6 +409,11 @@ class Booking(SQLModel, table=True):
     token: str = Field(unique=True, max_length=64, description="unguessable, revocable public link token")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     cancelled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    #: Bumped when a re-plan moves the booking (its calendar event's SEQUENCE; a cancelled
+    #: booking adds one more when shown).
+    ical_sequence: int = Field(0, sa_column_kwargs={"server_default": text("0")})
+    #: Last change of time, place or status (the calendar event's LAST-MODIFIED).
+    changed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class SeatHold(SQLModel, table=True):
@@ -437,6 +449,36 @@ class SeatHold(SQLModel, table=True):
     status: str = Field("open", max_length=20)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     expires_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class AccessToken(SQLModel, table=True):
+    """The key of a private page and feed: a vehicle's (its driver's) or a counsellor's days.
+
+    Unguessable (256 bits), carries no personal data, revocable: rotating revokes the live
+    token and issues a new one in the same transaction. At most one live token per subject.
+    """
+
+    __tablename__ = "access_token"
+    __table_args__ = (
+        CheckConstraint(_in("kind", ACCESS_TOKEN_KINDS), name="ck_access_token_kind"),
+        Index(
+            "uq_access_token_live_subject",
+            "kind",
+            "subject_id",
+            unique=True,
+            sqlite_where=text("revoked_at IS NULL"),
+            postgresql_where=text("revoked_at IS NULL"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    territory_id: int = Field(foreign_key="territory.id", index=True)
+    kind: str = Field(max_length=20)
+    #: vehicle.id or counsellor.id, by kind
+    subject_id: int
+    token: str = Field(unique=True, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 # --------------------------------------------------------------------------- messaging
