@@ -143,3 +143,25 @@ class RecordWalkIns(Command):
     counsellor_id: int
     visit_id: int
     count: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestWebCode(Command):
+    """A page asks for a one-time code by SMS to prove a phone number (booking, waiting list)."""
+
+    phone: str
+    purpose: str
+    """"booking" (``slot_id``, ``service_id``) or "waitlist" (``commune_id``, ``service_id``)."""
+    client: str
+    """The requesting address, for the per-address rate limit (only its hash is stored)."""
+    slot_id: int | None = None
+    service_id: int | None = None
+    commune_id: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class VerifyWebCode(Command):
+    """The code typed on the page: right, it proves the phone number once."""
+
+    challenge: str
+    code: str

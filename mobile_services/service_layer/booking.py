@@ -55,7 +55,7 @@ __all__ = [
 
 DEFAULT_BRING = "pièce d'identité, identifiants, justificatifs"
 #: Message kinds that answer something the resident just did: sent even in quiet hours.
-REPLY_KINDS = frozenset({"confirmation", "cancellation_ack"})
+REPLY_KINDS = frozenset({"confirmation", "cancellation_ack", "login_code"})
 
 _REFUSALS_FR = {
     "slot_full": "Ce créneau est complet.",

@@ -33,7 +33,7 @@ def _jsonable(payload: dict[str, Any]) -> dict[str, Any]:
 
 def command_handlers() -> dict[type[Command], Callable[..., Any]]:
     from mobile_services import conversation
-    from mobile_services.service_layer import access, attendance, booking, dispatch, holds, planning, publishing, retention
+    from mobile_services.service_layer import access, attendance, booking, dispatch, holds, planning, publishing, retention, web_codes
 
     return {
         commands.AnonymiseInactiveResidents: retention.anonymise_inactive_residents,
@@ -50,6 +50,8 @@ def command_handlers() -> dict[type[Command], Callable[..., Any]]:
         commands.RotateAccessToken: access.rotate_access_token,
         commands.RecordAttendance: attendance.record_attendance,
         commands.RecordWalkIns: attendance.record_walk_ins,
+        commands.RequestWebCode: web_codes.request_web_code,
+        commands.VerifyWebCode: web_codes.verify_web_code,
     }
 
 

@@ -481,6 +481,42 @@ class AccessToken(SQLModel, table=True):
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
+#: What a one-time code proves the phone number for: a booking, or joining a waiting list.
+WEB_CODE_PURPOSES = ("booking", "waitlist")
+
+
+class WebCode(SQLModel, table=True):
+    """A one-time code sent by SMS to prove a phone number typed on a page.
+
+    The page that asks for the code is keyed by ``challenge`` (random, 256 bits, nothing
+    personal); the code itself is stored hashed with the challenge. Six digits, valid
+    10 minutes, 5 tries, used once; ``client_hash`` (a hash of the requesting address)
+    rate-limits requests per address without keeping the address.
+    """
+
+    __tablename__ = "web_code"
+    __table_args__ = (
+        CheckConstraint(_in("purpose", WEB_CODE_PURPOSES), name="ck_web_code_purpose"),
+        CheckConstraint("attempts >= 0", name="ck_web_code_attempts"),
+        Index("ix_web_code_phone_created", "phone", "created_at"),
+        Index("ix_web_code_client_created", "client_hash", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    challenge: str = Field(unique=True, max_length=64)
+    purpose: str = Field(max_length=20)
+    phone: str | None = Field(default=None, max_length=20, description="E.164; NULL once anonymised")
+    code_hash: str = Field(max_length=64)
+    client_hash: str = Field(max_length=64)
+    slot_id: int | None = Field(default=None, foreign_key="slot.id")
+    service_id: int | None = Field(default=None, foreign_key="service.id")
+    commune_id: int | None = Field(default=None, foreign_key="commune.id")
+    attempts: int = 0
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
 # --------------------------------------------------------------------------- messaging
 
 

@@ -116,13 +116,6 @@ def commune_page(request: Request, insee: str, bus: BusDep, settings: SettingsDe
     )
 
 
-@router.get("/passages/{visit_id}", response_class=HTMLResponse)
-def stop_page(request: Request, visit_id: int, bus: BusDep, settings: SettingsDep) -> Response:
-    from mobile_services.web.routes.booking_form import render_stop_page
-
-    return render_stop_page(request, visit_id, bus, settings)
-
-
 def current_visit(session: Session, visit_id: int) -> t.Visit | None:
     """The published visit a stop link points to, following re-plans; None if gone."""
     visit = session.get(t.Visit, visit_id)
