@@ -7,7 +7,6 @@ prints its replacement: the old one stops working at once.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -15,6 +14,7 @@ from sqlmodel import Session, col, select
 
 from config import Settings
 from mobile_services.bootstrap import bootstrap
+from notifications.ports import SystemClock
 from mobile_services.cli.common import console, engine_scope, friendly_errors, settings
 from mobile_services.cli.planning import TerritoryOption, resolve_territory
 from mobile_services.domain import commands
@@ -49,7 +49,7 @@ def list_links(
     with engine_scope(current) as engine:
         with session_scope(engine) as session:
             chosen = resolve_territory(session, territory)
-            links = live_links(session, chosen.id, datetime.now(UTC), create_missing=True)  # type: ignore[arg-type]
+            links = live_links(session, chosen.id, SystemClock().now(), create_missing=True)  # type: ignore[arg-type]
             rows = session.exec(
                 select(t.Commune.insee_code, t.Commune.name).where(t.Commune.territory_id == chosen.id).order_by(col(t.Commune.name))
             ).all()

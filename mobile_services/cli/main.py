@@ -10,6 +10,7 @@ from mobile_services.cli import territory as territory_cli
 from mobile_services.cli.common import CommandLine, command_logging
 from mobile_services.cli.demo import demo
 from mobile_services.cli.planning import pin, plan, publish, unpin
+from mobile_services.cli.poster import poster
 from mobile_services.cli.scheduler import scheduler
 from mobile_services.cli.serve import serve
 
@@ -27,6 +28,7 @@ app.add_typer(links_cli.app, name="links")
 app.command()(demo)
 app.command()(plan)
 app.command()(publish)
+app.command()(poster)
 app.command()(pin)
 app.command()(unpin)
 app.command()(serve)

@@ -27,7 +27,7 @@ __all__ = ["calendar_response", "national", "not_found", "templates", "text_rend
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
 
 
-def _day(value: datetime, tz: Any) -> str:
+def french_day(value: datetime, tz: Any) -> str:
     text = format_datetime(value, "EEEE d MMMM y", tzinfo=tz, locale="fr_FR")
     return text[:1].upper() + text[1:]
 
@@ -36,7 +36,7 @@ def _short_day(value: datetime, tz: Any) -> str:
     return format_datetime(value, "EEE d MMM", tzinfo=tz, locale="fr_FR")
 
 
-def _hm(value: datetime, tz: Any) -> str:
+def french_time(value: datetime, tz: Any) -> str:
     return format_time(value, "HH'h'mm", tzinfo=tz, locale="fr_FR")
 
 
@@ -50,9 +50,9 @@ def national(e164: str | None) -> str:
         return e164
 
 
-templates.env.filters["day"] = _day
+templates.env.filters["day"] = french_day
 templates.env.filters["short_day"] = _short_day
-templates.env.filters["hm"] = _hm
+templates.env.filters["hm"] = french_time
 templates.env.filters["national"] = national
 
 
