@@ -24,12 +24,13 @@ Choices, and why (see DESIGN.md section 4):
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from icalendar import Alarm, Calendar, Event, vDuration
+from icalendar import Alarm, Calendar, Event, Timezone, vDuration
 
 from notifications.rendering import DEFAULT_TIMEZONE, TextRenderer
 
@@ -194,15 +195,37 @@ def feed(
     cancelled entries are kept, with STATUS:CANCELLED, for as long as the
     caller keeps passing them.
     """
-    return _calendar(
-        list(entries),
-        stamp=stamp,
-        tz=tz,
-        prodid=prodid,
-        name=name,
-        refresh=refresh,
-        description=description,
-    ).to_ical()
+    entries = list(entries)
+    head = _calendar([], stamp=stamp, tz=tz, prodid=prodid, name=name, refresh=refresh, description=description).to_ical()
+    if not head.endswith(_END):
+        raise AssertionError("unexpected calendar serialisation")
+    parts = [head[: -len(_END)]]
+    if entries:
+        zone = ZoneInfo(tz)
+        first: date = min(e.start.astimezone(zone) for e in entries).date() - timedelta(days=1)
+        last: date = max(e.end.astimezone(zone) for e in entries).date() + timedelta(days=1)
+        parts.append(_timezone_ical(tz, first, last))
+    parts += [_event_ical(entry, None if entry.last_modified else stamp, tz) for entry in entries]
+    parts.append(_END)
+    return b"".join(parts)
+
+
+# A feed is served again and again with mostly the same events: each event (and the
+# VTIMEZONE of a window) is serialised once and kept by value (a changed entry is another
+# key). The bytes are what `Calendar.to_ical` writes for the same components, in the same
+# order (VTIMEZONE first, as add_missing_timezones puts it); icalendar's line folding is
+# what makes a year-long feed slow to render from scratch.
+_END = b"END:VCALENDAR\r\n"
+
+
+@lru_cache(maxsize=8192)
+def _event_ical(entry: CalendarEntry, stamp: datetime | None, tz: str) -> bytes:
+    return _event(entry, stamp=stamp or entry.last_modified, tz=ZoneInfo(tz)).to_ical()  # type: ignore[arg-type]
+
+
+@lru_cache(maxsize=256)
+def _timezone_ical(tz: str, first: date, last: date) -> bytes:
+    return Timezone.from_tzid(tz, first_date=first, last_date=last).to_ical()
 
 
 def etag(body: bytes) -> str:

@@ -73,21 +73,27 @@ def stop_entries(stops: list[StopView], settings: Settings, *, hint: str | None,
     ]
 
 
+def commune_calendar(
+    uow: UnitOfWork, commune: t.Commune, territory: t.Territory, settings: Settings, since: datetime, until: datetime
+) -> bytes:
+    """The commune's feed over [since, until) (benchmarks/feeds.py times it over a year)."""
+    stops = _stops(uow, commune.insee_code, since, until)
+    renderer = text_renderer(settings.timezone)
+    hint = renderer.render("ics/booking_hint.txt", number=national(territory.sms_number))
+    return feed(
+        stop_entries(stops, settings, hint=hint, private=False),
+        renderer.render("ics/commune_feed_name.txt", commune=commune.name),
+        stamp=territory.created_at, tz=settings.timezone,
+    )  # fmt: skip
+
+
 @router.get("/communes/{insee}/calendar.ics")
 def commune_feed(request: Request, insee: str, bus: BusDep, settings: SettingsDep) -> Response:
     found = _commune(bus.uow_factory(), insee)
     if found is None:
         return not_found(request)
     commune, territory = found
-    now = bus.dependencies["clock"].now()
-    stops = _stops(bus.uow_factory(), commune.insee_code, *feed_window(now))
-    renderer = text_renderer(settings.timezone)
-    hint = renderer.render("ics/booking_hint.txt", number=national(territory.sms_number))
-    body = feed(
-        stop_entries(stops, settings, hint=hint, private=False),
-        renderer.render("ics/commune_feed_name.txt", commune=commune.name),
-        stamp=territory.created_at, tz=settings.timezone,
-    )  # fmt: skip
+    body = commune_calendar(bus.uow_factory(), commune, territory, settings, *feed_window(bus.dependencies["clock"].now()))
     return calendar_response(request, body, filename=f"passages-{commune.insee_code}.ics", private=False)
 
 
