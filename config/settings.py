@@ -143,6 +143,9 @@ class Settings(BaseSettings):
     min_stop_minutes: int = Field(90, ge=15, le=240)
     #: most stops a commune may get in one week (4 = two full days)
     max_stops_per_week: int = Field(4, ge=1, le=10)
+    #: share of desk time kept for residents who come without a booking, where neither the
+    #: site nor the territory sets its own (site.walk_in_share, territory.walk_in_share)
+    walk_in_share: float = Field(0.25, ge=0.0, le=0.9)
 
     #: hours of the default site of a commune that has no site of its own (parse_week_hours)
     default_site_hours: str = DEFAULT_SITE_HOURS

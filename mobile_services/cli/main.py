@@ -11,6 +11,7 @@ from mobile_services.cli.common import CommandLine, command_logging
 from mobile_services.cli.demo import demo
 from mobile_services.cli.planning import pin, plan, publish, unpin
 from mobile_services.cli.poster import poster
+from mobile_services.cli.walk_in import walk_in
 from mobile_services.cli.scheduler import scheduler
 from mobile_services.cli.serve import serve
 
@@ -22,6 +23,7 @@ app = CommandLine(
 app.callback()(command_logging)  # logs to the file, the terminal kept for French (common.py)
 app.add_typer(db_cli.app, name="db")
 app.add_typer(config_cli.app, name="config")
+territory_cli.app.command("walk-in")(walk_in)
 app.add_typer(territory_cli.app, name="territory")
 app.add_typer(sms_cli.app, name="sms")
 app.add_typer(links_cli.app, name="links")

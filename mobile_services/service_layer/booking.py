@@ -226,6 +226,10 @@ def queue_reminders(
 
 
 
+def _minutes(slot: t.Slot) -> int:
+    return int((slot.end_at - slot.start_at).total_seconds() // 60)
+
+
 def _visit_context(session: Session, visit_id: int) -> tuple[t.Visit, t.Plan, t.Site, t.Commune]:
     visit = session.get(t.Visit, visit_id)
     assert visit is not None
@@ -317,6 +321,8 @@ def book(
         raise refused("service_not_offered", service.code)
     if slot.service_id is not None and service_id is not None and slot.service_id != service_id:
         raise refused("service_not_offered", "slot reserved for another service")
+    if slot.service_id is None and service is not None and service.duration_minutes > _minutes(slot):
+        raise refused("service_not_offered", f"{service.code} needs {service.duration_minutes} min")
 
     resident = resident_for(session, phone, now, commune_id=resident_commune_id or commune.id)
     if resident.opted_out and channel == "sms":
@@ -575,6 +581,8 @@ def free_slots(
         if service is not None:
             if slot.service_id not in (None, service.id):
                 continue
+            if slot.service_id is None and service.duration_minutes > _minutes(slot):
+                continue  # a longer service has slots of its own
             if service.required_skill and service.required_skill not in skills_of[visit.id]:  # type: ignore[index]
                 continue
         elif slot.service_id is not None:
@@ -612,7 +620,19 @@ def services_offered(session: Session, *, commune_id: int, now: datetime, settin
         return []
     skills: set[str] = set().union(*crew_skills_by_visit(session, [v for v, _ in visits]).values())
     services = session.exec(select(t.Service).order_by(col(t.Service.id))).all()
-    return [s for s in services if not s.is_group and (s.required_skill is None or s.required_skill in skills)]
+    # group workshops are offered where a coming stop holds one
+    workshops = set(
+        session.exec(
+            select(t.Slot.service_id).where(
+                col(t.Slot.visit_id).in_([v.id for v, _ in visits]), col(t.Slot.service_id).is_not(None), t.Slot.walk_in == False  # noqa: E712
+            )
+        ).all()
+    )
+    return [
+        s
+        for s in services
+        if (not s.is_group and (s.required_skill is None or s.required_skill in skills)) or (s.is_group and s.id in workshops)
+    ]
 
 
 def upcoming_bookings(session: Session, *, phone: str, now: datetime) -> list[UpcomingBooking]:

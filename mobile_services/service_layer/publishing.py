@@ -202,7 +202,7 @@ def _publish(uow: UnitOfWork, command: commands.PublishPlan, now: datetime, sett
         if previous is not None:
             _set_status(session, previous, "published", "superseded", command.week)
         _set_status(session, target, "draft", "published", command.week, published_at=now)
-        slots = create_slots(session, target)
+        slots = create_slots(session, target, settings)
         produced: list[Event] = []
         if previous is not None:
             carry_calendar_identity(session, previous, target)

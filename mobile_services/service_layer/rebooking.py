@@ -59,7 +59,6 @@ def carry_bookings(session: Session, previous: t.Plan, new: t.Plan, now: datetim
         .join(t.Site, col(t.Site.id) == t.Visit.site_id)
         .where(t.Visit.plan_id == new.id, t.Visit.status == "planned", t.Visit.start_at > now)
     ).all()
-    group_service = {s.id for s in session.exec(select(t.Service).where(t.Service.is_group == True))}  # noqa: E712
     skills = {s.id: s.required_skill for s in session.exec(select(t.Service))}
 
     def target(old_visit: t.Visit, old_site: t.Site) -> t.Visit | None:
@@ -90,7 +89,7 @@ def carry_bookings(session: Session, previous: t.Plan, new: t.Plan, now: datetim
         routing_slots = [
             RoutingSlot(
                 start=_minutes(s.start_at), end=_minutes(s.end_at),
-                service_code="atelier" if s.service_id in group_service else "rdv",
+                service_code=str(s.service_id) if s.service_id is not None else "rdv",
                 capacity=s.capacity, walk_in=s.walk_in, desk=s.desk,
             )
             for s in slots
@@ -107,7 +106,7 @@ def carry_bookings(session: Session, previous: t.Plan, new: t.Plan, now: datetim
             [
                 RoutingBooking(
                     id=booking.id,  # type: ignore[arg-type]
-                    service_code="atelier" if slot.service_id in group_service else "rdv",
+                    service_code=str(slot.service_id) if slot.service_id is not None else "rdv",
                     start=_minutes(slot.start_at),
                     skill=skills.get(booking.service_id) if booking.service_id else None,
                 )

@@ -128,7 +128,11 @@ class StopOffer:
     commune_name: str
     insee_code: str
     services: tuple[OfferedService, ...]
+    """Services the common slots serve (the form's choice of motif)."""
     times: tuple[FreeTime, ...]
+    """Free common slots, one per time."""
+    longer: tuple[tuple[OfferedService, FreeTime], ...]
+    """Free slots of services longer than the common slots (their own duration)."""
     workshops: tuple[tuple[OfferedService, FreeTime], ...]
     bookable: bool
 
@@ -160,21 +164,24 @@ def stop_offer(session: Session, visit: t.Visit, now: datetime, cutoff_minutes: 
     for slot_id, seats in held_seats(session, [s.id for s in slots], now).items():  # type: ignore[misc]
         taken[slot_id] = taken.get(slot_id, 0) + len(seats)
     times: list[FreeTime] = []
+    longer: list[tuple[OfferedService, FreeTime]] = []
     workshops: list[tuple[OfferedService, FreeTime]] = []
-    seen: set[datetime] = set()
+    seen: set[tuple[int | None, datetime]] = set()
     for slot in slots:
         left = slot.capacity - taken.get(slot.id, 0)
-        if left <= 0:
-            continue
+        if left <= 0 or (slot.service_id, slot.start_at) in seen:
+            continue  # two desks at one time look the same to a resident: offer one
+        seen.add((slot.service_id, slot.start_at))
         free = FreeTime(slot_id=slot.id, start_at=slot.start_at, end_at=slot.end_at, seats_left=left, service_id=slot.service_id)  # type: ignore[arg-type]
         if slot.service_id is None:
-            if slot.start_at not in seen:  # two desks at one time look the same to a resident
-                seen.add(slot.start_at)
-                times.append(free)
+            times.append(free)
         elif slot.service_id in by_id:
-            workshops.append((_offered(by_id[slot.service_id]), free))
+            (workshops if by_id[slot.service_id].is_group else longer).append((_offered(by_id[slot.service_id]), free))
+    common = min((int((f.end_at - f.start_at).total_seconds() // 60) for f in times), default=0)
     services = tuple(
-        _offered(s) for s in catalogue if not s.is_group and (s.required_skill is None or s.required_skill in skills)
+        _offered(s)
+        for s in catalogue
+        if not s.is_group and (s.required_skill is None or s.required_skill in skills) and s.duration_minutes <= common
     )
     plan = session.get(t.Plan, visit.plan_id)
     return StopOffer(
@@ -188,6 +195,7 @@ def stop_offer(session: Session, visit: t.Visit, now: datetime, cutoff_minutes: 
         insee_code=commune.insee_code,
         services=services,
         times=tuple(times),
+        longer=tuple(longer),
         workshops=tuple(workshops),
         bookable=visit.status == "planned" and plan is not None and plan.status == "published",
     )

@@ -80,6 +80,8 @@ class Territory(SQLModel, table=True):
     # communes of this territory only (two départements may both have a Saint-Martin); an SMS
     # to a number no territory claims looks everywhere, as a one-territory install does.
     sms_number: str | None = Field(default=None, max_length=20)
+    #: share of desk time kept for walk-ins at this territory's stops (None: the setting)
+    walk_in_share: float | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
@@ -133,6 +135,8 @@ class Site(SQLModel, table=True):
     #: commune removes it, or, when visits already reference it, keeps it with no opening
     #: hours (never planned again); a commune left with no site gets it back.
     is_default: bool = Field(False, sa_column_kwargs={"server_default": false()})
+    #: share of desk time kept for walk-ins at this site (None: the territory's, or the setting)
+    walk_in_share: float | None = None
 
 
 class Vehicle(SQLModel, table=True):
