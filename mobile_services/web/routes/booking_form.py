@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from config import Settings
 from mobile_services.domain.commands import BookSlot, JoinWaitlist, RequestWebCode, VerifyWebCode
-from mobile_services.domain.exceptions import BookingRefused, UserFacingError
+from mobile_services.domain.exceptions import BookingRefused
 from mobile_services.domain.phones import mask
 from mobile_services.service_layer.messagebus import MessageBus
 from mobile_services.service_layer.views import stop_offer
