@@ -168,3 +168,30 @@ def _pages(pdf: bytes) -> int:
     from pypdf import PdfReader
 
     return len(PdfReader(BytesIO(pdf)).pages)
+
+
+def test_a_full_driver_day_still_prints_on_one_a4_page(
+    page: Page, server: BackgroundServer, engine: Engine, valley: Valley, clock: FixedClock
+) -> None:
+    """Five stops in a day (the most a bus makes), each with an address: one A4 page."""
+    with Session(engine) as session:
+        guéret = session.get(t.Visit, valley.visits["Guéret"])
+        assert guéret is not None
+        for hour, name in zip((11, 13, 14, 16), ("Sainte-Feyre", "Saint-Léger-le-Guérétois", "Crocq", "Saint-Sulpice-le-Dunois")):
+            commune = session.get(t.Commune, valley.communes[name])
+            site = t.Site(commune_id=commune.id, name=f"Salle polyvalente de {name}", address="12 rue de la République",  # type: ignore[union-attr,arg-type]
+                          latitude=commune.latitude, longitude=commune.longitude)  # type: ignore[union-attr]  # fmt: skip
+            session.add(site)
+            session.flush()
+            start = guéret.start_at.replace(hour=hour - 1)
+            session.add(t.Visit(plan_id=guéret.plan_id, site_id=site.id, day=guéret.day, start_at=start,  # type: ignore[arg-type]
+                                end_at=start + timedelta(minutes=80), vehicle_id=guéret.vehicle_id, crew=guéret.crew))  # fmt: skip
+        token = issue(session, territory_id=valley.territory_id, kind="vehicle", subject_id=guéret.vehicle_id, now=clock.now())
+        session.commit()
+    page.goto(f"{server.url}/chauffeur/{token}?jour=2026-12-01")
+    assert page.locator("ol.stops > li").count() == 5
+    assert _pages(page.pdf(format="A4")) == 1
+    page.emulate_media(media="print")
+    page.set_viewport_size({"width": 794, "height": 1123})  # A4 at 96 dpi, for the issue note
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "driver-print.png"), full_page=True)
