@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from io import BytesIO
 from pathlib import Path
 
@@ -29,6 +30,11 @@ def cli(empty_database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         territory = session.get(t.Territory, valley.territory_id)
         territory.sms_number = "+33939000001"  # type: ignore[union-attr]
         session.add(territory)
+        first = session.get(t.Visit, valley.visits["Guéret"])
+        for week in range(1, 7):  # seven stops in the next weeks: the poster shows six
+            session.add(t.Visit(plan_id=first.plan_id, site_id=first.site_id, day=first.day + timedelta(weeks=week),  # type: ignore[union-attr]
+                                start_at=first.start_at + timedelta(weeks=week), end_at=first.end_at + timedelta(weeks=week),  # type: ignore[union-attr]
+                                vehicle_id=first.vehicle_id, crew=first.crew))  # type: ignore[union-attr]  # fmt: skip
         session.commit()
     engine.dispose()
     monkeypatch.setenv("MOBILE_SERVICES_DATABASE_URL", empty_database_url)
@@ -47,9 +53,10 @@ def test_the_poster_is_one_a4_page_whose_qr_code_opens_the_commune_page(cli: Cli
     assert len(reader.pages) == 1
     [page] = reader.pages
     assert (round(float(page.mediabox.width)), round(float(page.mediabox.height))) == A4_POINTS
-    text = page.extract_text()
+    text = " ".join(page.extract_text().split())
     assert "Guéret" in text and "RDV" in text and "09 39 00 00 01" in text
     assert "Mardi 1 décembre 2026, de 09h00 à 11h00" in text
+    assert text.count("de 09h00 à 11h00") == 6 and "Mardi 5 janvier 2027" in text and "12 janvier" not in text
     [image] = page.images
     decoded = zxingcpp.read_barcodes(Image.open(BytesIO(image.data)).convert("L"))
     assert [code.text for code in decoded] == ["https://rdv.example.fr/communes/23096"]
