@@ -12,7 +12,7 @@ the feeds as cancelled (it is read from the superseded version) while it is in t
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -99,18 +99,29 @@ def commune_stops(session: Session, insee_code: str, since: datetime, until: dat
 
 
 def vehicle_stops(session: Session, vehicle_id: int, since: datetime, until: datetime) -> list[StopView]:
-    return _stops(session, col(t.Visit.vehicle_id) == vehicle_id, since, until)
+    """The vehicle's stops; one a re-plan gave to another vehicle shows as cancelled here."""
+    vehicle = session.get(t.Vehicle, vehicle_id)
+    if vehicle is None:
+        return []
+    return _stops(
+        session, col(t.Plan.territory_id) == vehicle.territory_id, since, until, belongs=lambda v: v.vehicle_id == vehicle_id
+    )
 
 
 def counsellor_stops(
     session: Session, counsellor_id: int, territory_id: int, since: datetime, until: datetime
 ) -> list[StopView]:
-    """Stops whose crew includes the counsellor (crews are JSON lists: filtered here)."""
-    stops = _stops(session, col(t.Plan.territory_id) == territory_id, since, until)
-    return [stop for stop in stops if counsellor_id in stop.crew]
+    """Stops whose crew includes the counsellor (crews are JSON lists: filtered here); one a
+    re-plan gave to another crew shows as cancelled here."""
+    return _stops(session, col(t.Plan.territory_id) == territory_id, since, until, belongs=lambda v: counsellor_id in v.crew)
 
 
-def _stops(session: Session, condition: object, since: datetime, until: datetime) -> list[StopView]:
+_Row = tuple[t.Visit, t.Site, t.Commune, t.Plan]
+
+
+def _stops(
+    session: Session, condition: object, since: datetime, until: datetime, belongs: Callable[[t.Visit], bool] | None = None
+) -> list[StopView]:
     rows = session.exec(
         select(t.Visit, t.Site, t.Commune, t.Plan)
         .join(t.Site, col(t.Site.id) == t.Visit.site_id)
@@ -127,32 +138,42 @@ def _stops(session: Session, condition: object, since: datetime, until: datetime
     ).all()
     if not rows:
         return []
-    # The current row of each stop: its published version, else the newest superseded one.
-    current: dict[int, tuple[t.Visit, t.Site, t.Commune, t.Plan]] = {}
+    groups: dict[int, list[_Row]] = defaultdict(list)
     for row in rows:
-        visit, _, _, plan = row
-        key = origin_of(visit)
-        held = current.get(key)
-        if held is None or _rank(plan) > _rank(held[3]):
-            current[key] = row
-    dropped = [key for key, row in current.items() if row[3].status != "published"]
+        groups[origin_of(row[0])].append(row)  # type: ignore[arg-type]
+    # Per stop: its current row (the published version, else the newest superseded one), and
+    # whether it is shown cancelled: dropped by a re-plan, or given to another vehicle or crew.
+    shown: list[tuple[_Row, bool, t.Plan | None]] = []  # row, dropped, plan that took it away
+    for group in groups.values():
+        current = max(group, key=lambda row: _rank(row[3]))
+        if belongs is None or belongs(current[0]):
+            shown.append((current, current[3].status != "published", None))
+            continue
+        theirs = [row for row in group if belongs(row[0])]
+        if theirs:
+            shown.append((max(theirs, key=lambda row: _rank(row[3])), True, current[3]))
+    dropped = [origin_of(row[0]) for row, gone, taker in shown if gone and taker is None]
     alive_elsewhere = _published_elsewhere(session, dropped)
-    weeks = _publication_times(session, {(row[3].territory_id, row[3].week) for key, row in current.items() if key in dropped})
-    chosen = [row for key, row in current.items() if key not in alive_elsewhere]
-    visit_ids = [row[0].id for row in chosen]
-    services = _services_by_visit(session, [row[0] for row in chosen])
+    shown = [item for item in shown if not (item[1] and item[2] is None and origin_of(item[0][0]) in alive_elsewhere)]
+    weeks = _publication_times(session, {(row[3].territory_id, row[3].week) for row, gone, taker in shown if gone and taker is None})
+    live = [row[0] for row, gone, _ in shown if not gone]
+    services = _services_by_visit(session, [row[0] for row, _, _ in shown])
     counts = dict(
         session.exec(
             select(t.Booking.visit_id, func.count())
-            .where(col(t.Booking.visit_id).in_(visit_ids), col(t.Booking.status).in_(("confirmed", "attended", "no_show")))
+            .where(col(t.Booking.visit_id).in_([v.id for v in live]), col(t.Booking.status).in_(("confirmed", "attended", "no_show")))
             .group_by(t.Booking.visit_id)
         ).all()
     )
     result = []
-    for visit, site, commune, plan in sorted(chosen, key=lambda row: (row[0].start_at, row[0].id)):
-        dropped_stop = plan.status != "published"
-        cancelled = dropped_stop or visit.status == "cancelled"
-        modified = weeks.get((plan.territory_id, plan.week), plan.published_at) if dropped_stop else plan.published_at
+    for (visit, site, commune, plan), gone, taker in sorted(shown, key=lambda item: (item[0][0].start_at, item[0][0].id)):
+        cancelled = gone or visit.status == "cancelled"
+        if taker is not None:
+            modified = taker.published_at
+        elif gone:
+            modified = weeks.get((plan.territory_id, plan.week), plan.published_at)
+        else:
+            modified = plan.published_at
         result.append(
             StopView(
                 visit_id=visit.id,  # type: ignore[arg-type]

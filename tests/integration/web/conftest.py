@@ -56,10 +56,13 @@ def token_for(engine: Engine, valley: Valley, kind: str, name: str, now: object)
 
 
 def republish(
-    bus: MessageBus, engine: Engine, valley: Valley, *, move: dict[str, timedelta] | None = None, drop: tuple[str, ...] = ()
+    bus: MessageBus, engine: Engine, valley: Valley, *, move: dict[str, timedelta] | None = None, drop: tuple[str, ...] = (),
+    reassign: dict[str, tuple[int, list[int]]] | None = None,
 ) -> int:
-    """Version 2 of the valley's week: some stops moved, some dropped; published (confirmed)."""
+    """Version 2 of the valley's week: some stops moved, some dropped, some given to another
+    (vehicle id, crew); published (confirmed)."""
     move = move or {}
+    reassign = reassign or {}
     names = {visit_id: name for name, visit_id in valley.visits.items()}
     with Session(engine) as session:
         old = session.exec(select(t.Plan).where(t.Plan.week == WEEK, t.Plan.status == "published")).one()
@@ -71,11 +74,11 @@ def republish(
             if name in drop:
                 continue
             shift = move.get(name, timedelta(0))
+            vehicle_id, crew = reassign.get(name, (visit.vehicle_id, visit.crew))
             session.add(
                 t.Visit(
                     plan_id=new.id, site_id=visit.site_id, day=visit.day, half_day=visit.half_day,  # type: ignore[arg-type]
-                    start_at=visit.start_at + shift, end_at=visit.end_at + shift, vehicle_id=visit.vehicle_id,
-                    crew=visit.crew,
+                    start_at=visit.start_at + shift, end_at=visit.end_at + shift, vehicle_id=vehicle_id, crew=crew,
                 )
             )  # fmt: skip
         session.commit()

@@ -131,3 +131,38 @@ def test_private_feeds_show_the_vehicle_s_and_the_counsellor_s_own_stops(
     assert "Rendez-vous pris : 0" in str(only["description"])  # type: ignore[index]
     cached = client.get(f"/conseiller/{agent_b}/calendar.ics", headers={"If-None-Match": counsellor_feed.headers["etag"]})
     assert cached.status_code == 304
+
+
+def test_a_stop_given_to_another_vehicle_and_crew_is_cancelled_in_the_old_private_feeds(
+    client: TestClient, bus: MessageBus, engine: Engine, valley: Valley, clock: FixedClock
+) -> None:
+    from sqlmodel import Session, select
+
+    from mobile_services.storage import tables as t
+
+    with Session(engine) as session:
+        other = t.Vehicle(territory_id=valley.territory_id, name="Bus 2", depot_latitude=46.17, depot_longitude=1.87)
+        session.add(other)
+        session.commit()
+        other_id = other.id
+        agent_b = session.exec(select(t.Counsellor).where(t.Counsellor.name == "Agent B")).one().id
+    feeds = {
+        name: f"/{path}/{token_for(engine, valley, kind, name, clock.now())}/calendar.ics"
+        for name, kind, path in (("Bus 1", "vehicle", "chauffeur"), ("Bus 2", "vehicle", "chauffeur"),
+                                 ("Agent A", "counsellor", "conseiller"), ("Agent B", "counsellor", "conseiller"))
+    }  # fmt: skip
+    uid = next(str(e["uid"]) for e in _events(client.get(feeds["Bus 1"]).content).values() if "Guéret" in str(e["summary"]))  # type: ignore[index]
+    clock.advance(timedelta(hours=1))
+    republish(bus, engine, valley, reassign={"Guéret": (other_id, [agent_b])})  # type: ignore[dict-item]
+
+    def gueret(name: str) -> object:
+        [event] = [e for e in _events(client.get(feeds[name]).content).values() if "Guéret" in str(e["summary"])]  # type: ignore[index]
+        return event
+
+    for name, status in (("Bus 1", "CANCELLED"), ("Agent A", "CANCELLED"), ("Bus 2", "CONFIRMED"), ("Agent B", "CONFIRMED")):
+        event = gueret(name)
+        assert (str(event["uid"]), str(event["status"])) == (uid, status), name  # type: ignore[index]
+    assert int(gueret("Bus 1")["sequence"]) > 0  # type: ignore[index]
+    # the public feed is the commune's: the stop is simply still there
+    [public] = _events(client.get("/communes/23096/calendar.ics").content).values()
+    assert (str(public["uid"]), str(public["status"])) == (uid, "CONFIRMED")  # type: ignore[index]
