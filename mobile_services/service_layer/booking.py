@@ -573,6 +573,8 @@ def free_slots(
     for slot_id, seats in held_seats(session, [s.id for s in slots], now).items():  # type: ignore[misc]
         counts[slot_id] = counts.get(slot_id, 0) + len(seats)
     by_visit = {v.id: (v, s) for v, s in visits}
+    with_common = {s.visit_id for s in slots if s.service_id is None}
+    group_ids = set(session.exec(select(t.Service.id).where(t.Service.is_group == True)).all()) if service is None else set()  # noqa: E712
     skills_of = crew_skills_by_visit(session, [v for v, _ in visits]) if service is not None and service.required_skill else {}
     candidates: list[tuple[float, datetime, FreeSlot]] = []
     seen_times: set[tuple[int, datetime]] = set()
@@ -585,8 +587,10 @@ def free_slots(
                 continue  # a longer service has slots of its own
             if service.required_skill and service.required_skill not in skills_of[visit.id]:  # type: ignore[index]
                 continue
-        elif slot.service_id is not None:
-            continue  # group workshops are offered only when asked for
+        elif slot.service_id is not None and (slot.service_id in group_ids or slot.visit_id in with_common):
+            # group workshops are offered only when asked for; a stop whose crew gives only
+            # longer services (no common slots) offers their slots to whoever asks for "a slot"
+            continue
         left = slot.capacity - counts.get(slot.id, 0)
         if left <= 0 or (slot.visit_id, slot.start_at) in seen_times:
             continue  # two desks at the same time look the same to a resident: offer one

@@ -168,3 +168,27 @@ def test_the_cli_sets_the_walk_in_share_of_a_territory_and_of_a_site(
         assert session.exec(select(t.Territory.walk_in_share)).one() == 0.3
         assert session.exec(select(t.Site.walk_in_share).where(t.Site.name == "Mairie de Guéret")).one() == 0.5
     engine.dispose()
+
+
+def test_a_crew_giving_only_a_longer_service_still_offers_slots_to_whoever_asks(
+    engine: Engine, world: dict[str, int], tmp_path: Path
+) -> None:
+    """The SMS dialogue asks no service when one is offered: that stop's own slots are offered."""
+    settings = Settings(data_dir=tmp_path)
+    with Session(engine) as session:
+        crew = session.exec(select(t.Counsellor)).one()
+        crew.skills = ["france_travail"]
+        basics = session.get(t.Service, world["numerique"])
+        basics.required_skill = "numerique_base"  # type: ignore[union-attr]
+        session.add_all([crew, basics])
+        session.commit()
+    slots = _slots(engine, world, settings)
+    assert {s.service_id for s in slots if not s.walk_in} == {world["france_travail"]}
+    with Session(engine) as session:
+        offered = services_offered(session, commune_id=world["commune"], now=NOW, settings=settings)
+        assert [s.code for s in offered] == ["france_travail"]
+        found = free_slots(session, commune_id=world["commune"], now=NOW, settings=settings, service_id=None)
+        assert found and all(session.get(t.Slot, f.slot_id).service_id == world["france_travail"] for f in found)  # type: ignore[union-attr]
+        confirmation, _ = book(session, phone="+33612345678", slot_id=found[0].slot_id, service_id=None, channel="sms",
+                               now=NOW, settings=settings)  # fmt: skip
+        assert session.get(t.Booking, confirmation.booking_id).service_id == world["france_travail"]  # type: ignore[union-attr]
