@@ -149,6 +149,9 @@ class Settings(BaseSettings):
     min_stop_minutes: int = Field(90, ge=15, le=240)
     #: most stops a commune may get in one week (4 = two full days)
     max_stops_per_week: int = Field(4, ge=1, le=10)
+    #: share of desk time kept for residents who come without a booking, where neither the
+    #: site nor the territory sets its own (site.walk_in_share, territory.walk_in_share)
+    walk_in_share: float = Field(0.25, ge=0.0, le=0.9)
 
     #: the coordinator's mobile: told by SMS of the weekly draft and of automatic re-plannings ("" = nobody)
     coordinator_phone: str = ""

@@ -15,11 +15,16 @@ from config import Settings
 from mobile_services.bootstrap import bootstrap
 from mobile_services.cli.common import console, engine_scope, friendly_errors, settings
 from mobile_services.cli.incidents import print_change
+from mobile_services.cli.links import KIND_FR, commune_urls, private_url
 from mobile_services.cli.planning import print_plan, publish_confirmed, run_plan, write_plan_html
 from mobile_services.conversation import SmsReply
 from mobile_services.domain import commands
 from mobile_services.domain.calendar import week_of
+from mobile_services.reports.poster import poster_data, write_poster
+from mobile_services.service_layer.access import live_links
 from mobile_services.storage import tables as t
+from mobile_services.storage.db import session_scope
+from notifications.ports import SystemClock
 from mobile_services.territory.catalogue import seed_catalogue
 from mobile_services.territory.generator import generate_territory
 from mobile_services.territory.store import import_territory_data
@@ -82,7 +87,31 @@ def demo(
             f"{sum(s.capacity for s in slots if not s.walk_in)} places réservables par SMS."
         )
         _sms_booking(engine, current, outcome.plan_id)
+        _print_links(engine, current, territory.id, outcome.plan_id)  # type: ignore[arg-type]
         _breakdown(engine, current.model_copy(update={"replan_time_limit_seconds": min(time_limit, current.replan_time_limit_seconds)}))
+
+
+def _print_links(engine: Engine, current: Settings, territory_id: int, plan_id: int) -> None:
+    """The links of the demo territory: a commune's page, feed and poster; drivers' and counsellors' pages."""
+    with session_scope(engine) as session:
+        first = session.exec(
+            select(t.Commune)
+            .join(t.Site, t.Site.commune_id == t.Commune.id)  # type: ignore[arg-type]
+            .join(t.Visit, t.Visit.site_id == t.Site.id)  # type: ignore[arg-type]
+            .where(t.Visit.plan_id == plan_id)
+            .order_by(t.Visit.start_at)  # type: ignore[arg-type]
+        ).first()
+        links = live_links(session, territory_id, SystemClock().now(), create_missing=True)
+        poster = poster_data(session, first.insee_code, SystemClock().now(), current, territory_id=territory_id) if first else None
+    console.print("\n[bold]Liens[/bold] (servis par « mobile-services serve ») :")
+    if first is not None and poster is not None:
+        page, calendar = commune_urls(current, first.insee_code)
+        console.print(f"  page de {first.name} : {page}", soft_wrap=True)
+        console.print(f"  agenda de {first.name} : {calendar} (ou {calendar.replace('https://', 'webcal://').replace('http://', 'webcal://')})", soft_wrap=True)
+        path = write_poster(poster, current, current.data_dir / "affiches" / f"affiche-{first.insee_code}.pdf")
+        console.print(f"  affiche de {first.name} : {path}", soft_wrap=True)
+    for link in links:
+        console.print(f"  {KIND_FR[link.kind]} {link.subject_name} : {private_url(current, link.kind, link.token)}", soft_wrap=True)
 
 
 def _sms_booking(engine: Engine, current: Settings, plan_id: int) -> None:

@@ -183,3 +183,53 @@ class AnonymiseInactiveResidents(Command):
     """Retention: forget the phone number and messages of residents inactive for too long."""
 
     older_than_days: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class RotateAccessToken(Command):
+    """Revoke the private link of a vehicle (its driver) or a counsellor and issue a new one."""
+
+    territory_id: int
+    kind: str
+    """"vehicle" or "counsellor"."""
+    subject_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordAttendance(Command):
+    """The counsellor marks a booking of one of their stops attended or no-show (their page)."""
+
+    counsellor_id: int
+    booking_id: int
+    attended: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordWalkIns(Command):
+    """The counsellor records how many residents came without a booking to one of their stops."""
+
+    counsellor_id: int
+    visit_id: int
+    count: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestWebCode(Command):
+    """A page asks for a one-time code by SMS to prove a phone number (booking, waiting list)."""
+
+    phone: str
+    purpose: str
+    """"booking" (``slot_id``, ``service_id``) or "waitlist" (``commune_id``, ``service_id``)."""
+    client: str
+    """The requesting address, for the per-address rate limit (only its hash is stored)."""
+    slot_id: int | None = None
+    service_id: int | None = None
+    commune_id: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class VerifyWebCode(Command):
+    """The code typed on the page: right, it proves the phone number once."""
+
+    challenge: str
+    code: str

@@ -34,6 +34,8 @@ def _jsonable(payload: dict[str, Any]) -> dict[str, Any]:
 def command_handlers() -> dict[type[Command], Callable[..., Any]]:
     from mobile_services import conversation
     from mobile_services.service_layer import (
+        access,
+        attendance,
         booking,
         coordination,
         dispatch,
@@ -43,6 +45,7 @@ def command_handlers() -> dict[type[Command], Callable[..., Any]]:
         publishing,
         retention,
         waitlist,
+        web_codes,
     )
 
     return {
@@ -65,6 +68,11 @@ def command_handlers() -> dict[type[Command], Callable[..., Any]]:
         commands.PassOnFreedSeats: waitlist.pass_on_freed_seats,
         commands.DraftNextWeek: coordination.draft_next_week,
         commands.ExpireWaitlistEntries: waitlist.expire_waitlist_entries,
+        commands.RotateAccessToken: access.rotate_access_token,
+        commands.RecordAttendance: attendance.record_attendance,
+        commands.RecordWalkIns: attendance.record_walk_ins,
+        commands.RequestWebCode: web_codes.request_web_code,
+        commands.VerifyWebCode: web_codes.verify_web_code,
     }
 
 

@@ -46,7 +46,18 @@ SolverProgress = Callable[[SearchProgress], None]
 WALK_IN_SHARE = 0.25
 STORE_RESERVE = 0.03  # share of the planning time limit kept for decoding and storing the plan
 SLOT_MINUTES = 30
-WORKSHOP = Workshop(code="atelier", duration=90, capacity=6, at_start=True, skill="atelier")
+#: code of the common slots, shared by every service of at most SLOT_MINUTES
+COMMON_SLOT = "rdv"
+
+
+def service_specs(catalogue: Sequence[t.Service], skills: set[str]) -> list[ServiceSpec]:
+    """What a crew with ``skills`` offers, as slot specs: common slots weighted by the number
+    of short services, plus one spec per longer service (its own duration)."""
+    offered = [s for s in catalogue if not s.is_group and (s.required_skill is None or s.required_skill in skills)]
+    longer = [s for s in offered if s.duration_minutes > SLOT_MINUTES]
+    short = len(offered) - len(longer)
+    specs = [ServiceSpec(code=COMMON_SLOT, duration=SLOT_MINUTES, weight=float(short))] if short or not longer else []
+    return specs + [ServiceSpec(code=s.code, duration=s.duration_minutes) for s in longer]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -436,36 +447,60 @@ def latest_plan(session: Session, territory_id: int, week: str, status: str | No
     return session.exec(query.order_by(col(t.Plan.version).desc())).first()
 
 
-def create_slots(session: Session, plan: t.Plan) -> int:
-    """Cut every visit of ``plan`` into slots (idempotent: existing slots are replaced)."""
+def create_slots(session: Session, plan: t.Plan, settings: Settings | None = None) -> int:
+    """Cut every visit of ``plan`` into slots, as the catalogue says (idempotent: existing
+    slots are replaced).
+
+    Each service the crew can give gets slots of its own duration: services of at most
+    ``SLOT_MINUTES`` share the common slots (``service_id`` None, any of them may book one),
+    longer ones get slots of their own (``service_id`` set). The share of desk time kept for
+    walk-ins is the site's, else the territory's, else the ``walk_in_share`` setting. A stop
+    of a full day also gets the catalogue's group workshop (its duration and capacity) when
+    the crew has its skill.
+    """
     visits = session.exec(select(t.Visit).where(t.Visit.plan_id == plan.id, t.Visit.status == "planned")).all()
     if not visits:
         return 0
     session.exec(delete(t.Slot).where(col(t.Slot.visit_id).in_([v.id for v in visits])))  # type: ignore[call-overload]
     counsellors = {c.id: c for c in session.exec(select(t.Counsellor).where(col(t.Counsellor.id).in_({i for v in visits for i in v.crew})))}
     vehicles = {v.id: v for v in session.exec(select(t.Vehicle).where(col(t.Vehicle.id).in_({v.vehicle_id for v in visits})))}
-    workshop_service = session.exec(select(t.Service).where(t.Service.is_group == True)).first()  # noqa: E712
+    sites = {s.id: s for s in session.exec(select(t.Site).where(col(t.Site.id).in_({v.site_id for v in visits})))}
+    territory = session.get(t.Territory, plan.territory_id)
+    default_share = settings.walk_in_share if settings is not None else WALK_IN_SHARE
+    if territory is not None and territory.walk_in_share is not None:
+        default_share = territory.walk_in_share
+    catalogue = session.exec(select(t.Service).order_by(col(t.Service.id))).all()
+    by_code = {s.code: s for s in catalogue}
+    group = next((s for s in catalogue if s.is_group), None)
+    workshop = (
+        Workshop(code=group.code, duration=group.duration_minutes, capacity=group.group_capacity, at_start=True,
+                 skill=group.required_skill)
+        if group is not None
+        else None
+    )  # fmt: skip
     count = 0
     for visit in visits:
         skills = {s for cid in visit.crew if cid in counsellors for s in counsellors[cid].skills}
         minutes = int((visit.end_at - visit.start_at).total_seconds() // 60)
-        long_enough = minutes >= 2 * 180 and workshop_service is not None
+        long_enough = workshop is not None and minutes >= max(2 * 180, workshop.duration)
+        site = sites.get(visit.site_id)
+        share = site.walk_in_share if site is not None and site.walk_in_share is not None else default_share
         slots = make_slots(
             0,
             minutes,
             desks=vehicles[visit.vehicle_id].desks,
-            services=[ServiceSpec(code="rdv", duration=SLOT_MINUTES)],
-            walk_in_share=WALK_IN_SHARE,
+            services=service_specs(catalogue, skills),
+            walk_in_share=share,
             walk_in_slot=SLOT_MINUTES,
-            workshop=WORKSHOP if long_enough else None,
+            workshop=workshop if long_enough else None,
             crew_skills=skills | {"rdv"},
         )
         for slot in slots:
-            is_workshop = slot.service_code == WORKSHOP.code
+            service = by_code.get(slot.service_code) if slot.service_code not in (None, COMMON_SLOT) else None
             session.add(
                 t.Slot(
                     visit_id=visit.id,  # type: ignore[arg-type]
-                    service_id=workshop_service.id if is_workshop and workshop_service else None,
+                    service_id=service.id if service is not None else None,
                     start_at=visit.start_at + timedelta(minutes=slot.start),
                     end_at=visit.start_at + timedelta(minutes=slot.end),
                     capacity=slot.capacity,

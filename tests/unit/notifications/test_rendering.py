@@ -81,6 +81,7 @@ LONGEST_FIELDS: dict[str, dict[str, Any]] = {
         day=LONGEST_START.date(), stops=12, first_start=LONGEST_START, link=LONGEST_LINK
     ),
     "help": {},
+    "login_code": dict(code="123456", minutes=10),
     "hold_moved": dict(offer_start=LONGEST_START, offer_commune=LONGEST_COMMUNE, hold_until=LONGEST_START),
     "hold_withdrawn": dict(offer_start=LONGEST_START, offer_commune=LONGEST_COMMUNE),
     "my_bookings": dict(

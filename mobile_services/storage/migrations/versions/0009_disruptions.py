@@ -5,8 +5,8 @@ as a ``disruption`` with its period; each automatic re-planning of a published w
 leaves a ``week_change`` coordinators can read. A seat freed at a stop is held for the
 first person waiting (``seat_hold.waitlist_entry_id``) and passed on when unanswered.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-06 10:00:00
 """
 
@@ -18,8 +18,8 @@ from alembic import op
 
 import mobile_services.storage.types
 
-revision: str = "0006"
-down_revision: str | None = "0005"
+revision: str = "0009"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
