@@ -46,3 +46,8 @@ def expire_waitlist_entries(bus: Bus) -> None:
 def draft_next_week(bus: Bus) -> None:
     """Plan next week's draft and tell the coordinator (weekly, at the configured time)."""
     bus.handle(commands.DraftNextWeek())
+
+
+def send_day_itineraries(bus: Bus) -> None:
+    """Each driver and counsellor with a day gets its link (06:00; one SMS a day, also after downtime)."""
+    bus.handle(commands.SendDayItineraries())

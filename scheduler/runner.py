@@ -116,6 +116,11 @@ def add_jobs(scheduler: BaseScheduler, bus: jobs.Bus, settings: Settings, lock: 
         args=[bus], id="expire_waitlist_entries", replace_existing=True, coalesce=True,
     )
     scheduler.add_job(
+        _as_leader(lock, jobs.send_day_itineraries), CronTrigger(hour=6, minute=0, timezone=settings.tz),
+        # after downtime it still runs once (the SMS is keyed by person and day; none once the day began)
+        args=[bus], id="send_day_itineraries", replace_existing=True, coalesce=True, misfire_grace_time=4 * 3600,
+    )
+    scheduler.add_job(
         _as_leader(lock, jobs.draft_next_week),
         CronTrigger(
             day_of_week=settings.weekly_draft_weekday, hour=settings.weekly_draft_at.hour,

@@ -19,18 +19,18 @@ from mobile_services.cli.common import console, engine_scope, friendly_errors, s
 from mobile_services.cli.planning import TerritoryOption, resolve_territory
 from mobile_services.domain import commands
 from mobile_services.domain.exceptions import InvalidInput, NotFound
+from mobile_services.service_layer import access
 from mobile_services.service_layer.access import live_links
 from mobile_services.storage import tables as t
 from mobile_services.storage.db import session_scope
 
 app = typer.Typer(help="Liens : pages des communes, pages privées des chauffeurs et des conseillers.", no_args_is_help=True)
 
-PATHS = {"vehicle": "chauffeur", "counsellor": "conseiller"}
 KIND_FR = {"vehicle": "chauffeur", "counsellor": "conseiller"}
 
 
 def private_url(current: Settings, kind: str, token: str) -> str:
-    return f"{current.base_url}/{PATHS[kind]}/{token}"
+    return access.private_url(current.base_url, kind, token)
 
 
 def commune_urls(current: Settings, insee: str) -> tuple[str, str]:

@@ -142,6 +142,11 @@ class DispatchDueMessages(Command):
 
 
 @dataclass(frozen=True, kw_only=True)
+class SendDayItineraries(Command):
+    """Each driver and counsellor with stops today gets one SMS with their page link (06:00)."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class DraftNextWeek(Command):
     """Plan next week's draft for every territory not yet published there (weekly job)."""
 

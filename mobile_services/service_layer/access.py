@@ -23,9 +23,26 @@ from notifications.ports import Clock
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["PrivateLink", "issue", "live_links", "resolve", "rotate_access_token"]
+__all__ = ["PATHS", "PrivateLink", "issue", "link_for", "live_links", "private_url", "resolve", "rotate_access_token"]
 
 TOKEN_BYTES = 32
+#: where each kind of private link leads (the web routes use the same paths)
+PATHS = {"vehicle": "chauffeur", "counsellor": "conseiller"}
+
+
+def private_url(base_url: str, kind: str, token: str) -> str:
+    """The private page of a vehicle's driver or of a counsellor, as sent and printed."""
+    return f"{base_url}/{PATHS[kind]}/{token}"
+
+
+def link_for(session: Session, *, territory_id: int, kind: str, subject_id: int, now: datetime) -> str:
+    """The subject's live token, issued on first use (the morning SMS needs one)."""
+    live = session.exec(
+        select(t.AccessToken).where(
+            t.AccessToken.kind == kind, t.AccessToken.subject_id == subject_id, col(t.AccessToken.revoked_at).is_(None)
+        )
+    ).first()
+    return live.token if live is not None else issue(session, territory_id=territory_id, kind=kind, subject_id=subject_id, now=now)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -56,6 +56,8 @@ __all__ = [
 DEFAULT_BRING = "pièce d'identité, identifiants, justificatifs"
 #: Message kinds that answer something the resident just did: sent even in quiet hours.
 REPLY_KINDS = frozenset({"confirmation", "cancellation_ack", "login_code"})
+#: Crews leave before the quiet hours end: their day's SMS is not held until 08:00.
+CREW_KINDS = frozenset({"day_itinerary", "staff_day_changed"})
 
 _REFUSALS_FR = {
     "slot_full": "Ce créneau est complet.",

@@ -29,6 +29,7 @@ def test_jobs_are_static_and_avoid_the_dst_hour(engine: Engine) -> None:
     jobs = {job.id: job for job in scheduler.get_jobs()}
     assert set(jobs) == {
         "dispatch_outbox", "anonymise_inactive", "pass_on_freed_seats", "expire_waitlist_entries", "draft_next_week",
+        "send_day_itineraries",
     }
     for job in jobs.values():
         if isinstance(job.trigger, CronTrigger):
