@@ -33,6 +33,7 @@ from mobile_services.domain import commands, events
 from mobile_services.domain.calendar import week_days, week_of
 from mobile_services.domain.exceptions import InvalidInput, NotFound, UserFacingError
 from mobile_services.reports import publish_diff
+from mobile_services.service_layer.access import link_for, private_url
 from mobile_services.service_layer.booking import renderer
 from mobile_services.service_layer.planning import latest_plan
 from mobile_services.service_layer.unit_of_work import UnitOfWork
@@ -364,24 +365,30 @@ def _tell_staff(
         vehicle = session.get(t.Vehicle, vehicle_id)
         if vehicle is None:
             continue
-        people: list[tuple[str, str | None]] = [
-            (d.name, d.phone)
+        people: list[tuple[str, str | None, str, int]] = [
+            (d.name, d.phone, "vehicle", vehicle_id)
             for d in session.exec(select(t.Driver).where(t.Driver.vehicle_id == vehicle_id, t.Driver.active == True))  # noqa: E712
         ]
         crew = (old.crew if old else frozenset()) | (new.crew if new else frozenset())
-        people += [(c.name, c.phone) for c in (session.get(t.Counsellor, cid) for cid in sorted(crew)) if c is not None]
-        body = render.render(
-            "staff_day_changed",
-            day=day,
-            vehicle=vehicle.name,
-            stops=len(new.stops) if new else 0,
-            first_start=new.stops[0][1] if new else None,
-            first_commune=new.first_commune if new else "",
-        )
+        people += [
+            (c.name, c.phone, "counsellor", c.id)  # type: ignore[misc]
+            for c in (session.get(t.Counsellor, cid) for cid in sorted(crew)) if c is not None
+        ]
         end_of_day = datetime.combine(day + timedelta(days=1), time(0), settings.tz)
-        for name, phone in people:
+        for name, phone, kind, subject_id in people:
             if not phone:
                 continue
+            link = private_url(settings.base_url, kind, link_for(
+                session, territory_id=plan.territory_id, kind=kind, subject_id=subject_id, now=now))  # fmt: skip
+            body = render.render(
+                "staff_day_changed",
+                day=day,
+                vehicle=vehicle.name,
+                stops=len(new.stops) if new else 0,
+                first_start=new.stops[0][1] if new else None,
+                first_commune=new.first_commune if new else "",
+                link=link,
+            )
             key_text = f"staff_day:{plan.id}:{vehicle_id}:{day.isoformat()}:{phone}"
             if session.exec(select(t.Message.id).where(t.Message.idempotency_key == key_text)).first() is not None:
                 continue

@@ -131,7 +131,8 @@ def test_a_bus_out_on_tuesday_from_ten_replans_that_day_and_tells_everyone_once(
         staff = Counter(m.recipient for m in new_messages if m.kind == "staff_day_changed")
         assert staff["+33699000001"] == 1
         assert all(count == 1 for count in staff.values())
-        assert "Tournée du mar. 1er déc." in next(m.body for m in new_messages if m.recipient == "+33699000001")
+        to_driver = next(m.body for m in new_messages if m.recipient == "+33699000001")
+        assert "Tournée du mar. 1er déc." in to_driver and "Feuille de route : http://127.0.0.1:8000/chauffeur/" in to_driver
         # the coordinator reads what happened
         change = session.exec(select(t.WeekChange).where(t.WeekChange.week == WEEK)).one()
         assert change.cause_fr.startswith("Bus") and "indisponible le 01/12 de 10:00 à la fin de la journée" in change.cause_fr and "(panne)" in change.cause_fr
