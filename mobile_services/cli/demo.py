@@ -91,16 +91,21 @@ def demo(
         _breakdown(engine, current.model_copy(update={"replan_time_limit_seconds": min(time_limit, current.replan_time_limit_seconds)}))
 
 
+def _first_visited_commune(session: Session, plan_id: int) -> t.Commune | None:
+    """The commune of the plan's first stop: where the demo resident lives."""
+    return session.exec(
+        select(t.Commune)
+        .join(t.Site, t.Site.commune_id == t.Commune.id)  # type: ignore[arg-type]
+        .join(t.Visit, t.Visit.site_id == t.Site.id)  # type: ignore[arg-type]
+        .where(t.Visit.plan_id == plan_id)
+        .order_by(t.Visit.start_at)  # type: ignore[arg-type]
+    ).first()
+
+
 def _print_links(engine: Engine, current: Settings, territory_id: int, plan_id: int) -> None:
     """The links of the demo territory: a commune's page, feed and poster; drivers' and counsellors' pages."""
     with session_scope(engine) as session:
-        first = session.exec(
-            select(t.Commune)
-            .join(t.Site, t.Site.commune_id == t.Commune.id)  # type: ignore[arg-type]
-            .join(t.Visit, t.Visit.site_id == t.Site.id)  # type: ignore[arg-type]
-            .where(t.Visit.plan_id == plan_id)
-            .order_by(t.Visit.start_at)  # type: ignore[arg-type]
-        ).first()
+        first = _first_visited_commune(session, plan_id)
         links = live_links(session, territory_id, SystemClock().now(), create_missing=True)
         poster = poster_data(session, first.insee_code, SystemClock().now(), current, territory_id=territory_id) if first else None
     console.print("\n[bold]Liens[/bold] (servis par « mobile-services serve ») :")
@@ -117,13 +122,7 @@ def _print_links(engine: Engine, current: Settings, territory_id: int, plan_id: 
 def _sms_booking(engine: Engine, current: Settings, plan_id: int) -> None:
     """A resident of the first visited commune books by SMS; the outbox sends to the local log."""
     with Session(engine) as session:
-        first = session.exec(
-            select(t.Commune)
-            .join(t.Site, t.Site.commune_id == t.Commune.id)  # type: ignore[arg-type]
-            .join(t.Visit, t.Visit.site_id == t.Site.id)  # type: ignore[arg-type]
-            .where(t.Visit.plan_id == plan_id)
-            .order_by(t.Visit.start_at)  # type: ignore[arg-type]
-        ).first()
+        first = _first_visited_commune(session, plan_id)
     if first is None:
         return
     bus = bootstrap(current, engine=engine)
