@@ -148,7 +148,10 @@ def _sms_booking(engine: Engine, current: Settings, plan_id: int) -> None:
 
 
 def _breakdown(engine: Engine, current: Settings) -> None:
-    """The vehicle of the demo booking breaks down at 10:00 that day: the system re-plans by itself."""
+    """The vehicle of the demo booking is out for the day of that booking: the system re-plans by itself.
+
+    Its crew have (fictitious) mobile numbers, so the SMS they get is in the outbox too.
+    """
     with Session(engine) as session:
         resident = session.exec(select(t.Resident).where(t.Resident.phone == DEMO_PHONE)).first()
         booking = (
@@ -162,10 +165,11 @@ def _breakdown(engine: Engine, current: Settings) -> None:
         vehicle = session.get(t.Vehicle, visit.vehicle_id) if visit else None
     if visit is None or vehicle is None:
         return
-    starts_at = datetime.combine(visit.day, time(10, 0), current.tz)
-    console.print(f"\n[bold]Imprévu[/bold] : {vehicle.name} tombe en panne le {visit.day:%d/%m} à 10:00.")
+    _give_crews_phones(engine)
+    starts_at = datetime.combine(visit.day, time(0), current.tz)
+    console.print(f"\n[bold]Imprévu[/bold] : {vehicle.name} en panne, immobilisé le {visit.day:%d/%m}.")
     console.print(
-        Text(f"  mobile-services incident vehicle \"{vehicle.name}\" --from \"{starts_at:%Y-%m-%d %H:%M}\" --reason panne"),
+        Text(f"  mobile-services incident vehicle \"{vehicle.name}\" --from {visit.day:%Y-%m-%d} --reason panne"),
         style="dim",
         soft_wrap=True,
     )
@@ -178,6 +182,19 @@ def _breakdown(engine: Engine, current: Settings) -> None:
     with Session(engine) as session:
         for change in session.exec(select(t.WeekChange).where(t.WeekChange.disruption_id == disruption_id)).all():
             print_change(change)
+
+
+#: ARCEP's numbers for fiction (06 39 98 xx xx): never anybody's phone
+FICTION_MOBILES = "+3363998{:04d}"
+
+
+def _give_crews_phones(engine: Engine) -> None:
+    """Counsellors of the synthetic territory get fictitious mobiles, to show what crews are sent."""
+    with session_scope(engine) as session:
+        for n, counsellor in enumerate(session.exec(select(t.Counsellor).order_by(t.Counsellor.id)).all(), 1):  # type: ignore[arg-type]
+            if counsellor.phone is None:
+                counsellor.phone = FICTION_MOBILES.format(n)
+                session.add(counsellor)
 
 
 def _resident_answer(question: str, commune: str) -> str | None:
