@@ -53,6 +53,17 @@ _COMMON_WORDS = frozenset(
     {"saint", "sainte", "saints", "saintes", "le", "la", "les", "l", "de", "du", "des", "d",
      "sur", "sous", "en", "et", "lez", "aux", "au", "a"}
 )  # fmt: skip
+# Words of the dialogue and of polite sentences: never part of a commune's name found in
+# a sentence (a village called "Vous" or "Bonjour" would otherwise match every message).
+_DIALOGUE_WORDS = frozenset(
+    {"bonjour", "bonsoir", "madame", "monsieur", "merci", "beaucoup", "rendez", "vous", "rdv", "rendezvous",
+     "voudrais", "voudrai", "veux", "souhaite", "souhaiterais", "habite", "jhabite", "habitons", "suis", "vis",
+     "pour", "avec", "avoir", "prendre", "besoin", "aide", "votre", "notre", "plait", "svp", "cordialement",
+     "commune", "village", "ville", "pres", "cote", "mairie", "bus", "passage", "pouvez", "donner", "ecris",
+     "mon", "mes", "une", "est", "c", "j", "je", "me", "moi", "nous", "ici", "dans", "creuse", "demande"}
+)  # fmt: skip
+#: Sentences longer than this are not searched for a commune name (a pasted text, not an answer).
+MAX_SENTENCE_WORDS = 40
 _ABBREVIATIONS = {"st": "saint", "ste": "sainte", "sts": "saints", "stes": "saintes"}
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 _CODE = re.compile(r"^(?:\d{5}|2[ab]\d{3})$")
@@ -228,12 +239,24 @@ def _part_of_name_score(words: Sequence[str], item: _Indexed) -> float:
 
 
 def _name_in_sentence_score(words: Sequence[str], item: _Indexed) -> float:
-    """The resident wrote a short sentence containing the name ("je suis a crocq")."""
-    if len(words) > 8 or len(words) <= len(item.words) or len(item.compact) < 4:
+    """The resident wrote a sentence containing the name ("je suis a crocq", "Bonjour,
+    j'habite Chatelguyon et je voudrais un rendez-vous").
+
+    The name's words must follow each other (typos allowed on long words), or the name
+    be written as one word; words of the dialogue itself ("bonjour", "rendez", "vous")
+    never stand for a commune, so a long sentence does not match a village named like them.
+    """
+    if len(words) > MAX_SENTENCE_WORDS or len(words) < 2 or len(item.compact) < 4:
         return 0.0
     span = len(item.words)
-    for start in range(len(words) - span + 1):
+    for start in range(len(words) - span + 1 if len(words) > span else 0):
         window = words[start : start + span]
+        if all(w in _DIALOGUE_WORDS or w in _COMMON_WORDS for w in window):
+            continue
         if all(_same_word(w, n) for w, n in zip(window, item.words, strict=True)):
             return 88.0
+    if span > 1 and len(item.compact) >= 8:
+        for word in words:  # "chatelguyon", "saintfeyre": the name glued into one word
+            if word not in _DIALOGUE_WORDS and fuzz.ratio(word, item.compact) >= 90:
+                return 88.0
     return 0.0

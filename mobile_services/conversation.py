@@ -55,6 +55,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from config import Settings
+from mobile_services import sms_phrasing as phrasing
 from mobile_services.commune_matching import Matches, candidates_from_rows, match_communes, normalise
 from mobile_services.domain.exceptions import BookingRefused, InvalidInput, NotFound
 from mobile_services.domain.commands import ReceiveSms
@@ -62,6 +63,7 @@ from mobile_services.domain.messages import Event
 from mobile_services.domain.phones import territory_number
 from mobile_services.service_layer import booking, holds
 from mobile_services.service_layer.unit_of_work import UnitOfWork
+from mobile_services.slot_wishes import wished_offer
 from mobile_services.storage import tables as t
 from notifications.gsm import count_segments
 from notifications.ports import Clock
@@ -148,6 +150,7 @@ class IntentKind(StrEnum):
     NO = "no"
     THANKS = "thanks"
     NUMBER = "number"
+    CANT_COME = "cant_come"  # "je ne pourrai pas venir": a no to the slot asked about, else ANNULER
     TEXT = "text"
 
 
@@ -172,17 +175,20 @@ _MY_BOOKINGS = frozenset(
 )
 _CANCEL_WORDS = frozenset({"annuler", "annule", "annulez", "annulation", "annul"})
 _BOOK = frozenset(
-    {"rdv", "rendez vous", "rendezvous", "rv", "bonjour", "bonsoir", "salut", "hello", "coucou",
+    {"rdv", "rendez vous", "rendezvous", "rv", "bonjour", "bonsoir", "salut", "hello", "coucou", "allo",
      "prendre rdv", "prendre rendez vous", "un rdv", "nouveau rdv", "rdv svp", "reserver", "reservation"}
 )  # fmt: skip
 _YES = frozenset(
     {"oui", "o", "ouais", "oui oui", "oui svp", "oui s il vous plait", "ok", "okay", "d accord", "daccord",
-     "oui merci", "ok merci", "je confirme", "confirme", "confirmer"}
+     "oui merci", "ok merci", "je confirme", "confirme", "confirmer", "entendu", "parfait", "super",
+     "super merci", "tres bien", "top", "genial", "c est note", "parfait merci"}
 )  # fmt: skip
 _NO = frozenset({"non", "n", "non merci", "pas possible", "aucun"})
+# Approvals ("parfait", "entendu") are in _YES: after "Confirmer le RDV ... ?" they mean yes,
+# and when nothing is asked a yes, like thanks, gets no reply.
 _THANKS = frozenset(
-    {"merci", "merci beaucoup", "merci bien", "super", "super merci", "parfait", "tres bien", "au revoir",
-     "bonne journee", "bonne soiree", "c est note", "entendu", "top", "genial", "cool", "a bientot", "bien recu"}
+    {"merci", "merci beaucoup", "merci bien", "au revoir", "bonne journee", "bonne soiree", "cool", "a bientot",
+     "bien recu"}
 )  # fmt: skip
 _NUMBER = re.compile(r"^(?:le |la |n |no |num |numero |choix |option )?(\d{1,2})$")
 _BOOK_PREFIXES = (("rdv",), ("rendezvous",), ("rendez", "vous"), ("rdv", "a"), ("rendez", "vous", "a"))
@@ -224,6 +230,41 @@ def parse_intent(body: str) -> Intent:
     number = _NUMBER.match(key)
     if number:
         return Intent(IntentKind.NUMBER, number=int(number.group(1)))
+    return _sentence_intent(words, raw)
+
+
+def _sentence_intent(words: list[str], raw: str) -> Intent:
+    """Whole sentences, once the keywords did not match: "oui je veux bien merci madame".
+
+    Opt-out words keep their exact-match rule above (Twilio's own), except that "stop
+    merci", which Twilio does not read as STOP, is honoured and acknowledged like ARRET.
+    """
+    core = phrasing.strip_courtesy(words)
+    key = " ".join(core)
+    if not core:
+        return Intent(IntentKind.TEXT, text=raw)
+    if key in _TWILIO_STOP or key in _FRENCH_STOP:
+        return Intent(IntentKind.OPT_OUT)
+    for keywords, kind in ((_HELP, IntentKind.HELP), (_MY_BOOKINGS, IntentKind.MY_BOOKINGS), (_BOOK, IntentKind.BOOK),
+                           (_YES, IntentKind.YES), (_NO, IntentKind.NO)):  # fmt: skip
+        if key in keywords:
+            return Intent(kind)
+    if phrasing.mentions_cancel(core):
+        numbers = [int(w) for w in core if w.isdigit() and len(w) <= 2]
+        return Intent(IntentKind.CANCEL, number=numbers[0] if len(numbers) == 1 else None)
+    if phrasing.cannot_come(core):
+        return Intent(IntentKind.CANT_COME)
+    if phrasing.asks_my_bookings(core):
+        return Intent(IntentKind.MY_BOOKINGS)
+    choice = phrasing.choice_number(core)
+    if choice is not None:
+        return Intent(IntentKind.NUMBER, number=choice)
+    if phrasing.means_yes(core):
+        return Intent(IntentKind.YES)
+    if phrasing.means_no(core):
+        return Intent(IntentKind.NO)
+    if phrasing.wants_booking(core):
+        return Intent(IntentKind.BOOK, text=key)
     return Intent(IntentKind.TEXT, text=raw)
 
 
@@ -386,6 +427,10 @@ class Dialogue:
             return self._my_bookings()
         if kind is IntentKind.CANCEL:
             return self._cancel(intent.number)
+        if kind is IntentKind.CANT_COME:
+            if state is State.CONFIRMING:  # answering "Confirmer le RDV ... ?": not this one
+                return self._confirming(Intent(IntentKind.NO), context, resident)
+            return self._cancel(None)
         if kind is IntentKind.BOOK:
             return self._start_booking(intent.text, resident)
         handler = {
@@ -434,6 +479,8 @@ class Dialogue:
             return self._offer_slots(commune_id, commune_name, None)
         chosen = _pick(intent, services)
         if chosen is None and intent.kind is IntentKind.TEXT:
+            if _means_other_service(intent.text):
+                return self._offer_slots(commune_id, commune_name, None)
             chosen = _service_named(intent.text, services)
         if chosen is not None:
             return self._offer_slots(commune_id, commune_name, int(chosen["id"]))
@@ -442,7 +489,7 @@ class Dialogue:
 
     def _choosing_slot(self, intent: Intent, context: dict[str, Any], resident: t.Resident | None) -> _Outcome:
         offers: list[dict[str, Any]] = context.get("offers", [])
-        chosen = _pick(intent, offers)
+        chosen = _pick(intent, offers) or self._wished(intent, offers)
         if chosen is not None:
             return self._confirm_question(context, chosen)
         switched = self._switch_commune(intent)
@@ -455,7 +502,8 @@ class Dialogue:
             if context.get("hold_id") is not None:  # the seat kept after a cancelled stop: free it for others
                 holds.release_hold(self.session, hold_id=int(context["hold_id"]), now=self.now)
             return self._offer_slots(int(context["commune_id"]), str(context["commune_name"]), context.get("service_id"))
-        chosen = _pick(intent, context.get("offers", []))
+        offers = context.get("offers", [])
+        chosen = _pick(intent, offers) or self._wished(intent, offers)
         if chosen is not None:  # changed their mind about the time
             return self._confirm_question(context, chosen)
         switched = self._switch_commune(intent)
@@ -518,7 +566,10 @@ class Dialogue:
         services = booking.services_offered(self.session, commune_id=commune_id, now=self.now, settings=self.settings)
         if len(services) < 2:
             return self._offer_slots(commune_id, commune_name, None)
-        listed = [{"id": s.id, "label": _short(s.short_label or s.label)} for s in services[:MAX_SERVICES_LISTED]]
+        listed = [
+            {"id": s.id, "label": _short(s.short_label or s.label), "code": s.code, "full_label": s.label}
+            for s in services[:MAX_SERVICES_LISTED]
+        ]
         body = self._service_question(listed)
         while count_segments(body).segments > 1 and len(listed) > 1:
             listed.pop()
@@ -558,6 +609,19 @@ class Dialogue:
     def _service_label(self, service_id: int | None) -> str:
         service = self.session.get(t.Service, service_id) if service_id is not None else None
         return service.short_label if service is not None else GENERIC_SERVICE_LABEL
+
+    def _wished(self, intent: Intent, offers: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+        """The offer an answer such as "jeudi a 10h" or "celui de 9h30" designates, if exactly one."""
+        if intent.kind is not IntentKind.TEXT or not offers:
+            return None
+        tz = self.settings.tz
+        index = wished_offer(
+            intent.text,
+            [datetime.fromisoformat(offer["start"]) for offer in offers],
+            tz=tz,
+            today=self.now.astimezone(tz).date(),
+        )
+        return offers[index] if index is not None else None
 
     def _confirm_question(self, context: dict[str, Any], offer: dict[str, Any]) -> _Outcome:
         body = self.render(
@@ -764,12 +828,39 @@ def _short(label: str) -> str:
 
 
 def _service_named(text: str, services: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
-    """The resident typed the service ("caf") instead of its number."""
+    """The resident named the service ("caf", "c'est pour mes impots") instead of giving its number.
+
+    Only a sentence that names exactly one of the listed services chooses it.
+    """
     wanted = normalise(text)
     for service in services:
         if wanted and normalise(service["label"]).startswith(wanted) and len(wanted) >= 3:
             return service
-    return None
+    words = phrasing.strip_courtesy(wanted.split())
+    named = [
+        service
+        for service in services
+        if any(
+            phrasing.names_phrase(words, phrase)
+            for label in {service["label"], service.get("full_label", service["label"])}
+            for phrase in phrasing.service_words(service.get("code"), label)
+        )
+    ]
+    return named[0] if len(named) == 1 else None
+
+
+def _means_other_service(text: str) -> bool:
+    """ "autre chose", "je ne sais pas": no particular service (the list's "Autre demande")."""
+    words = phrasing.strip_courtesy(normalise(text).split())
+    return bool(words) and any(
+        tuple(words) == phrase or (len(words) <= len(phrase) + 2 and _has_phrase(words, phrase))
+        for phrase in phrasing.OTHER_SERVICE_PHRASES
+    )
+
+
+def _has_phrase(words: Sequence[str], phrase: Sequence[str]) -> bool:
+    span = len(phrase)
+    return any(tuple(words[i : i + span]) == tuple(phrase) for i in range(len(words) - span + 1))
 
 
 def _listed(upcoming: Sequence[booking.UpcomingBooking]) -> list[dict[str, Any]]:

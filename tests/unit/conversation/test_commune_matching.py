@@ -151,3 +151,23 @@ def test_every_commune_finds_itself_exactly(name: str) -> None:
 @given(st.text(max_size=80))
 def test_normalise_is_idempotent(text: str) -> None:
     assert normalise(normalise(text)) == normalise(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Bonjour, j'habite Chatel-Guyon et je voudrais un rendez-vous s'il vous plait", "Châtel-Guyon"),
+        ("Bonjour madame, je vous ecris pour avoir un rendez vous, j'habite a Gueret", "Guéret"),
+        ("bonjour je suis a ste feyre pouvez vous me donner un rendez vous", "Sainte-Feyre"),
+        ("jhabite chatelguyon", "Châtel-Guyon"),  # the name glued into one word
+        ("Je suis a Saint Leger la montagne, merci beaucoup", "Saint-Léger-la-Montagne"),
+    ],
+)
+def test_a_name_inside_a_long_sentence(text: str, expected: str) -> None:
+    matches = match_communes(text, COMMUNES)
+    assert matches.decisive and matches.best.name == expected
+
+
+def test_dialogue_words_never_stand_for_a_commune() -> None:
+    villages = [*COMMUNES, CommuneCandidate(20, "Vous"), CommuneCandidate(21, "Bonjour")]
+    assert not match_communes("bonjour je voudrais un rendez vous pour mes papiers", villages)

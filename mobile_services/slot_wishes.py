@@ -1,0 +1,174 @@
+"""Which offered slot a resident means when they answer with a day or a time.
+
+Offered "1) jeu. 3 déc. 9h 2) jeu. 3 déc. 9h30 3) jeu. 3 déc. 10h", residents often
+answer "celui de 10h", "jeudi a neuf heures et demie" or "le 3 decembre a 10h" instead of
+a number. Only the few offered slots are candidates, so the answer need not name a full
+date: whatever it names (a weekday, a day of the month, a date, an hour, "le plus tot")
+must leave exactly one of them, else the dialogue asks for the number again.
+
+Number words become digits with text2num; dates written with a month ("3 decembre",
+"3/12", "demain") are read by dateparser, relative to the resident's today in the
+territory's zone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from rapidfuzz import fuzz
+
+from mobile_services.commune_matching import normalise
+from mobile_services.sms_phrasing import strip_courtesy, with_digits
+
+__all__ = ["SlotWish", "read_wish", "wished_offer"]
+
+_WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
+_MONTHS = re.compile(r"^(janv|fev|mars|avr|mai|juin|juil|aout|sept|oct|nov|dec)")
+# "9h30", "9 h 30", "10 heures", "10h" (after normalise and number words as digits)
+_TIME = re.compile(r"(?<!\d)(\d{1,2}) ?(?:heures?|heur|h)(?: ?(\d{2})(?!\d))?")
+_NUMERIC_DATE = re.compile(r"\b(\d{1,2})\s*/\s*(\d{1,2})\b")
+_MONTH_NAMES = (
+    "janvier", "fevrier", "mars", "avril", "mai", "juin", "juillet", "aout", "septembre", "octobre", "novembre", "decembre",
+)  # fmt: skip
+_EARLIEST = (("plus", "tot"), ("au", "plus", "vite"), ("plus", "vite"), ("le", "premier", "creneau"))
+_LATEST = (("plus", "tard"), ("le", "dernier"), ("la", "derniere"), ("dernier", "creneau"))
+#: Hours before this, in an answer, may mean the afternoon ("2 heures" for 14h).
+_AFTERNOON_BEFORE = 8
+
+
+@dataclass(frozen=True)
+class SlotWish:
+    """What an answer says about the slot wanted; None where it says nothing."""
+
+    weekday: int | None = None
+    day: date | None = None
+    day_of_month: int | None = None
+    at: time | None = None
+    earliest: bool = False
+    latest: bool = False
+
+    @property
+    def says_something(self) -> bool:
+        return any(v is not None for v in (self.weekday, self.day, self.day_of_month, self.at)) or self.earliest or self.latest
+
+
+def read_wish(text: str, *, today: date) -> SlotWish:
+    """Read a weekday, a date, an hour or "le plus tot" from a French answer."""
+    raw = re.sub(r"(\d)\s*[:.]\s*(\d{2})", r"\1h\2", text)  # "9:30", "9.30" -> "9h30"
+    raw = _NUMERIC_DATE.sub(_month_spelled, raw)  # "3/12" -> "3 decembre" (normalise drops the slash)
+    words = with_digits(strip_courtesy(normalise(raw).split()))
+    joined = " ".join(words)
+    at = _read_time(joined)
+    without_time = _TIME.sub(" ", joined)
+    weekday = _read_weekday(words)
+    day = _read_date(without_time, today)
+    day_of_month = None
+    if day is None:
+        numbers = [int(w.removesuffix("er")) for w in without_time.split() if re.fullmatch(r"\d{1,2}(er)?", w)]
+        if len(numbers) == 1 and 1 <= numbers[0] <= 31 and (weekday is not None or at is not None):
+            day_of_month = numbers[0]  # "le jeudi 3 a 9h", "mardi 1er"
+    words_set = words
+    earliest = any(_contains(words_set, p) for p in _EARLIEST)
+    latest = any(_contains(words_set, p) for p in _LATEST)
+    return SlotWish(weekday=weekday, day=day, day_of_month=day_of_month, at=at, earliest=earliest, latest=latest)
+
+
+def wished_offer(text: str, offers: Sequence[datetime], *, tz: ZoneInfo, today: date) -> int | None:
+    """Index of the one offered slot the answer designates, or None (nothing said, none or several fit)."""
+    wish = read_wish(text, today=today)
+    if not wish.says_something or not offers:
+        return None
+    local = [offer.astimezone(tz) for offer in offers]
+    if wish.earliest or wish.latest:
+        if wish.at is not None or wish.day is not None or wish.weekday is not None:
+            return None  # "le plus tot jeudi": keep it simple, ask for the number
+        order = sorted(range(len(local)), key=lambda i: local[i])
+        return order[0] if wish.earliest else order[-1]
+    fitting = [i for i, start in enumerate(local) if _fits(wish, start)]
+    return fitting[0] if len(fitting) == 1 else None
+
+
+def _fits(wish: SlotWish, start: datetime) -> bool:
+    if wish.weekday is not None and start.weekday() != wish.weekday:
+        return False
+    if wish.day is not None and start.date() != wish.day:
+        return False
+    if wish.day_of_month is not None and start.day != wish.day_of_month:
+        return False
+    if wish.at is not None:
+        hours = {wish.at.hour} | ({wish.at.hour + 12} if wish.at.hour < _AFTERNOON_BEFORE else set())
+        if start.hour not in hours or start.minute != wish.at.minute:
+            return False
+    return True
+
+
+def _month_spelled(match: re.Match[str]) -> str:
+    month = int(match.group(2))
+    return f"{match.group(1)} {_MONTH_NAMES[month - 1]}" if 1 <= month <= 12 else match.group(0)
+
+
+def _read_time(joined: str) -> time | None:
+    found = list(_TIME.finditer(joined))
+    if len(found) != 1:
+        return None
+    match = found[0]
+    hour, minute = int(match.group(1)), int(match.group(2) or 0)
+    rest = joined[match.end() :].split()
+    if not match.group(2):
+        if rest[:2] in (["et", "demi"], ["et", "demie"]):
+            minute = 30
+        elif rest[:2] == ["et", "quart"]:
+            minute = 15
+        elif rest[:3] in (["moins", "le", "quart"],) or rest[:2] == ["moins", "quart"]:
+            hour, minute = hour - 1, 45
+        elif rest[:1] and rest[0].isdigit() and len(rest[0]) == 2:
+            minute = int(rest[0])  # "14 heures 30" as text2num writes "quatorze heures trente"
+    if not (0 <= hour <= 23 and 0 <= minute <= 59):
+        return None
+    return time(hour, minute)
+
+
+def _read_weekday(words: Sequence[str]) -> int | None:
+    found = {
+        index
+        for word in words
+        if len(word) >= 4
+        for index, name in enumerate(_WEEKDAYS)
+        if word == name or fuzz.ratio(word, name) >= 80
+    }
+    return found.pop() if len(found) == 1 else None
+
+
+def _read_date(text: str, today: date) -> date | None:
+    """A date with its month ("3 decembre") or a relative one ("demain"), via dateparser."""
+    words = text.split()
+    if "apres" in words and "demain" in words:
+        return today + timedelta(days=2)  # dateparser reads the unaccented "apres demain" as "demain"
+    if "demain" in words:
+        return today + timedelta(days=1)
+    if not any(_MONTHS.match(w) for w in words):
+        return None
+    from dateparser.search import search_dates  # slow to import; only answers naming a month need it
+
+    settings = {
+        "RELATIVE_BASE": datetime.combine(today, time(12, 0)),
+        "PREFER_DATES_FROM": "future",
+        "DATE_ORDER": "DMY",
+    }
+    text = re.sub(r"\b1er\b", "1", text)  # dateparser skips "1er" and would keep today's day
+    found = search_dates(text, languages=["fr"], settings=settings) or []
+    dates = {
+        value.date()
+        for part, value in found
+        if any(_MONTHS.match(w) for w in part.split()) and any(ch.isdigit() for ch in part)  # "decembre" alone: no day
+    }
+    return dates.pop() if len(dates) == 1 else None
+
+
+def _contains(words: Sequence[str], phrase: Sequence[str]) -> bool:
+    span = len(phrase)
+    return any(tuple(words[i : i + span]) == tuple(phrase) for i in range(len(words) - span + 1))
