@@ -3,7 +3,8 @@
 Runs every phrasing of ``tests/data/sms_phrasing.toml`` through the real dialogue (message
 bus, SQLite, the test valley, a fixed clock) and prints the share understood on the first
 try, per step and overall, and the phrasings that were not (with what the resident read).
-A phrasing is understood when what the resident reads next contains the expected text.
+A phrasing is understood when what the resident reads next contains the expected text
+(or is nothing at all when the expected text is empty).
 ``--verbose`` prints every phrasing.
 """
 
@@ -48,7 +49,11 @@ class Outcome:
 
     @property
     def understood(self) -> bool:
-        return self.setup_ok and any(self.case.expected in body for body in self.read)
+        if not self.setup_ok:
+            return False
+        if not self.case.expected:  # the right answer is no SMS at all ("merci" after a booking)
+            return not self.read
+        return any(self.case.expected in body for body in self.read)
 
 
 def load_cases(path: Path = CORPUS) -> list[Case]:

@@ -242,7 +242,9 @@ def _sentence_intent(words: list[str], raw: str) -> Intent:
     core = phrasing.strip_courtesy(words)
     key = " ".join(core)
     if not core:
-        return Intent(IntentKind.TEXT, text=raw)
+        # Only courtesy: thanks ("merci beaucoup bonne journee") end a dialogue without
+        # a reply; a bare greeting ("bonjour madame") starts one.
+        return Intent(IntentKind.THANKS) if phrasing.thanks(words) else Intent(IntentKind.TEXT, text=raw)
     if key in _TWILIO_STOP or key in _FRENCH_STOP:
         return Intent(IntentKind.OPT_OUT)
     for keywords, kind in ((_HELP, IntentKind.HELP), (_MY_BOOKINGS, IntentKind.MY_BOOKINGS), (_BOOK, IntentKind.BOOK),
@@ -265,6 +267,8 @@ def _sentence_intent(words: list[str], raw: str) -> Intent:
         return Intent(IntentKind.NO)
     if phrasing.wants_booking(core):
         return Intent(IntentKind.BOOK, text=key)
+    if core[0] == "merci":  # "merci pour tout", "merci de votre gentillesse"
+        return Intent(IntentKind.THANKS)
     return Intent(IntentKind.TEXT, text=raw)
 
 
@@ -454,21 +458,21 @@ class Dialogue:
         if intent.kind is IntentKind.TEXT:
             matches = self._match(intent.text)
             if matches:
-                return self._communes_found(matches)
+                return self._communes_found(matches, said=intent.text)
         return self._start_booking("", resident)
 
     def _awaiting_commune(self, intent: Intent, context: dict[str, Any], resident: t.Resident | None) -> _Outcome:
         if intent.kind is IntentKind.TEXT:
             matches = self._match(intent.text)
             if matches:
-                return self._communes_found(matches)
+                return self._communes_found(matches, said=intent.text)
         return self._unknown("avec le nom de votre commune", State.AWAITING_COMMUNE, context)
 
     def _choosing_commune(self, intent: Intent, context: dict[str, Any], resident: t.Resident | None) -> _Outcome:
         choices: list[dict[str, Any]] = context.get("communes", [])
         chosen = _pick(intent, choices)
         if chosen is not None:
-            return self._with_commune(int(chosen["id"]), str(chosen["name"]))
+            return self._with_commune(int(chosen["id"]), str(chosen["name"]), said=str(context.get("said", "")))
         switched = self._switch_commune(intent)
         return switched or self._unknown(_numbers(len(choices)), State.CHOOSING_COMMUNE, context)
 
@@ -522,12 +526,12 @@ class Dialogue:
         if text:
             matches = self._match(text)
             if matches:
-                return self._communes_found(matches)
+                return self._communes_found(matches, said=text)
         if resident is not None and resident.commune_id is not None:
             commune = self.session.get(t.Commune, resident.commune_id)
             territory_id = self._territory_id
             if commune is not None and territory_id in (None, commune.territory_id):
-                return self._with_commune(commune.id, commune.name)  # type: ignore[arg-type]
+                return self._with_commune(commune.id, commune.name, said=text)  # type: ignore[arg-type]
         return _Outcome([self.render("ask_commune")], State.AWAITING_COMMUNE)
 
     def _match(self, text: str) -> Matches:
@@ -551,25 +555,33 @@ class Dialogue:
         if intent.kind is not IntentKind.TEXT:
             return None
         matches = self._match(intent.text)
-        return self._communes_found(matches) if matches else None
+        return self._communes_found(matches, said=intent.text) if matches else None
 
-    def _communes_found(self, matches: Matches) -> _Outcome:
+    def _communes_found(self, matches: Matches, *, said: str = "") -> _Outcome:
+        """``said``: the whole message, which may also name the service ("... pour mes impots")."""
         if matches.decisive:
-            return self._with_commune(matches.best.commune_id, matches.best.name)
+            return self._with_commune(matches.best.commune_id, matches.best.name, said=said)
         shown = list(matches.items[:3])
         names = [m.name for m in shown]
         labels = [f"{m.name} ({m.postcode})" if names.count(m.name) > 1 and m.postcode else m.name for m in shown]
-        context = {"communes": [{"id": m.commune_id, "name": m.name} for m in shown]}
+        context: dict[str, Any] = {"communes": [{"id": m.commune_id, "name": m.name} for m in shown]}
+        if said:
+            context["said"] = said[:300]
         return _Outcome([self.render("commune_choice", communes=labels)], State.CHOOSING_COMMUNE, context)
 
-    def _with_commune(self, commune_id: int, commune_name: str) -> _Outcome:
+    def _with_commune(self, commune_id: int, commune_name: str, *, said: str = "") -> _Outcome:
+        """The service question, unless one service only is offered or the message named it ("pour la caf")."""
         services = booking.services_offered(self.session, commune_id=commune_id, now=self.now, settings=self.settings)
         if len(services) < 2:
             return self._offer_slots(commune_id, commune_name, None)
-        listed = [
+        offered = [
             {"id": s.id, "label": _short(s.short_label or s.label), "code": s.code, "full_label": s.label}
-            for s in services[:MAX_SERVICES_LISTED]
+            for s in services
         ]
+        named = _service_in_request(said, offered)
+        if named is not None:
+            return self._offer_slots(commune_id, commune_name, int(named["id"]))
+        listed = offered[:MAX_SERVICES_LISTED]
         body = self._service_question(listed)
         while count_segments(body).segments > 1 and len(listed) > 1:
             listed.pop()
@@ -847,6 +859,18 @@ def _service_named(text: str, services: Sequence[dict[str, Any]]) -> dict[str, A
         )
     ]
     return named[0] if len(named) == 1 else None
+
+
+def _service_in_request(said: str, services: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """A booking request that also says what for: "je voudrais un rendez vous pour mes impots".
+
+    Only after "pour" (or "c'est pour"), so that "je vous ecris de mon portable" never
+    chooses the smartphone workshop; the confirmation question names the service anyway.
+    """
+    words = normalise(said).split()
+    if "pour" not in words:
+        return None
+    return _service_named(" ".join(words[words.index("pour") + 1 :]), services)
 
 
 def _means_other_service(text: str) -> bool:

@@ -29,6 +29,7 @@ __all__ = [
     "means_yes",
     "service_words",
     "strip_courtesy",
+    "thanks",
     "wants_booking",
     "with_digits",
 ]
@@ -44,7 +45,8 @@ _TRAILING = (
     ("sil", "vous", "plait"), ("s", "il", "vous", "plais"), ("si", "vous", "plait"), ("cordialement",),
     ("bonne", "journee"), ("bonne", "soiree"), ("madame",), ("monsieur",), ("si", "possible"), ("a", "bientot"),
     ("de", "votre", "aide"), ("pour", "votre", "aide"), ("d", "avance"), ("par", "avance"), ("desole",),
-    ("desolee",),
+    ("desolee",), ("au", "revoir"), ("bonne", "fin", "de", "journee"), ("a", "vous", "aussi"), ("a", "vous"),
+    ("encore", "merci"), ("bien", "a", "vous"), ("salutations",), ("bisous",),
 )  # fmt: skip
 
 _ORDINALS = {
@@ -161,6 +163,11 @@ def strip_courtesy(words: Sequence[str]) -> list[str]:
                 core = core[: -len(phrase)]
                 changed = True
     return core
+
+
+def thanks(words: Sequence[str]) -> bool:
+    """Whether a message made only of courtesy thanks or takes leave ("merci beaucoup bonne journee")."""
+    return any(w in ("merci", "revoir", "journee", "soiree", "bientot", "cordialement") for w in words)
 
 
 def choice_number(words: Sequence[str]) -> int | None:

@@ -29,6 +29,8 @@ app = typer.Typer(help="SMS : file d'envoi (outbox), envoi et simulation d'un é
 
 #: The number a simulation writes from unless told otherwise (the demo resident's).
 SIMULATED_PHONE = "+33612345678"
+#: How the coordinator reads the SMS a booking queues for later.
+_LATER_KINDS_FR = {"reminder_day_before": "rappel de la veille", "reminder_hours_before": "rappel du jour même"}
 #: Typed alone in an interactive simulation, ends it (as does an empty line or Ctrl-D).
 _END_WORDS = frozenset({"", "fin", "quitter", "exit", "quit"})
 
@@ -138,7 +140,8 @@ def _show(exchange: Exchange, tz: ZoneInfo) -> None:
     if not exchange.received:
         console.print("[dim](pas de réponse)[/dim]")
     for queued in exchange.queued_later:
-        console.print(f"[dim](SMS {queued.kind} prévu le {queued.due_at.astimezone(tz):%d/%m à %H:%M})[/dim]")
+        what = _LATER_KINDS_FR.get(queued.kind, f"SMS {queued.kind}")
+        console.print(f"[dim]({what} prévu le {queued.due_at.astimezone(tz):%d/%m à %H:%M})[/dim]")
 
 
 def _simulation_clock(at: str | None, tz: ZoneInfo) -> Clock:

@@ -45,7 +45,8 @@ def test_scripted_messages_book_for_real_and_show_the_queued_confirmation(cli_en
     assert "> RDV\n< Bonjour ! Pour prendre RDV, répondez avec le nom de votre commune." in output
     assert "Confirmer le RDV CAF du jeu. 3 déc. à 9h30 à Chatel-Guyon ?" in output
     assert "RDV confirmé : CAF, jeu. 3 déc. à 9h30" in output and "(par la file d'envoi)" in output
-    assert "prévu le 02/12 à 18:00" in output  # the day-before reminder, not shown as received
+    assert "(rappel de la veille prévu le 02/12 à 18:00)" in output  # not shown as received
+    assert "(rappel du jour même prévu le 03/12 à 08:00)" in output  # 7:30 falls in the quiet hours
     with Session(migrated_engine) as session:
         booked = session.exec(select(t.Booking).join(t.Resident).where(t.Resident.phone == "+33698765432")).all()
         statuses = {m.status for m in session.exec(select(t.Message))}

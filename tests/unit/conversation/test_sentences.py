@@ -72,5 +72,8 @@ def test_unclear_sentences_stay_text(body: str) -> None:
 
 def test_merci_alone_is_still_thanks_and_bonjour_still_starts_a_booking() -> None:
     assert parse_intent("Merci beaucoup !").kind is K.THANKS
+    assert parse_intent("merci beaucoup bonne journee madame").kind is K.THANKS  # not a new booking
+    assert parse_intent("Merci, au revoir").kind is K.THANKS
+    assert parse_intent("merci pour tout").kind is K.THANKS
     assert parse_intent("Bonjour madame").kind is K.TEXT  # idle: asks the commune (no commune named)
     assert parse_intent("bonjour").kind is K.BOOK
