@@ -62,6 +62,9 @@ _DIALOGUE_WORDS = frozenset(
      "commune", "village", "ville", "pres", "cote", "mairie", "bus", "passage", "pouvez", "donner", "ecris",
      "mon", "mes", "une", "est", "c", "j", "je", "me", "moi", "nous", "ici", "dans", "creuse", "demande"}
 )  # fmt: skip
+# Prepositions a sentence puts before a name ("je suis a chatel"); names may hold them too,
+# so they are only set aside when looking for part of a name in a sentence.
+_SENTENCE_ONLY_WORDS = frozenset({"a", "de", "en", "sur", "habite", "reside", "jsuis", "jhabite", "vis"})
 #: Sentences longer than this are not searched for a commune name (a pasted text, not an answer).
 MAX_SENTENCE_WORDS = 40
 _ABBREVIATIONS = {"st": "saint", "ste": "sainte", "sts": "saints", "stes": "saintes"}
@@ -199,11 +202,14 @@ def _by_name(words: Sequence[str], index: Sequence[_Indexed], limit: int) -> Mat
     if exact:
         return Matches(tuple(_match(i, 100.0, "exact") for i in exact[:limit]))
     scored: list[CommuneMatch] = []
+    # "j'habite chatel": the words left once the sentence's own words are set aside
+    content = [w for w in words if w not in _DIALOGUE_WORDS and w not in _SENTENCE_ONLY_WORDS]
     for item in index:
         score = max(
             fuzz.ratio(joined, item.joined),
             fuzz.ratio(compact, item.compact),
             _part_of_name_score(words, item),
+            _part_of_name_score(content, item) if content and content != list(words) else 0.0,
             _name_in_sentence_score(words, item),
         )
         if score >= FUZZY_THRESHOLD:

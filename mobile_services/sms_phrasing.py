@@ -67,7 +67,7 @@ _AROUND_CHOICE = frozenset(
 )  # fmt: skip
 
 _YES_WORDS = frozenset(
-    {"oui", "ouii", "ouiii", "ouai", "ouais", "oue", "wi", "ui", "ok", "okay", "oki", "dac", "dacc", "daccord",
+    {"oui", "ouii", "ouiii", "ouai", "ouais", "oue", "wi", "ui", "ok", "okay", "oki", "oke", "okey", "okai", "dac", "dacc", "daccord",
      "dacor", "dacord", "parfait", "entendu", "volontiers", "volontier", "confirme", "confirmer", "confirmé",
      "impeccable", "nickel", "parfaitement", "absolument", "certainement", "evidemment", "exact", "exactement"}
 )  # fmt: skip
@@ -193,14 +193,20 @@ def _starts(words: Sequence[str], phrase: Sequence[str]) -> bool:
 
 
 def means_yes(words: Sequence[str]) -> bool:
-    """A whole-sentence yes: "oui je veux bien", "ca me va tres bien", "c'est d'accord".
+    """A whole-sentence yes: "oui je veux bien", "ca me va tres bien", "c'est tres bien".
 
     It must start as a yes and hold no negation and no number (a "oui mais plutot le 3"
     is a choice, not a yes).
     """
     if not words or any(w in _NEGATIONS for w in words) or any(any(ch.isdigit() for ch in w) for w in words):
         return False
-    return words[0] in _YES_WORDS or any(_starts(words, phrase) for phrase in _YES_PHRASES)
+    if words[0] in _YES_WORDS or any(_starts(words, phrase) for phrase in _YES_PHRASES):
+        return True
+    # "c'est tres bien", "c'est super", "c est note"
+    return _starts(words, ("c", "est")) and len(words) > 2 and words[2] in _APPROVING
+
+
+_APPROVING = frozenset({"bon", "bien", "tres", "parfait", "ok", "super", "note", "entendu", "top", "impeccable", "nickel", "genial"})
 
 
 def means_no(words: Sequence[str]) -> bool:
@@ -236,7 +242,9 @@ def asks_my_bookings(words: Sequence[str]) -> bool:
     """ "c'est quand mon rendez-vous ?", "j'ai oublie l'heure de mon rdv"."""
     if not _mentions_appointment(words) or any(w in _WANT for w in words):
         return False
-    return any(w in _WHEN for w in words) or (len(words) <= 4 and any(w in ("mon", "mes") for w in words))
+    if any(w in _WHEN for w in words) or (len(words) <= 4 and any(w in ("mon", "mes") for w in words)):
+        return True
+    return _starts(words, ("j", "ai")) or _starts(words, ("ai", "je")) or _starts(words, ("est", "ce", "que", "j", "ai"))
 
 
 def wants_booking(words: Sequence[str]) -> bool:
