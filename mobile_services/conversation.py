@@ -63,7 +63,7 @@ from mobile_services.domain.messages import Event
 from mobile_services.domain.phones import territory_number
 from mobile_services.service_layer import booking, holds
 from mobile_services.service_layer.unit_of_work import UnitOfWork
-from mobile_services.slot_wishes import wished_offer
+from mobile_services.slot_wishes import fitting, read_wish, wished_offer
 from mobile_services.storage import tables as t
 from notifications.gsm import count_segments
 from notifications.ports import Clock
@@ -93,6 +93,8 @@ OTHER_SERVICE_LABEL = "Autre demande"
 GENERIC_SERVICE_LABEL = "d'accompagnement"
 #: Why a booking made by SMS was cancelled, in the journal.
 CANCEL_REASON = "resident_sms"
+#: Free slots searched for a day or time the resident asks for ("plutot mardi").
+WISHED_SLOTS_SEARCHED = 60
 #: Bookings a choice list shows (the my_bookings and cancel_choice templates hold two).
 BOOKINGS_LISTED = 2
 
@@ -190,6 +192,8 @@ _THANKS = frozenset(
     {"merci", "merci beaucoup", "merci bien", "au revoir", "bonne journee", "bonne soiree", "cool", "a bientot",
      "bien recu"}
 )  # fmt: skip
+# Thumbs up and ticks, with the variation selector and skin tones phones add to them.
+_APPROVING_EMOJI = frozenset("👍👌✅🆗✔☑🙂😊\ufe0f\U0001f3fb\U0001f3fc\U0001f3fd\U0001f3fe\U0001f3ff")
 _NUMBER = re.compile(r"^(?:le |la |n |no |num |numero |choix |option )?(\d{1,2})$")
 _BOOK_PREFIXES = (("rdv",), ("rendezvous",), ("rendez", "vous"), ("rdv", "a"), ("rendez", "vous", "a"))
 
@@ -199,6 +203,8 @@ def parse_intent(body: str) -> Intent:
     raw = body.strip()
     if raw == "?":
         return Intent(IntentKind.HELP)
+    if raw and all(ch in _APPROVING_EMOJI or ch.isspace() for ch in raw):
+        return Intent(IntentKind.YES)  # a thumbs up to "Confirmer le RDV ... ?"
     words = normalise(raw).split()
     key = " ".join(words)
     if key in _TWILIO_STOP:
@@ -239,7 +245,7 @@ def _sentence_intent(words: list[str], raw: str) -> Intent:
     Opt-out words keep their exact-match rule above (Twilio's own), except that "stop
     merci", which Twilio does not read as STOP, is honoured and acknowledged like ARRET.
     """
-    core = phrasing.strip_courtesy(words)
+    core = phrasing.strip_courtesy(phrasing.split_elisions(words))
     key = " ".join(core)
     if not core:
         # Only courtesy: thanks ("merci beaucoup bonne journee") end a dialogue without
@@ -496,6 +502,9 @@ class Dialogue:
         chosen = _pick(intent, offers) or self._wished(intent, offers)
         if chosen is not None:
             return self._confirm_question(context, chosen)
+        elsewhere = self._slots_wished(intent, context)
+        if elsewhere is not None:
+            return elsewhere
         switched = self._switch_commune(intent)
         return switched or self._unknown(_numbers(len(offers)), State.CHOOSING_SLOT, context)
 
@@ -510,6 +519,10 @@ class Dialogue:
         chosen = _pick(intent, offers) or self._wished(intent, offers)
         if chosen is not None:  # changed their mind about the time
             return self._confirm_question(context, chosen)
+        if context.get("hold_id") is None:  # a held seat is answered OUI or NON
+            elsewhere = self._slots_wished(intent, context)
+            if elsewhere is not None:
+                return elsewhere
         switched = self._switch_commune(intent)
         return switched or self._unknown("OUI", State.CONFIRMING, context)
 
@@ -602,6 +615,13 @@ class Dialogue:
             )
             self.events.extend(produced)
             return _Outcome([self.render("waitlist_ack", commune=commune_name)])
+        return self._offer(commune_id, commune_name, service_id, slots)
+
+    def _offer(
+        self, commune_id: int, commune_name: str, service_id: int | None, slots: Sequence[booking.FreeSlot]
+    ) -> _Outcome:
+        """The slot question on up to three of ``slots`` (free, soonest and nearest first)."""
+        slots = slots[:3]
         # One commune per offer (the template names one): the resident's own first,
         # else the nearest stop that has room.
         shown = [s for s in slots if s.commune_id == slots[0].commune_id]
@@ -621,6 +641,36 @@ class Dialogue:
     def _service_label(self, service_id: int | None) -> str:
         service = self.session.get(t.Service, service_id) if service_id is not None else None
         return service.short_label if service is not None else GENERIC_SERVICE_LABEL
+
+    def _slots_wished(self, intent: Intent, context: dict[str, Any]) -> _Outcome | None:
+        """ "plutot mardi", "a 14h": a day or time that none of the offered slots has.
+
+        The other free slots near the resident are searched for it: one fitting is asked
+        for confirmation, several are offered, none gets slot_not_offered (the offers
+        stand). None when the answer names no day or time.
+        """
+        if intent.kind is not IntentKind.TEXT or "commune_id" not in context:
+            return None
+        tz = self.settings.tz
+        wish = read_wish(intent.text, today=self.now.astimezone(tz).date())
+        if not wish.says_something:
+            return None
+        commune_id, commune_name = int(context["commune_id"]), str(context["commune_name"])
+        service_id = context.get("service_id")
+        free = booking.free_slots(
+            self.session, commune_id=commune_id, now=self.now, settings=self.settings,
+            service_id=service_id, limit=WISHED_SLOTS_SEARCHED,
+        )  # fmt: skip
+        found = fitting(wish, [slot.start_at for slot in free], tz=tz) or []
+        offers = context.get("offers", [])
+        if not found:
+            body = self.render("slot_not_offered", choices=max(1, len(offers)))
+            state = State.CHOOSING_SLOT if offers else State.IDLE
+            return _Outcome([body], state, context if offers else {})
+        outcome = self._offer(commune_id, commune_name, service_id, [free[i] for i in found])
+        if len(outcome.context["offers"]) == 1:  # only one fits: straight to the confirmation
+            return self._confirm_question(outcome.context, outcome.context["offers"][0])
+        return outcome
 
     def _wished(self, intent: Intent, offers: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
         """The offer an answer such as "jeudi a 10h" or "celui de 9h30" designates, if exactly one."""

@@ -24,7 +24,7 @@ from rapidfuzz import fuzz
 from mobile_services.commune_matching import normalise
 from mobile_services.sms_phrasing import strip_courtesy, with_digits
 
-__all__ = ["SlotWish", "read_wish", "wished_offer"]
+__all__ = ["SlotWish", "fitting", "read_wish", "wished_offer"]
 
 _WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
 _MONTHS = re.compile(r"^(janv|fev|mars|avr|mai|juin|juil|aout|sept|oct|nov|dec)")
@@ -38,6 +38,8 @@ _EARLIEST = (("plus", "tot"), ("au", "plus", "vite"), ("plus", "vite"), ("le", "
 _LATEST = (("plus", "tard"), ("le", "dernier"), ("la", "derniere"), ("dernier", "creneau"))
 #: Hours before this, in an answer, may mean the afternoon ("2 heures" for 14h).
 _AFTERNOON_BEFORE = 8
+#: A wished hour with no slot exactly then designates the slots this close to it.
+_NEAR_MINUTES = 10
 
 
 @dataclass(frozen=True)
@@ -79,31 +81,43 @@ def read_wish(text: str, *, today: date) -> SlotWish:
 
 def wished_offer(text: str, offers: Sequence[datetime], *, tz: ZoneInfo, today: date) -> int | None:
     """Index of the one offered slot the answer designates, or None (nothing said, none or several fit)."""
-    wish = read_wish(text, today=today)
-    if not wish.says_something or not offers:
+    found = fitting(read_wish(text, today=today), offers, tz=tz)
+    return found[0] if found is not None and len(found) == 1 else None
+
+
+def fitting(wish: SlotWish, starts: Sequence[datetime], *, tz: ZoneInfo) -> list[int] | None:
+    """Indexes of the slots that fit the wish, in time order; None when the wish says nothing.
+
+    An hour matches exactly, else the slots within `_NEAR_MINUTES` of it ("10h" for a
+    planned 9h57): planned stops do not always start on the hour.
+    """
+    if not wish.says_something:
         return None
-    local = [offer.astimezone(tz) for offer in offers]
+    local = [start.astimezone(tz) for start in starts]
+    order = sorted(range(len(local)), key=lambda i: local[i])
     if wish.earliest or wish.latest:
-        if wish.at is not None or wish.day is not None or wish.weekday is not None:
-            return None  # "le plus tot jeudi": keep it simple, ask for the number
-        order = sorted(range(len(local)), key=lambda i: local[i])
-        return order[0] if wish.earliest else order[-1]
-    fitting = [i for i, start in enumerate(local) if _fits(wish, start)]
-    return fitting[0] if len(fitting) == 1 else None
+        if wish.at is not None or wish.day is not None or wish.weekday is not None or not order:
+            return []  # "le plus tot jeudi": keep it simple, ask for the number
+        return [order[0] if wish.earliest else order[-1]]
+    on_day = [i for i in order if _on_day(wish, local[i])]
+    if wish.at is None:
+        return on_day
+    exact = [i for i in on_day if _minutes_from(wish.at, local[i]) == 0]
+    return exact or [i for i in on_day if _minutes_from(wish.at, local[i]) <= _NEAR_MINUTES]
 
 
-def _fits(wish: SlotWish, start: datetime) -> bool:
+def _on_day(wish: SlotWish, start: datetime) -> bool:
     if wish.weekday is not None and start.weekday() != wish.weekday:
         return False
     if wish.day is not None and start.date() != wish.day:
         return False
-    if wish.day_of_month is not None and start.day != wish.day_of_month:
-        return False
-    if wish.at is not None:
-        hours = {wish.at.hour} | ({wish.at.hour + 12} if wish.at.hour < _AFTERNOON_BEFORE else set())
-        if start.hour not in hours or start.minute != wish.at.minute:
-            return False
-    return True
+    return wish.day_of_month is None or start.day == wish.day_of_month
+
+
+def _minutes_from(at: time, start: datetime) -> int:
+    """Minutes between the wished time and a slot's start ("2 heures" may mean 14h)."""
+    hours = [at.hour] + ([at.hour + 12] if at.hour < _AFTERNOON_BEFORE else [])
+    return min(abs(start.hour * 60 + start.minute - (hour * 60 + at.minute)) for hour in hours)
 
 
 def _month_spelled(match: re.Match[str]) -> str:

@@ -28,6 +28,7 @@ __all__ = [
     "means_no",
     "means_yes",
     "service_words",
+    "split_elisions",
     "strip_courtesy",
     "thanks",
     "wants_booking",
@@ -46,8 +47,15 @@ _TRAILING = (
     ("bonne", "journee"), ("bonne", "soiree"), ("madame",), ("monsieur",), ("si", "possible"), ("a", "bientot"),
     ("de", "votre", "aide"), ("pour", "votre", "aide"), ("d", "avance"), ("par", "avance"), ("desole",),
     ("desolee",), ("au", "revoir"), ("bonne", "fin", "de", "journee"), ("a", "vous", "aussi"), ("a", "vous"),
-    ("encore", "merci"), ("bien", "a", "vous"), ("salutations",), ("bisous",),
+    ("encore", "merci"), ("bien", "a", "vous"), ("salutations",), ("bisous",), ("si", "c", "est", "possible"),
+    ("si", "ca", "vous", "va"), ("si", "vous", "voulez"), ("si", "vous", "pouvez"),
 )  # fmt: skip
+# Words typed without their apostrophe ("cest", "jai"), as they read once split.
+_ELISIONS = {
+    "cest": ("c", "est"), "jai": ("j", "ai"), "jhabite": ("j", "habite"), "jsuis": ("je", "suis"),
+    "chui": ("je", "suis"), "sil": ("s", "il"), "jveux": ("je", "veux"), "jvoudrais": ("je", "voudrais"),
+    "jpeux": ("je", "peux"), "jpourrai": ("je", "pourrai"), "ca": ("ca",), "sa": ("ca",),
+}  # fmt: skip
 
 _ORDINALS = {
     "premier": 1, "premiere": 1, "1er": 1, "1ere": 1, "1re": 1, "un": 1, "une": 1,
@@ -86,7 +94,7 @@ _NO_PHRASES = (
     ("trop", "tard"), ("un", "autre"), ("une", "autre"), ("autre", "jour"), ("autre", "date"), ("autre", "heure"),
 )  # fmt: skip
 
-_CANCEL_STEMS = ("annul", "decommand", "desist")
+_CANCEL_STEMS = ("annul", "anul", "decommand", "desist")
 _COMING = frozenset({"venir", "viendrai", "viendrais", "viens", "present", "presente", "rendez", "rdv"})
 _CANNOT = frozenset({"peux", "peut", "pourrai", "pourrais", "pourra", "pourrons", "viendrai", "viendrais", "serai", "sera"})
 
@@ -146,6 +154,11 @@ _NUMBER_WORDS = frozenset(
     {"deux", "trois", "quatre", "cinq", "six", "sept", "huit", "neuf", "dix", "onze", "douze", "treize",
      "quatorze", "quinze", "seize", "vingt", "trente", "quarante", "cinquante"}
 )  # fmt: skip
+
+
+def split_elisions(words: Sequence[str]) -> list[str]:
+    """ "cest bon" -> "c est bon", "jai" -> "j ai": apostrophes residents leave out."""
+    return [part for word in words for part in _ELISIONS.get(word, (word,))]
 
 
 def strip_courtesy(words: Sequence[str]) -> list[str]:

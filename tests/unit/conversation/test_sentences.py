@@ -45,6 +45,14 @@ K = IntentKind
         ("bonjour je voudrais un rendez vous a crocq", Intent(K.BOOK, text="je voudrais un rendez vous a crocq")),
         ("comment on fait pour avoir un rendez vous", Intent(K.BOOK, text="comment on fait pour avoir un rendez vous")),
         ("allo", Intent(K.BOOK)),
+        # apostrophes left out, misspellings, a thumbs up
+        ("cest bon", Intent(K.YES)),
+        ("jai bien un rdv ?", Intent(K.MY_BOOKINGS)),
+        ("le 2 si c est possible", Intent(K.NUMBER, number=2)),
+        ("anuler", Intent(K.CANCEL)),
+        ("👍", Intent(K.YES)),
+        ("👍🏽", Intent(K.YES)),
+        ("✔️", Intent(K.YES)),
         # opt-out Twilio does not read (it only reads the bare word): ours, acknowledged
         ("stop merci", Intent(K.OPT_OUT)),
         ("Arrêt svp", Intent(K.OPT_OUT)),

@@ -91,6 +91,7 @@ LONGEST_FIELDS: dict[str, dict[str, Any]] = {
     "reminder_two_hours": dict(start=LONGEST_START, site=LONGEST_SITE, commune=LONGEST_COMMUNE),
     "service_choice": dict(services=NINE_SERVICES),
     "slot_offer": dict(commune=LONGEST_COMMUNE, slots=[LONGEST_START] * 3),
+    "slot_not_offered": dict(choices=3),
     "slot_unavailable": {},
     "stop_cancelled": dict(
         old_start=LONGEST_START,
