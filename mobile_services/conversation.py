@@ -63,7 +63,7 @@ from mobile_services.domain.messages import Event
 from mobile_services.domain.phones import territory_number
 from mobile_services.service_layer import booking, holds
 from mobile_services.service_layer.unit_of_work import UnitOfWork
-from mobile_services.slot_wishes import fitting, read_wish, wished_offer
+from mobile_services.slot_wishes import fitting, names_day_or_time, read_wish, wished_offer
 from mobile_services.storage import tables as t
 from notifications.gsm import count_segments
 from notifications.ports import Clock
@@ -267,6 +267,8 @@ def _sentence_intent(words: list[str], raw: str) -> Intent:
     choice = phrasing.choice_number(core)
     if choice is not None:
         return Intent(IntentKind.NUMBER, number=choice)
+    if names_day_or_time(raw):
+        return Intent(IntentKind.TEXT, text=raw)  # "non je prefere le matin": a wish, not a bare no
     if phrasing.means_yes(core):
         return Intent(IntentKind.YES)
     if phrasing.means_no(core):
@@ -491,7 +493,7 @@ class Dialogue:
         if chosen is None and intent.kind is IntentKind.TEXT:
             if _means_other_service(intent.text):
                 return self._offer_slots(commune_id, commune_name, None)
-            chosen = _service_named(intent.text, services)
+            chosen = _service_named(intent.text, context.get("offered") or services)
         if chosen is not None:
             return self._offer_slots(commune_id, commune_name, int(chosen["id"]))
         switched = self._switch_commune(intent)
@@ -599,7 +601,9 @@ class Dialogue:
         while count_segments(body).segments > 1 and len(listed) > 1:
             listed.pop()
             body = self._service_question(listed)
-        context = {"commune_id": commune_id, "commune_name": commune_name, "services": listed}
+        # "offered": every service, also those the one-SMS list had no room for, which
+        # the resident may still name ("c'est pour ma retraite").
+        context = {"commune_id": commune_id, "commune_name": commune_name, "services": listed, "offered": offered}
         return _Outcome([body], State.CHOOSING_SERVICE, context)
 
     def _service_question(self, listed: list[dict[str, Any]]) -> str:
@@ -899,16 +903,22 @@ def _service_named(text: str, services: Sequence[dict[str, Any]]) -> dict[str, A
         if wanted and normalise(service["label"]).startswith(wanted) and len(wanted) >= 3:
             return service
     words = phrasing.strip_courtesy(wanted.split())
-    named = [
-        service
-        for service in services
-        if any(
-            phrasing.names_phrase(words, phrase)
-            for label in {service["label"], service.get("full_label", service["label"])}
-            for phrase in phrasing.service_words(service.get("code"), label)
-        )
-    ]
-    return named[0] if len(named) == 1 else None
+    # First what the service is called (its short label, residents' words for it), then
+    # the words of its long label: "retraite" is the Retraite service, not MSA's
+    # "sante, famille, retraite...".
+    for labels in (lambda s: (s["label"],), lambda s: (s.get("full_label", s["label"]),)):
+        named = [
+            service
+            for service in services
+            if any(
+                phrasing.names_phrase(words, phrase)
+                for label in labels(service)
+                for phrase in phrasing.service_words(service.get("code"), label)
+            )
+        ]
+        if named:
+            return named[0] if len(named) == 1 else None
+    return None
 
 
 def _service_in_request(said: str, services: Sequence[dict[str, Any]]) -> dict[str, Any] | None:

@@ -24,7 +24,7 @@ from rapidfuzz import fuzz
 from mobile_services.commune_matching import normalise
 from mobile_services.sms_phrasing import strip_courtesy, with_digits
 
-__all__ = ["SlotWish", "fitting", "read_wish", "wished_offer"]
+__all__ = ["SlotWish", "fitting", "names_day_or_time", "read_wish", "wished_offer"]
 
 _WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
 _MONTHS = re.compile(r"^(janv|fev|mars|avr|mai|juin|juil|aout|sept|oct|nov|dec)")
@@ -34,10 +34,14 @@ _NUMERIC_DATE = re.compile(r"\b(\d{1,2})\s*/\s*(\d{1,2})\b")
 _MONTH_NAMES = (
     "janvier", "fevrier", "mars", "avril", "mai", "juin", "juillet", "aout", "septembre", "octobre", "novembre", "decembre",
 )  # fmt: skip
+_MORNING = frozenset({"matin", "matinee", "mat"})
+_AFTERNOON = (("apres", "midi"), ("apresmidi",), ("aprem",), ("aprem",), ("apres", "dejeuner"), ("apres", "manger"))
 _EARLIEST = (("plus", "tot"), ("au", "plus", "vite"), ("plus", "vite"), ("le", "premier", "creneau"))
 _LATEST = (("plus", "tard"), ("le", "dernier"), ("la", "derniere"), ("dernier", "creneau"))
 #: Hours before this, in an answer, may mean the afternoon ("2 heures" for 14h).
 _AFTERNOON_BEFORE = 8
+#: Where the morning ends, for "le matin" and "l'apres-midi".
+_NOON = 12
 #: A wished hour with no slot exactly then designates the slots this close to it.
 _NEAR_MINUTES = 10
 
@@ -52,10 +56,13 @@ class SlotWish:
     at: time | None = None
     earliest: bool = False
     latest: bool = False
+    half_day: str | None = None
+    """"am" ("le matin") or "pm" ("l'apres-midi")."""
 
     @property
     def says_something(self) -> bool:
-        return any(v is not None for v in (self.weekday, self.day, self.day_of_month, self.at)) or self.earliest or self.latest
+        fields = (self.weekday, self.day, self.day_of_month, self.at, self.half_day)
+        return any(v is not None for v in fields) or self.earliest or self.latest
 
 
 def read_wish(text: str, *, today: date) -> SlotWish:
@@ -73,10 +80,25 @@ def read_wish(text: str, *, today: date) -> SlotWish:
         numbers = [int(w.removesuffix("er")) for w in without_time.split() if re.fullmatch(r"\d{1,2}(er)?", w)]
         if len(numbers) == 1 and 1 <= numbers[0] <= 31 and (weekday is not None or at is not None):
             day_of_month = numbers[0]  # "le jeudi 3 a 9h", "mardi 1er"
-    words_set = words
-    earliest = any(_contains(words_set, p) for p in _EARLIEST)
-    latest = any(_contains(words_set, p) for p in _LATEST)
-    return SlotWish(weekday=weekday, day=day, day_of_month=day_of_month, at=at, earliest=earliest, latest=latest)
+    earliest = any(_contains(words, p) for p in _EARLIEST)
+    latest = any(_contains(words, p) for p in _LATEST)
+    return SlotWish(
+        weekday=weekday, day=day, day_of_month=day_of_month, at=at, earliest=earliest, latest=latest,
+        half_day=_read_half_day(words) if at is None else None,
+    )  # fmt: skip
+
+
+def names_day_or_time(text: str) -> bool:
+    """Whether an answer speaks of a day or a time ("non je prefere le matin"), whatever today is."""
+    return read_wish(text, today=date(2000, 1, 1)).says_something
+
+
+def _read_half_day(words: Sequence[str]) -> str | None:
+    afternoon = any(_contains(words, p) for p in _AFTERNOON)
+    morning = any(w in _MORNING for w in words)
+    if afternoon == morning:
+        return None
+    return "pm" if afternoon else "am"
 
 
 def wished_offer(text: str, offers: Sequence[datetime], *, tz: ZoneInfo, today: date) -> int | None:
@@ -96,7 +118,7 @@ def fitting(wish: SlotWish, starts: Sequence[datetime], *, tz: ZoneInfo) -> list
     local = [start.astimezone(tz) for start in starts]
     order = sorted(range(len(local)), key=lambda i: local[i])
     if wish.earliest or wish.latest:
-        if wish.at is not None or wish.day is not None or wish.weekday is not None or not order:
+        if wish.at is not None or wish.day is not None or wish.weekday is not None or wish.half_day or not order:
             return []  # "le plus tot jeudi": keep it simple, ask for the number
         return [order[0] if wish.earliest else order[-1]]
     on_day = [i for i in order if _on_day(wish, local[i])]
@@ -107,6 +129,8 @@ def fitting(wish: SlotWish, starts: Sequence[datetime], *, tz: ZoneInfo) -> list
 
 
 def _on_day(wish: SlotWish, start: datetime) -> bool:
+    if wish.half_day is not None and (start.hour < _NOON) != (wish.half_day == "am"):
+        return False
     if wish.weekday is not None and start.weekday() != wish.weekday:
         return False
     if wish.day is not None and start.date() != wish.day:

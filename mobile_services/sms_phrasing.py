@@ -48,7 +48,8 @@ _TRAILING = (
     ("de", "votre", "aide"), ("pour", "votre", "aide"), ("d", "avance"), ("par", "avance"), ("desole",),
     ("desolee",), ("au", "revoir"), ("bonne", "fin", "de", "journee"), ("a", "vous", "aussi"), ("a", "vous"),
     ("encore", "merci"), ("bien", "a", "vous"), ("salutations",), ("bisous",), ("si", "c", "est", "possible"),
-    ("si", "ca", "vous", "va"), ("si", "vous", "voulez"), ("si", "vous", "pouvez"),
+    ("si", "ca", "vous", "va"), ("si", "vous", "voulez"), ("si", "vous", "pouvez"), ("a", "demain"),
+    *(("a", day) for day in ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi")),  # "merci, a jeudi"
 )  # fmt: skip
 # Words typed without their apostrophe ("cest", "jai"), as they read once split.
 _ELISIONS = {

@@ -53,6 +53,10 @@ K = IntentKind
         ("👍", Intent(K.YES)),
         ("👍🏽", Intent(K.YES)),
         ("✔️", Intent(K.YES)),
+        # a no that says when instead: read as a wish by the slot question
+        ("non je prefere le matin", Intent(K.TEXT, text="non je prefere le matin")),
+        ("oui mais mardi", Intent(K.TEXT, text="oui mais mardi")),
+        ("merci beaucoup, a jeudi", Intent(K.THANKS)),
         # opt-out Twilio does not read (it only reads the bare word): ours, acknowledged
         ("stop merci", Intent(K.OPT_OUT)),
         ("Arrêt svp", Intent(K.OPT_OUT)),

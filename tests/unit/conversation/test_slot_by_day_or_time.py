@@ -73,3 +73,21 @@ def test_while_confirming_another_time_among_the_offers(chat: Chat) -> None:
     chat("RDV Guéret")
     chat("1")
     assert chat("non plutot a 10h").messages[0].startswith("Confirmer le RDV d'accompagnement du mar. 1er déc. à 10h")
+
+
+def test_the_afternoon_instead_of_the_morning(chat: Chat, afternoon_at_gueret: None) -> None:
+    chat("RDV Guéret")
+    assert chat("non je prefere l'apres midi").messages == (
+        "Créneaux à Guéret :\n1) ven. 4 déc. 14h\n2) ven. 4 déc. 14h30\nRépondez 1 ou 2",
+    )
+
+
+def test_a_service_the_one_sms_list_had_no_room_for_can_be_named(chat: Chat, engine: Engine, valley: Valley) -> None:
+    chat("RDV Châtel-Guyon")  # 1) CAF 2) Impots 3) Aide numérique 4) Autre demande
+    with Session(engine) as session:  # what the list could not show stays nameable: drop "Impots" from the list
+        row = session.exec(select(t.Conversation).where(t.Conversation.phone == RESIDENT)).one()
+        row.context = {**row.context, "services": [s for s in row.context["services"] if s["code"] != "impots"]}
+        session.add(row)
+        session.commit()
+    chat("c'est pour ma declaration d'impots")
+    assert chat("1").messages[0].startswith("Confirmer le RDV Impots du jeu. 3 déc. à 9h")

@@ -56,6 +56,10 @@ def test_one_offer_on_a_thursday(text: str, index: int | None) -> None:
         ("10h", None),  # two at 10h
         ("mercredi 10h", 1),
         ("demain", None),  # Tuesday 24 November: nothing offered then
+        ("mercredi apres midi", 2),
+        ("mercredi matin", 1),
+        ("l'aprem", 2),
+        ("le matin", None),  # Tuesday and Wednesday mornings
     ],
 )
 def test_offers_on_several_days(text: str, index: int | None) -> None:
