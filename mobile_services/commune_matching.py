@@ -35,6 +35,7 @@ __all__ = [
     "Matches",
     "match_communes",
     "normalise",
+    "sounds_like",
 ]
 
 MatchKind = Literal["exact", "postcode", "fuzzy"]
@@ -214,8 +215,38 @@ def _by_name(words: Sequence[str], index: Sequence[_Indexed], limit: int) -> Mat
         )
         if score >= FUZZY_THRESHOLD:
             scored.append(_match(item, score, "fuzzy"))
+    if not scored and len(words) <= 4 and len(compact) >= 4:
+        sound = sounds_like(joined)
+        scored = [_match(item, SOUND_SCORE, "fuzzy") for item in index if sounds_like(item.joined) == sound]
     scored.sort(key=lambda m: (-m.score, _sort_name(m.name)))
     return Matches(tuple(scored[:limit]))
+
+
+# How French sounds, roughly, for residents who write a name as they hear it ("crok" for
+# Crocq, "sinte fere" for Sainte-Feyre): spellings of one sound become one letter. No
+# maintained library has a French phonetic key (the English ones read "gu" and "ch"
+# the English way), so these few rules are ours; they only add a candidate when the
+# spelling itself matches nothing, and at a score that never beats a real match.
+_SOUNDS = tuple(
+    (re.compile(pattern), replacement)
+    for pattern, replacement in (
+        (r"ph", "f"), (r"sch", "x"), (r"ch", "x"), (r"(ck|cq|qu|q|k)", "k"), (r"c(?=[eiy])", "s"), (r"c", "k"),
+        (r"gu(?=[eiy])", "G"), (r"g(?=[eiy])", "j"), (r"(eau|au)", "o"),
+        (r"(ain|ein|in|im|un)(?![aeiou])", "I"), (r"(an|en|am|em)(?![aeiou])", "A"), (r"(on|om)(?![aeiou])", "O"),
+        (r"(ai|ei|ey|ay)", "e"), (r"y", "i"), (r"(?<=[aeiou])s(?=[aeiou])", "z"), (r"h", ""), (r"w", "v"),
+        (r"(er|ez|et)$", "e"), (r"(?<=.)[stdxp]$", ""), (r"(?<=.)e$", ""), (r"(.)\1+", r"\1"),
+    )
+)  # fmt: skip
+#: Score of a candidate found by sound only: kept (above FUZZY_THRESHOLD), below any spelling match.
+SOUND_SCORE = 82.0
+
+
+def sounds_like(text: str) -> str:
+    """A rough French phonetic key of a normalised name: "crocq", "crok" and "croc" all give "krok"."""
+    key = text.replace(" ", "")
+    for pattern, replacement in _SOUNDS:
+        key = pattern.sub(replacement, key)
+    return key
 
 
 def _match(item: _Indexed, score: float, kind: MatchKind) -> CommuneMatch:
