@@ -24,6 +24,9 @@ States (``Conversation.state``) and what moves them::
     idle --ANNULER with several bookings--> choosing_cancellation --number--> idle
 
 Commands valid in every state: AIDE, MES RDV, ANNULER [n], RDV, STOP/ARRET, START.
+Residents rarely send bare keywords: whole sentences are read too (`sms_phrasing`:
+« oui je veux bien merci », « le deuxieme », « je ne pourrai pas venir »; `slot_wishes`:
+« jeudi a 10h »), measured on a phrasing corpus (`python -m benchmarks.sms_phrasing`).
 A dialogue left silent for ``settings.conversation_timeout_minutes`` expires:
 the next message is told so (conversation_expired) and then handled afresh.
 
