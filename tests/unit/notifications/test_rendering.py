@@ -290,6 +290,8 @@ def test_long_dates_for_calendars() -> None:
         ("Abcdefghijklmnop", 8, "Abcdefg."),
         ("Châtel-Guyon", 12, "Chatel-Guyon"),  # transliterated before measuring
         ("Saint-Remy-en-Bouzemont", 12, "Saint-Remy."),
+        ("votre smartphone chargé et son code de déverrouillage", 45, "votre smartphone chargé et son code."),
+        ("carte Vitale et attestation de droits", 30, "carte Vitale et attestation."),
     ],
 )
 def test_clip_shortens_to_a_septet_budget(value: str, limit: int, expected: str) -> None:
