@@ -591,14 +591,14 @@ class Dialogue:
         """The service question, unless one service only is offered or the message named it ("pour la caf")."""
         services = booking.services_offered(self.session, commune_id=commune_id, now=self.now, settings=self.settings)
         if len(services) < 2:
-            return self._offer_slots(commune_id, commune_name, None)
+            return self._when_said(self._offer_slots(commune_id, commune_name, None), said)
         offered = [
             {"id": s.id, "label": _short(s.short_label or s.label), "code": s.code, "full_label": s.label}
             for s in services
         ]
         named = _service_in_request(said, offered)
         if named is not None:
-            return self._offer_slots(commune_id, commune_name, int(named["id"]))
+            return self._when_said(self._offer_slots(commune_id, commune_name, int(named["id"])), said)
         listed = offered[:MAX_SERVICES_LISTED]
         body = self._service_question(listed)
         while count_segments(body).segments > 1 and len(listed) > 1:
@@ -608,6 +608,18 @@ class Dialogue:
         # the resident may still name ("c'est pour ma retraite").
         context = {"commune_id": commune_id, "commune_name": commune_name, "services": listed, "offered": offered}
         return _Outcome([body], State.CHOOSING_SERVICE, context)
+
+    def _when_said(self, offer: _Outcome, said: str) -> _Outcome:
+        """A first message that also said when ("... a Gueret mardi a 10h"): straight to that slot.
+
+        Only when the offer stands and the day or time fits exactly one free slot near the
+        resident; otherwise the offer as it is (a list, never a "not offered" reply to a
+        question that was not asked).
+        """
+        if offer.state is not State.CHOOSING_SLOT or not said or not names_day_or_time(said):
+            return offer
+        found = self._free_slots_wished(said, offer.context)
+        return self._offer_wished(offer.context, found) if found else offer
 
     def _service_question(self, listed: list[dict[str, Any]]) -> str:
         return self.render("service_choice", services=[s["label"] for s in listed] + [OTHER_SERVICE_LABEL])
@@ -656,26 +668,36 @@ class Dialogue:
         for confirmation, several are offered, none gets slot_not_offered (the offers
         stand). None when the answer names no day or time.
         """
-        if intent.kind is not IntentKind.TEXT or "commune_id" not in context:
+        if intent.kind is not IntentKind.TEXT:
             return None
-        tz = self.settings.tz
-        wish = read_wish(intent.text, today=self.now.astimezone(tz).date())
-        if not wish.says_something:
+        found = self._free_slots_wished(intent.text, context)
+        if found is None:
             return None
-        commune_id, commune_name = int(context["commune_id"]), str(context["commune_name"])
-        service_id = context.get("service_id")
-        free = booking.free_slots(
-            self.session, commune_id=commune_id, now=self.now, settings=self.settings,
-            service_id=service_id, limit=WISHED_SLOTS_SEARCHED,
-        )  # fmt: skip
-        found = fitting(wish, [slot.start_at for slot in free], tz=tz) or []
         offers = context.get("offers", [])
         if not found:
             body = self.render("slot_not_offered", choices=max(1, len(offers)))
             state = State.CHOOSING_SLOT if offers else State.IDLE
             return _Outcome([body], state, context if offers else {})
-        outcome = self._offer(commune_id, commune_name, service_id, [free[i] for i in found])
-        if len(outcome.context["offers"]) == 1:  # only one fits: straight to the confirmation
+        return self._offer_wished(context, found)
+
+    def _free_slots_wished(self, text: str, context: dict[str, Any]) -> list[booking.FreeSlot] | None:
+        """The free slots near the resident that fit the day or time in ``text``; None if it names none."""
+        if "commune_id" not in context:
+            return None
+        tz = self.settings.tz
+        wish = read_wish(text, today=self.now.astimezone(tz).date())
+        if not wish.says_something:
+            return None
+        free = booking.free_slots(
+            self.session, commune_id=int(context["commune_id"]), now=self.now, settings=self.settings,
+            service_id=context.get("service_id"), limit=WISHED_SLOTS_SEARCHED,
+        )  # fmt: skip
+        return [free[i] for i in fitting(wish, [slot.start_at for slot in free], tz=tz) or []]
+
+    def _offer_wished(self, context: dict[str, Any], found: Sequence[booking.FreeSlot]) -> _Outcome:
+        """Slots that fit what the resident asked for: one is asked for confirmation, several offered."""
+        outcome = self._offer(int(context["commune_id"]), str(context["commune_name"]), context.get("service_id"), found)
+        if len(outcome.context["offers"]) == 1:
             return self._confirm_question(outcome.context, outcome.context["offers"][0])
         return outcome
 
