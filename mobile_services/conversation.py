@@ -593,7 +593,7 @@ class Dialogue:
         if len(services) < 2:
             return self._when_said(self._offer_slots(commune_id, commune_name, None), said)
         offered = [
-            {"id": s.id, "label": _short(s.short_label or s.label), "code": s.code, "full_label": s.label}
+            {"id": s.id, "label": _short(s.short_label or s.label), "code": s.code}
             for s in services
         ]
         named = _service_in_request(said, offered)
@@ -928,22 +928,15 @@ def _service_named(text: str, services: Sequence[dict[str, Any]]) -> dict[str, A
         if wanted and normalise(service["label"]).startswith(wanted) and len(wanted) >= 3:
             return service
     words = phrasing.strip_courtesy(wanted.split())
-    # First what the service is called (its short label, residents' words for it), then
-    # the words of its long label: "retraite" is the Retraite service, not MSA's
-    # "sante, famille, retraite...".
-    for labels in (lambda s: (s["label"],), lambda s: (s.get("full_label", s["label"]),)):
-        named = [
-            service
-            for service in services
-            if any(
-                phrasing.names_phrase(words, phrase)
-                for label in labels(service)
-                for phrase in phrasing.service_words(service.get("code"), label)
-            )
-        ]
-        if named:
-            return named[0] if len(named) == 1 else None
-    return None
+    # What the service is called (its short label) and residents' words for it, never the
+    # words of its long label: "retraite" is the Retraite service, not MSA's "sante,
+    # famille, retraite...", and "passe" is no "mots de passe" workshop.
+    named = [
+        service
+        for service in services
+        if any(phrasing.names_phrase(words, phrase) for phrase in phrasing.service_words(service.get("code"), service["label"]))
+    ]
+    return named[0] if len(named) == 1 else None
 
 
 def _service_in_request(said: str, services: Sequence[dict[str, Any]]) -> dict[str, Any] | None:

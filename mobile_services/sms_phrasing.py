@@ -27,6 +27,7 @@ __all__ = [
     "mentions_cancel",
     "means_no",
     "means_yes",
+    "names_phrase",
     "service_words",
     "split_elisions",
     "strip_courtesy",
@@ -281,8 +282,12 @@ def names_phrase(words: Sequence[str], phrase: str) -> bool:
         return _contains(words, wanted)
     target = wanted[0]
     for word in words:
-        if word == target or (len(target) >= 4 and len(word) >= 4 and (target.startswith(word) or word.startswith(target))):
+        if word == target:
             return True
+        if len(target) >= 4 and word.startswith(target) and word[len(target) :] in ("s", "x", "e"):
+            return True  # "impots" for "impot", not "courses" for "cours"
+        if len(word) >= 5 and target.startswith(word) and len(word) >= 0.6 * len(target):
+            return True  # "allocat" for "allocations", not "passe" for "passeport"
         if len(word) >= 5 and len(target) >= 5 and fuzz.ratio(word, target) >= 85:
             return True
     return False

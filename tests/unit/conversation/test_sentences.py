@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mobile_services.conversation import Intent, IntentKind, parse_intent
+from mobile_services.sms_phrasing import names_phrase
 
 K = IntentKind
 
@@ -89,3 +90,19 @@ def test_merci_alone_is_still_thanks_and_bonjour_still_starts_a_booking() -> Non
     assert parse_intent("merci pour tout").kind is K.THANKS
     assert parse_intent("Bonjour madame").kind is K.TEXT  # idle: asks the commune (no commune named)
     assert parse_intent("bonjour").kind is K.BOOK
+
+
+@pytest.mark.parametrize(
+    ("words", "phrase", "named"),
+    [
+        ("c est pour mes impots", "impot", True),  # plural
+        ("les allocat", "allocations", True),  # a long start of the word
+        ("pour ma declaraton", "declaration", True),  # a typo in a long word
+        ("le bus passe quand", "passeport", False),  # "passe" is not "passeport"
+        ("je fais mes courses", "cours", False),
+        ("pour la carte grise", "carte grise", True),
+        ("pour la carte vitale", "carte grise", False),
+    ],
+)
+def test_a_service_is_named_by_whole_words_not_their_starts(words: str, phrase: str, named: bool) -> None:
+    assert names_phrase(words.split(), phrase) is named
