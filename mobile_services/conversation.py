@@ -257,7 +257,7 @@ def _sentence_intent(words: list[str], raw: str) -> Intent:
     if key in _TWILIO_STOP or key in _FRENCH_STOP:
         return Intent(IntentKind.OPT_OUT)
     for keywords, kind in ((_HELP, IntentKind.HELP), (_MY_BOOKINGS, IntentKind.MY_BOOKINGS), (_BOOK, IntentKind.BOOK),
-                           (_YES, IntentKind.YES), (_NO, IntentKind.NO)):  # fmt: skip
+                           (_YES, IntentKind.YES), (_NO, IntentKind.NO), (_THANKS, IntentKind.THANKS)):  # fmt: skip
         if key in keywords:
             return Intent(kind)
     if phrasing.mentions_cancel(core):
@@ -923,7 +923,7 @@ def _service_named(text: str, services: Sequence[dict[str, Any]]) -> dict[str, A
 
     Only a sentence that names exactly one of the listed services chooses it.
     """
-    wanted = normalise(text)
+    wanted = " ".join(phrasing.join_initials(normalise(text).split()))  # "C.A.F." -> "caf"
     for service in services:
         if wanted and normalise(service["label"]).startswith(wanted) and len(wanted) >= 3:
             return service

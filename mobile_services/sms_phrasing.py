@@ -29,6 +29,7 @@ __all__ = [
     "means_yes",
     "names_phrase",
     "service_words",
+    "join_initials",
     "split_elisions",
     "strip_courtesy",
     "thanks",
@@ -73,7 +74,8 @@ _AROUND_CHOICE = frozenset(
     {"le", "la", "l", "n", "no", "num", "numero", "choix", "option", "je", "prends", "prend", "choisis",
      "choisi", "veux", "voudrais", "voudrai", "c", "est", "ce", "sera", "celui", "celle", "creneau",
      "rdv", "rendez", "vous", "service", "oui", "non", "ok", "alors", "donc", "pour", "moi", "bien",
-     "mettez", "reponse", "reponds", "mais"}
+     "mettez", "reponse", "reponds", "mais", "prefere", "preferes", "prefererais", "plutot", "prendrai",
+     "prendrais", "choisirais", "mets", "met", "plus", "tot", "tard"}
 )  # fmt: skip
 
 _YES_WORDS = frozenset(
@@ -100,6 +102,7 @@ _CANCEL_STEMS = ("annul", "anul", "decommand", "desist")
 _COMING = frozenset({"venir", "viendrai", "viendrais", "viens", "present", "presente", "rendez", "rdv"})
 _CANNOT = frozenset({"peux", "peut", "pourrai", "pourrais", "pourra", "pourrons", "viendrai", "viendrais", "serai", "sera"})
 
+_AWAY = frozenset({"empechement", "empeche", "empechee", "absent", "absente", "indisponible", "indispo"})
 _APPOINTMENT = frozenset({"rdv", "rendezvous", "rendevous", "rendevou", "rendezvou", "rdz", "rv"})
 _WANT = frozenset(
     {"voudrais", "voudrai", "voudrait", "veux", "veut", "souhaite", "souhaiterais", "souhaiterai", "besoin",
@@ -159,8 +162,25 @@ _NUMBER_WORDS = frozenset(
 
 
 def split_elisions(words: Sequence[str]) -> list[str]:
-    """ "cest bon" -> "c est bon", "jai" -> "j ai": apostrophes residents leave out."""
-    return [part for word in words for part in _ELISIONS.get(word, (word,))]
+    """ "cest bon" -> "c est bon", "jai" -> "j ai": apostrophes residents leave out; "c a f"
+    (typed "C.A.F.") -> "caf"."""
+    split = [part for word in words for part in _ELISIONS.get(word, (word,))]
+    return join_initials(split)
+
+
+def join_initials(words: Sequence[str]) -> list[str]:
+    """Three or more single letters in a row are an acronym typed with dots: "c a f" -> "caf"."""
+    joined: list[str] = []
+    run: list[str] = []
+    for word in [*words, ""]:
+        if len(word) == 1 and word.isalpha():
+            run.append(word)
+            continue
+        joined.extend(["".join(run)] if len(run) >= 3 else run)
+        run = []
+        if word:
+            joined.append(word)
+    return joined
 
 
 def strip_courtesy(words: Sequence[str]) -> list[str]:
@@ -238,13 +258,15 @@ def mentions_cancel(words: Sequence[str]) -> bool:
 
 
 def cannot_come(words: Sequence[str]) -> bool:
-    """ "je ne pourrai pas venir", "je ne viendrai pas", "empechement"."""
-    if "empechement" in words or _contains(words, ("serai", "pas", "la")):
+    """ "je ne pourrai pas venir", "je ne peux plus venir", "je serai absente", "empechement"."""
+    if any(w in _AWAY for w in words) and not any(w in ("pas", "plus", "jamais") for w in words):
         return True
-    if "pas" not in words:
+    if _contains(words, ("serai", "pas", "la")) or _contains(words, ("serais", "pas", "la")):
+        return True
+    negation = next((i for i, w in enumerate(words) if w in ("pas", "plus")), None)
+    if negation is None:
         return False
-    after = words[words.index("pas") + 1 :] if "pas" in words else []
-    before = words[: words.index("pas")]
+    before, after = words[:negation], words[negation + 1 :]
     return (any(w in _CANNOT for w in before) and any(w in _COMING for w in after)) or "viendrai" in before
 
 
@@ -254,8 +276,12 @@ def _mentions_appointment(words: Sequence[str]) -> bool:
 
 
 def asks_my_bookings(words: Sequence[str]) -> bool:
-    """ "c'est quand mon rendez-vous ?", "j'ai oublie l'heure de mon rdv"."""
-    if not _mentions_appointment(words) or any(w in _WANT for w in words):
+    """ "c'est quand mon rendez-vous ?", "j'ai oublie l'heure de mon rdv", "c'est a quelle heure deja ?"."""
+    if any(w in _WANT for w in words):
+        return False
+    if "deja" in words and any(_contains(words, p) for p in (("quelle", "heure"), ("quel", "jour"), ("quelle", "date"))):
+        return True  # "deja": a date once given, so the appointment is implied
+    if not _mentions_appointment(words):
         return False
     if any(w in _WHEN for w in words) or (len(words) <= 4 and any(w in ("mon", "mes") for w in words)):
         return True

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mobile_services.conversation import Intent, IntentKind, parse_intent
-from mobile_services.sms_phrasing import names_phrase
+from mobile_services.sms_phrasing import join_initials, names_phrase
 
 K = IntentKind
 
@@ -58,6 +58,11 @@ K = IntentKind
         ("non je prefere le matin", Intent(K.TEXT, text="non je prefere le matin")),
         ("oui mais mardi", Intent(K.TEXT, text="oui mais mardi")),
         ("merci beaucoup, a jeudi", Intent(K.THANKS)),
+        ("Bien reçu merci", Intent(K.THANKS)),
+        ("je prefere le 3", Intent(K.NUMBER, number=3)),
+        ("je ne peux plus venir", Intent(K.CANT_COME)),
+        ("je serais absente jeudi", Intent(K.CANT_COME)),
+        ("C'est à quelle heure déjà ?", Intent(K.MY_BOOKINGS)),
         # opt-out Twilio does not read (it only reads the bare word): ours, acknowledged
         ("stop merci", Intent(K.OPT_OUT)),
         ("Arrêt svp", Intent(K.OPT_OUT)),
@@ -106,3 +111,11 @@ def test_merci_alone_is_still_thanks_and_bonjour_still_starts_a_booking() -> Non
 )
 def test_a_service_is_named_by_whole_words_not_their_starts(words: str, phrase: str, named: bool) -> None:
     assert names_phrase(words.split(), phrase) is named
+
+
+@pytest.mark.parametrize(
+    ("words", "joined"),
+    [("la c a f", "la caf"), ("m s a svp", "msa svp"), ("c est a", "c est a"), ("j ai", "j ai")],
+)
+def test_acronyms_typed_with_dots_are_one_word(words: str, joined: str) -> None:
+    assert " ".join(join_initials(words.split())) == joined
