@@ -22,6 +22,8 @@ States (``Conversation.state``) and what moves them::
     (a published plan cancels a booked stop and a seat is held nearby:
      await_hold_answer puts the dialogue in confirming on that seat; NON frees it)
     idle --ANNULER with several bookings--> choosing_cancellation --number--> idle
+    idle --"je ne pourrai pas venir" (one booking)--> confirming_cancellation --OUI--> idle (cancelled)
+                                                                             \\-NON--> idle (kept, listed)
 
 Commands valid in every state: AIDE, MES RDV, ANNULER [n], RDV, STOP/ARRET, START.
 Residents rarely send bare keywords: whole sentences are read too (`sms_phrasing`:
@@ -110,6 +112,7 @@ class State(StrEnum):
     CHOOSING_SLOT = "choosing_slot"
     CONFIRMING = "confirming"
     CHOOSING_CANCELLATION = "choosing_cancellation"
+    CONFIRMING_CANCELLATION = "confirming_cancellation"
 
 
 # --------------------------------------------------------------------------- the bus command
@@ -445,7 +448,7 @@ class Dialogue:
         if kind is IntentKind.CANT_COME:
             if state is State.CONFIRMING:  # answering "Confirmer le RDV ... ?": not this one
                 return self._confirming(Intent(IntentKind.NO), context, resident)
-            return self._cancel(None)
+            return self._cancel(None, ask=True)
         if kind is IntentKind.BOOK:
             return self._start_booking(intent.text, resident)
         handler = {
@@ -456,6 +459,7 @@ class Dialogue:
             State.CHOOSING_SLOT: self._choosing_slot,
             State.CONFIRMING: self._confirming,
             State.CHOOSING_CANCELLATION: self._choosing_cancellation,
+            State.CONFIRMING_CANCELLATION: self._confirming_cancellation,
         }[state]
         return handler(intent, context, resident)
 
@@ -530,6 +534,14 @@ class Dialogue:
                 return elsewhere
         switched = self._switch_commune(intent)
         return switched or self._unknown("OUI", State.CONFIRMING, context)
+
+    def _confirming_cancellation(self, intent: Intent, context: dict[str, Any], resident: t.Resident | None) -> _Outcome:
+        """After cancel_question: OUI cancels, NON keeps it (and lists it, to reassure); anything else is read afresh."""
+        if intent.kind is IntentKind.YES:
+            return self._cancel_booking(int(context["booking_id"]))
+        if intent.kind in (IntentKind.NO, IntentKind.THANKS):
+            return self._my_bookings()
+        return self._idle(intent, {}, resident)
 
     def _choosing_cancellation(self, intent: Intent, context: dict[str, Any], resident: t.Resident | None) -> _Outcome:
         booking_ids: list[int] = context.get("bookings", [])
@@ -761,12 +773,14 @@ class Dialogue:
         upcoming = self._upcoming()
         return _Outcome([self.render("my_bookings", bookings=_listed(upcoming), more=len(upcoming) - len(_listed(upcoming)))])
 
-    def _cancel(self, number: int | None) -> _Outcome:
+    def _cancel(self, number: int | None, *, ask: bool = False) -> _Outcome:
         """ANNULER cancels at once when it is clear which booking is meant, else asks which.
 
         Clear means: one upcoming booking, or a number ("ANNULER 2") in the order MES RDV
         lists them. The reminders end with "Pour annuler, répondez ANNULER", so that
-        single word must be enough.
+        single word must be enough. ``ask``: the resident did not write ANNULER but that
+        they cannot come, which is read from a sentence: their one booking is cancelled
+        only once they confirm (cancel_question), a wrong reading must not lose it.
         """
         upcoming = self._upcoming()
         if not upcoming:
@@ -774,6 +788,10 @@ class Dialogue:
         if number is not None and 1 <= number <= len(upcoming):
             return self._cancel_booking(upcoming[number - 1].booking_id)
         if len(upcoming) == 1 and number is None:
+            if ask:
+                only = upcoming[0]
+                body = self.render("cancel_question", start=only.start_at, commune=only.commune_name)
+                return _Outcome([body], State.CONFIRMING_CANCELLATION, {"booking_id": only.booking_id})
             return self._cancel_booking(upcoming[0].booking_id)
         listed = _listed(upcoming)
         body = self.render("cancel_choice", bookings=listed, more=len(upcoming) - len(listed))

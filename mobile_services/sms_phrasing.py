@@ -102,6 +102,10 @@ _CANCEL_STEMS = ("annul", "anul", "decommand", "desist")
 _COMING = frozenset({"venir", "viendrai", "viendrais", "viens", "present", "presente", "rendez", "rdv"})
 _CANNOT = frozenset({"peux", "peut", "pourrai", "pourrais", "pourra", "pourrons", "viendrai", "viendrais", "serai", "sera"})
 
+_SOMEONE_ELSE = frozenset(
+    {"il", "elle", "ils", "elles", "fille", "fils", "mari", "femme", "epoux", "epouse", "voisin", "voisine", "mere",
+     "pere", "frere", "soeur", "ami", "amie", "conseiller", "conseillere", "bus", "chauffeur", "taxi"}
+)  # fmt: skip
 _AWAY = frozenset({"empechement", "empeche", "empechee", "absent", "absente", "indisponible", "indispo"})
 _APPOINTMENT = frozenset({"rdv", "rendezvous", "rendevous", "rendevou", "rendezvou", "rdz", "rv"})
 _WANT = frozenset(
@@ -258,7 +262,12 @@ def mentions_cancel(words: Sequence[str]) -> bool:
 
 
 def cannot_come(words: Sequence[str]) -> bool:
-    """ "je ne pourrai pas venir", "je ne peux plus venir", "je serai absente", "empechement"."""
+    """ "je ne pourrai pas venir", "je ne peux plus venir", "je serai absente", "empechement".
+
+    Never about someone else ("ma fille ne pourra pas venir me chercher").
+    """
+    if any(w in _SOMEONE_ELSE for w in words):
+        return False
     if any(w in _AWAY for w in words) and not any(w in ("pas", "plus", "jamais") for w in words):
         return True
     if _contains(words, ("serai", "pas", "la")) or _contains(words, ("serais", "pas", "la")):

@@ -68,6 +68,7 @@ LONGEST_FIELDS: dict[str, dict[str, Any]] = {
         ],
         more=12,
     ),
+    "cancel_question": dict(start=LONGEST_START, commune=LONGEST_COMMUNE),
     "cancellation_ack": dict(start=LONGEST_START, commune=LONGEST_COMMUNE),
     "commune_choice": dict(communes=LONG_COMMUNES),
     "confirm_question": dict(service=LONGEST_SERVICE, start=LONGEST_START, commune=LONGEST_COMMUNE),
