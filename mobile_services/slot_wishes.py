@@ -108,7 +108,7 @@ def wished_offer(text: str, offers: Sequence[datetime], *, tz: ZoneInfo, today: 
 
 
 def fitting(wish: SlotWish, starts: Sequence[datetime], *, tz: ZoneInfo) -> list[int] | None:
-    """Indexes of the slots that fit the wish, in time order; None when the wish says nothing.
+    """Indexes of the slots that fit the wish, in the order given; None when the wish says nothing.
 
     An hour matches exactly, else the slots within `_NEAR_MINUTES` of it ("10h" for a
     planned 9h57): planned stops do not always start on the hour.
@@ -121,7 +121,7 @@ def fitting(wish: SlotWish, starts: Sequence[datetime], *, tz: ZoneInfo) -> list
         if wish.at is not None or wish.day is not None or wish.weekday is not None or wish.half_day or not order:
             return []  # "le plus tot jeudi": keep it simple, ask for the number
         return [order[0] if wish.earliest else order[-1]]
-    on_day = [i for i in order if _on_day(wish, local[i])]
+    on_day = [i for i in range(len(local)) if _on_day(wish, local[i])]  # the caller's order: own commune first
     if wish.at is None:
         return on_day
     exact = [i for i in on_day if _minutes_from(wish.at, local[i]) == 0]

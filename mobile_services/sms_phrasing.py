@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from rapidfuzz import fuzz
 from text_to_num import alpha2digit
 
+from mobile_services.commune_matching import normalise
+
 __all__ = [
     "OTHER_SERVICE_PHRASES",
     "asks_my_bookings",
@@ -99,8 +101,11 @@ _NO_PHRASES = (
 )  # fmt: skip
 
 _CANCEL_STEMS = ("annul", "anul", "decommand", "desist")
-_COMING = frozenset({"venir", "viendrai", "viendrais", "viens", "present", "presente", "rendez", "rdv"})
-_CANNOT = frozenset({"peux", "peut", "pourrai", "pourrais", "pourra", "pourrons", "viendrai", "viendrais", "serai", "sera"})
+_COMING = frozenset({"venir", "venire", "viendrai", "viendrais", "viens", "present", "presente", "rendez", "rdv"})
+_CANNOT = frozenset(
+    {"peux", "peut", "peu", "pourrai", "pourrais", "pourai", "pourais", "pourra", "poura", "pourrons", "viendrai",
+     "viendrais", "viendrait", "serai", "sera", "serais"}
+)  # fmt: skip
 
 _SOMEONE_ELSE = frozenset(
     {"il", "elle", "ils", "elles", "fille", "fils", "mari", "femme", "epoux", "epouse", "voisin", "voisine", "mere",
@@ -304,8 +309,6 @@ def wants_booking(words: Sequence[str]) -> bool:
 
 def service_words(code: str | None, label: str) -> tuple[str, ...]:
     """The words and phrases that name one service: its label's distinctive words and what residents call it."""
-    from mobile_services.commune_matching import normalise  # one normalisation for the whole dialogue
-
     own = tuple(w for w in normalise(label).split() if w not in _WEAK_LABEL_WORDS and len(w) >= 3)
     return own + (_SERVICE_WORDS.get(code or "", ()))
 

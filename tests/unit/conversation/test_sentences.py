@@ -61,6 +61,8 @@ K = IntentKind
         ("Bien reçu merci", Intent(K.THANKS)),
         ("je prefere le 3", Intent(K.NUMBER, number=3)),
         ("je ne peux plus venir", Intent(K.CANT_COME)),
+        ("je pourai pas venir", Intent(K.CANT_COME)),
+        ("je peu pas venir", Intent(K.CANT_COME)),
         ("je serais absente jeudi", Intent(K.CANT_COME)),
         ("C'est à quelle heure déjà ?", Intent(K.MY_BOOKINGS)),
         # opt-out Twilio does not read (it only reads the bare word): ours, acknowledged

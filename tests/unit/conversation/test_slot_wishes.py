@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from mobile_services.slot_wishes import SlotWish, read_wish, wished_offer
+from mobile_services.slot_wishes import SlotWish, fitting, read_wish, wished_offer
 
 PARIS = ZoneInfo("Europe/Paris")
 TODAY = date(2026, 11, 23)  # Monday
@@ -71,3 +71,9 @@ def test_a_wish_reads_each_part() -> None:
         weekday=3, day=date(2026, 12, 3), at=datetime(2026, 1, 1, 14, 30).time()
     )
     assert not read_wish("je ne sais pas", today=TODAY).says_something
+
+
+def test_fitting_slots_keep_the_callers_order() -> None:
+    # free_slots ranks the resident's own commune first: a wish must not reorder by time
+    later_first = [SPREAD[2], SPREAD[0], SPREAD[1]]
+    assert fitting(read_wish("10h", today=TODAY), later_first, tz=PARIS) == [1, 2]
