@@ -34,6 +34,7 @@ _NUMERIC_DATE = re.compile(r"\b(\d{1,2})\s*/\s*(\d{1,2})\b")
 _MONTH_NAMES = (
     "janvier", "fevrier", "mars", "avril", "mai", "juin", "juillet", "aout", "septembre", "octobre", "novembre", "decembre",
 )  # fmt: skip
+_NOT = frozenset({"pas", "sauf", "eviter", "evitez", "jamais"})
 _MORNING = frozenset({"matin", "matinee", "mat"})
 _AFTERNOON = (("apres", "midi"), ("apresmidi",), ("aprem",), ("aprem",), ("apres", "dejeuner"), ("apres", "manger"))
 _EARLIEST = (("plus", "tot"), ("au", "plus", "vite"), ("plus", "vite"), ("le", "premier", "creneau"))
@@ -70,6 +71,8 @@ def read_wish(text: str, *, today: date) -> SlotWish:
     raw = re.sub(r"(\d)\s*[:.]\s*(\d{2})", r"\1h\2", text)  # "9:30", "9.30" -> "9h30"
     raw = _NUMERIC_DATE.sub(_month_spelled, raw)  # "3/12" -> "3 decembre" (normalise drops the slash)
     words = with_digits(strip_courtesy(normalise(raw).split()))
+    if any(w in _NOT for w in words):
+        return SlotWish()  # "pas jeudi", "sauf le matin": what is not wanted is no wish to fulfil
     joined = " ".join(words)
     at = _read_time(joined)
     without_time = _TIME.sub(" ", joined)

@@ -91,3 +91,10 @@ def test_a_service_the_one_sms_list_had_no_room_for_can_be_named(chat: Chat, eng
         session.commit()
     chat("c'est pour ma declaration d'impots")
     assert chat("1").messages[0].startswith("Confirmer le RDV Impots du jeu. 3 déc. à 9h")
+
+
+def test_a_day_not_wanted_is_not_offered(chat: Chat, afternoon_at_gueret: None) -> None:
+    chat("RDV Guéret")
+    chat("1")
+    reply = chat("oui mais pas mardi").messages[0]  # Tuesday is the offer being confirmed
+    assert not reply.startswith(("Créneaux", "Confirmer", "RDV confirmé"))

@@ -38,6 +38,8 @@ SPREAD = [datetime(2026, 12, 1, 9, 0, tzinfo=UTC), datetime(2026, 12, 2, 9, 0, t
         ("mardi 9h", None),  # no Tuesday offered
         ("14h", None),
         ("bonjour madame", None),
+        ("pas jeudi", None),  # what is not wanted is no wish
+        ("oui mais pas a 9h", None),
     ],
 )
 def test_one_offer_on_a_thursday(text: str, index: int | None) -> None:
