@@ -28,8 +28,11 @@ templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templat
 
 
 def french_day(value: datetime, tz: Any) -> str:
-    text = format_datetime(value, "EEEE d MMMM y", tzinfo=tz, locale="fr_FR")
-    return text[:1].upper() + text[1:]
+    """« mardi 1er décembre 2026 » (capitalise it in a template where it starts a sentence)."""
+    day = format_datetime(value, "d", tzinfo=tz, locale="fr_FR")
+    weekday = format_datetime(value, "EEEE", tzinfo=tz, locale="fr_FR")
+    month_year = format_datetime(value, "MMMM y", tzinfo=tz, locale="fr_FR")
+    return f"{weekday} {'1er' if day == '1' else day} {month_year}"
 
 
 def _short_day(value: datetime, tz: Any) -> str:

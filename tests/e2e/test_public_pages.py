@@ -129,14 +129,14 @@ def test_driver_and_counsellor_pages_and_marking_attended(
     clock.set(booked.start_at + timedelta(minutes=5))
 
     page.goto(f"{server.url}/chauffeur/{driver_token}")
-    assert page.locator("h1").inner_text() == "Tournée du Mardi 1 décembre 2026"
+    assert page.locator("h1").inner_text() == "Tournée du mardi 1er décembre 2026"
     assert page.get_by_role("link", name="Naviguer vers Guéret (application GPS)").get_attribute("href", timeout=2000).startswith("geo:")  # type: ignore[union-attr]
     assert page.get_by_role("img", name=re.compile("Carte de la tournée")).count() == 1
     check(page, axe, "driver")
     assert _pages(page.pdf(format="A4")) == 1  # the driver prints the day on one A4 page
 
     page.goto(f"{server.url}/conseiller/{counsellor_token}")
-    assert page.locator("h1").inner_text() == "Mes rendez-vous du Mardi 1 décembre 2026"
+    assert page.locator("h1").inner_text() == "Mes rendez-vous du mardi 1er décembre 2026"
     check(page, axe, "counsellor")
     page.get_by_role("button", name="Venu au rendez-vous de 09h00").click()
     page.wait_for_url("**ok=*")

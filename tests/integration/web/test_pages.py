@@ -37,7 +37,7 @@ def test_the_commune_page_lists_the_next_stops_and_how_to_book(client: TestClien
         session.commit()
     html = _check_page(client.get("/communes/23096"))
     assert "Bus France Services — Guéret" in html
-    assert "Mardi 1 décembre 2026, de 09h00 à 11h00" in html
+    assert "Mardi 1er décembre 2026, de 09h00 à 11h00" in html
     assert "Mairie de Guéret" in html and "Aide numérique" in html
     assert "09 39 00 00 01" in html
     assert f'href="/passages/{valley.visits["Guéret"]}"' in html
@@ -82,7 +82,7 @@ def test_the_driver_page_lists_the_day_in_order_with_navigation_and_a_map(
     bus.handle(BookSlot(phone="+33612345679", slot_id=valley.slots["Guéret"][1]))
     token = token_for(engine, valley, "vehicle", "Bus 1", clock.now())
     html = _check_page(client.get(f"/chauffeur/{token}", params={"jour": "2026-12-01"}, follow_redirects=False))
-    assert "Tournée du Mardi 1 décembre 2026" in html
+    assert "Tournée du mardi 1er décembre 2026" in html
     assert "09h00 – 11h00 : Guéret" in html and "1 place Bonnyaud" in html
     assert "2 rendez-vous pris" in html
     assert 'href="geo:46.171400,1.871700?q=46.171400,1.871700(Mairie%20de%20Gu%C3%A9ret)"' in html

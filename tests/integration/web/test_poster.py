@@ -55,7 +55,7 @@ def test_the_poster_is_one_a4_page_whose_qr_code_opens_the_commune_page(cli: Cli
     assert (round(float(page.mediabox.width)), round(float(page.mediabox.height))) == A4_POINTS
     text = " ".join(page.extract_text().split())
     assert "Guéret" in text and "RDV" in text and "09 39 00 00 01" in text
-    assert "Mardi 1 décembre 2026, de 09h00 à 11h00" in text
+    assert "Mardi 1er décembre 2026, de 09h00 à 11h00" in text
     assert text.count("de 09h00 à 11h00") == 6 and "Mardi 5 janvier 2027" in text and "12 janvier" not in text
     [image] = page.images
     decoded = zxingcpp.read_barcodes(Image.open(BytesIO(image.data)).convert("L"))
