@@ -126,7 +126,15 @@ class Settings(BaseSettings):
     booking_cutoff_minutes: int = Field(60, ge=0, le=7 * 24 * 60)
     conversation_timeout_minutes: int = Field(30, ge=1, le=24 * 60)
     seat_hold_hours: int = Field(24, ge=1, le=7 * 24)
-    dispatch_interval_seconds: int = Field(20, ge=5, le=600)
+    #: outbox dispatch period (15-30 s in production; tests shorten it)
+    dispatch_interval_seconds: int = Field(20, ge=1, le=600)
+    #: a row still "sending" after this long was in flight when its dispatcher died: it
+    #: becomes "unknown"; reconciliation only asks Twilio about rows at least this old
+    outbox_stale_after_seconds: int = Field(120, ge=1, le=24 * 3600)
+    #: period of the reconciliation job that settles "unknown" messages with Twilio
+    reconcile_interval_seconds: int = Field(300, ge=1, le=24 * 3600)
+    #: the two-hours-before reminder is not sent later than this before the appointment
+    reminder_min_lead_minutes: int = Field(15, ge=0, le=24 * 60)
 
     retention_days: int = Field(365, ge=1)
 

@@ -89,6 +89,13 @@ class DispatchDueMessages(Command):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ReconcileUnknownMessages(Command):
+    """Ask the SMS provider what became of messages left ``unknown``, and settle them."""
+
+    limit: int = 200
+
+
+@dataclass(frozen=True, kw_only=True)
 class ReceiveSms(Command):
     """A resident's SMS, as Twilio's inbound webhook delivered it (signature already checked)."""
 

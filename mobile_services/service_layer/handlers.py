@@ -33,12 +33,12 @@ def _jsonable(payload: dict[str, Any]) -> dict[str, Any]:
 
 def command_handlers() -> dict[type[Command], Callable[..., Any]]:
     from mobile_services import conversation
-    from mobile_services.service_layer import booking, dispatch, holds, planning, publishing, retention
+    from mobile_services.service_layer import booking, delivery, dispatch, holds, planning, publishing, retention
 
     return {
         commands.AnonymiseInactiveResidents: retention.anonymise_inactive_residents,
         commands.ReceiveSms: conversation.handle_incoming_sms,
-        commands.RecordDeliveryStatus: booking.record_delivery_status,
+        commands.RecordDeliveryStatus: delivery.record_delivery_status,
         commands.PlanWeek: planning.plan_week,
         commands.PublishPlan: publishing.publish_plan,
         commands.BookSlot: booking.book_slot,
@@ -47,6 +47,7 @@ def command_handlers() -> dict[type[Command], Callable[..., Any]]:
         commands.JoinWaitlist: booking.add_to_waitlist,
         commands.SetOptOut: booking.change_opt_out,
         commands.DispatchDueMessages: dispatch.dispatch_due_messages,
+        commands.ReconcileUnknownMessages: delivery.reconcile_unknown_messages,
     }
 
 
