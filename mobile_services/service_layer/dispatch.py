@@ -152,6 +152,7 @@ def _triage(session: Session, message: t.Message, now: datetime, rules: Messagin
 
 
 def _later_reminder_due(session: Session, message: t.Message, now: datetime) -> bool:
+    """True when this booking's two-hours-before reminder is due and still sendable too."""
     if message.booking_id is None:
         return False
     later = session.exec(
@@ -160,6 +161,7 @@ def _later_reminder_due(session: Session, message: t.Message, now: datetime) -> 
             t.Message.kind == "reminder_hours_before",
             t.Message.status == "pending",
             t.Message.due_at <= now,
+            col(t.Message.expires_at).is_(None) | (col(t.Message.expires_at) > now),
         )
     ).first()
     return later is not None

@@ -79,3 +79,26 @@ def test_retention_forgets_inactive_residents_but_keeps_those_with_a_coming_book
     assert message.recipient is None and "Ahun" not in message.body
     assert inbound.from_phone is None and "ahun" not in inbound.body
     assert conversations == []
+
+
+def test_cron_jobs_fire_once_a_day_outside_02h_03h_across_dst_nights(engine: Engine) -> None:
+    scheduler = BackgroundScheduler()
+    settings = Settings()
+    add_jobs(scheduler, bootstrap(settings, engine=engine, sms=FakeSmsSender(), clock=FixedClock(NOW)), settings, leader_lock(engine))
+    cron_jobs = [job for job in scheduler.get_jobs() if isinstance(job.trigger, CronTrigger)]
+    assert cron_jobs
+    for job in cron_jobs:
+        for night in (datetime(2026, 3, 27, 12, tzinfo=UTC), datetime(2026, 10, 23, 12, tzinfo=UTC)):
+            fires, previous, moment = [], None, night
+            while moment < night + timedelta(days=5):
+                fire = job.trigger.get_next_fire_time(previous, moment)
+                assert fire is not None
+                fires.append(fire.astimezone(settings.tz))
+                previous, moment = fire, fire + timedelta(seconds=1)
+            fires = fires[:-1] if fires[-1] >= night + timedelta(days=5) else fires
+            assert all(not 2 <= fire.hour < 3 for fire in fires), fires
+            assert len({fire.date() for fire in fires}) == len(fires) == 5, f"{job.id}: once a day, DST night included"
+
+
+def test_dispatch_runs_every_15_to_30_seconds_by_default() -> None:
+    assert 15 <= Settings().dispatch_interval_seconds <= 30
