@@ -102,3 +102,38 @@ def test_cron_jobs_fire_once_a_day_outside_02h_03h_across_dst_nights(engine: Eng
 
 def test_dispatch_runs_every_15_to_30_seconds_by_default() -> None:
     assert 15 <= Settings().dispatch_interval_seconds <= 30
+
+
+def test_retention_also_forgets_numbers_that_texted_but_never_booked(engine: Engine) -> None:
+    old, recent = NOW - timedelta(days=400), NOW - timedelta(days=3)
+    stranger, newcomer = "+33633333333", "+33644444444"
+    with session_scope(engine) as session:
+        kept = t.Resident(phone="+33622222222", created_at=old, last_seen_at=recent)
+        session.add(kept)
+        session.flush()
+        session.add_all([
+            t.InboundMessage(message_sid="SM-old-stranger", from_phone=stranger, body="rdv a crocq", reply="Quelle commune ?", received_at=old),
+            t.InboundMessage(message_sid="SM-old-invalid", from_phone=None, body="je suis Jean Dupont", received_at=old),
+            t.InboundMessage(message_sid="SM-new", from_phone=newcomer, body="rdv", received_at=recent),
+            t.InboundMessage(message_sid="SM-old-kept", from_phone=kept.phone, body="ANNULER", received_at=old),
+            t.Conversation(phone=stranger, state="ask_commune", updated_at=old),
+            t.Conversation(phone=newcomer, state="ask_commune", updated_at=recent),
+            t.Message(recipient=stranger, kind="reply", body="Quelle commune ?", idempotency_key="s", due_at=old, status="sent", created_at=old),
+            t.Message(recipient=kept.phone, resident_id=kept.id, kind="confirmation", body="RDV à Crocq", idempotency_key="k", due_at=recent, status="sent", created_at=recent),
+        ])  # fmt: skip
+    bus = bootstrap(Settings(), engine=engine, sms=FakeSmsSender(), clock=FixedClock(NOW))
+    assert bus.handle(commands.AnonymiseInactiveResidents(older_than_days=365)) == 0
+    with Session(engine) as session:
+        inbound = {m.message_sid: (m.from_phone, m.body, m.reply) for m in session.exec(select(t.InboundMessage))}
+        conversations = [c.phone for c in session.exec(select(t.Conversation))]
+        outbox = {m.idempotency_key: (m.recipient, m.body) for m in session.exec(select(t.Message))}
+        residents = [r.phone for r in session.exec(select(t.Resident))]
+    assert inbound == {
+        "SM-old-stranger": (None, "[effacé]", None),
+        "SM-old-invalid": (None, "[effacé]", None),
+        "SM-new": (newcomer, "rdv", None),
+        "SM-old-kept": (None, "[effacé]", None),
+    }
+    assert conversations == [newcomer]
+    assert outbox == {"s": (None, "[effacé]"), "k": ("+33622222222", "RDV à Crocq")}
+    assert residents == ["+33622222222"]
