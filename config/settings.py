@@ -129,7 +129,8 @@ class Settings(BaseSettings):
     #: outbox dispatch period (15-30 s in production; tests shorten it)
     dispatch_interval_seconds: int = Field(20, ge=1, le=600)
     #: a row still "sending" after this long was in flight when its dispatcher died: it
-    #: becomes "unknown"; reconciliation only asks Twilio about rows at least this old
+    #: becomes "unknown"; reconciliation only asks Twilio about rows at least this old.
+    #: Keep it well above the Twilio request timeout (10 s): only tests shorten it
     outbox_stale_after_seconds: int = Field(120, ge=1, le=24 * 3600)
     #: period of the reconciliation job that settles "unknown" messages with Twilio
     reconcile_interval_seconds: int = Field(300, ge=1, le=24 * 3600)

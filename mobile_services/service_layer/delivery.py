@@ -11,7 +11,8 @@ Two ways to learn a message's fate (DESIGN.md section 4):
   back, else among the messages to that number with that body created since the
   attempt. Found: it was sent (status copied). Provably absent: it goes back to
   ``pending`` and is sent once. Anything inconclusive leaves it ``unknown``: a
-  message is never resent blindly (Twilio has no idempotency key).
+  message is never resent blindly (Twilio has no idempotency key). Bodies are compared
+  exactly: our templates are GSM-7 only, which Twilio's smart encoding leaves alone.
 """
 
 from __future__ import annotations
@@ -137,10 +138,16 @@ def reconcile_unknown_messages(
     now = clock.now()
     threshold = now - timedelta(seconds=settings.outbox_stale_after_seconds)
     with uow:
+        # Newest first, and only rows that can be looked up: an anonymised row without a
+        # SID stays unknown for good and must not hold the queue back.
         candidates = uow.session.exec(
             select(t.Message.id)
-            .where(t.Message.status == "unknown", col(t.Message.claimed_at) < threshold)
-            .order_by(col(t.Message.claimed_at), col(t.Message.id))
+            .where(
+                t.Message.status == "unknown",
+                col(t.Message.claimed_at) < threshold,
+                col(t.Message.provider_sid).is_not(None) | col(t.Message.recipient).is_not(None),
+            )
+            .order_by(col(t.Message.claimed_at).desc(), col(t.Message.id).desc())
             .limit(command.limit)
         ).all()
     for message_id in candidates:

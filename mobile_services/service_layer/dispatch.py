@@ -181,7 +181,9 @@ def record_outcome(uow: UnitOfWork, message_id: int, result: SendResult, now: da
             if message.provider_sid is None:
                 message.provider_sid = result.provider_sid
             message.provider_status = message.provider_status or result.provider_status
-            if message.status in ("sending", "unknown"):  # a fast callback may already have moved it on
+            # "pending": reconciliation gave up on a call that outlived outbox_stale_after_seconds
+            # and did find nothing yet; the provider has it after all, so it must not go again.
+            if message.status in ("sending", "unknown", "pending"):
                 message.status = "sent"
             message.sent_at = message.sent_at or now
             report.sent += 1
