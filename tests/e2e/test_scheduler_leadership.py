@@ -6,6 +6,7 @@ Real processes; each writes its own log file, whose DEBUG lines ``job X started`
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import subprocess
@@ -18,6 +19,7 @@ from sqlalchemy import text
 
 from mobile_services.storage.db import make_engine, upgrade
 from scheduler.runner import ADVISORY_LOCK_NAMESPACE
+from tests.conftest import PG_URL_ENV
 from tests.e2e.processes import start_scheduler
 from tests.fakes.fake_twilio import FakeTwilioServer
 
@@ -118,16 +120,12 @@ def test_one_scheduler_runs_the_jobs_and_another_takes_over_when_it_is_killed(
             second.stop()
 
 
-@pytest.fixture
-def postgres_url(empty_database_url: str, backend: str) -> str:
-    if backend != "postgresql":
-        pytest.skip("needs a PostgreSQL server (MOBILE_SERVICES_TEST_DATABASE_URL)")
-    return empty_database_url
-
-
+@pytest.mark.skipif(not os.environ.get(PG_URL_ENV), reason="needs a PostgreSQL server (MOBILE_SERVICES_TEST_DATABASE_URL)")
+@pytest.mark.parametrize("backend", ["postgresql"])
 def test_a_leader_whose_lock_session_is_terminated_stops_running_jobs(
-    tmp_path: Path, postgres_url: str, fake_twilio: FakeTwilioServer
+    tmp_path: Path, empty_database_url: str, fake_twilio: FakeTwilioServer
 ) -> None:
+    postgres_url = empty_database_url
     upgrade(postgres_url)
     engine = make_engine(postgres_url)
     first = Scheduler("first", postgres_url, tmp_path, fake_twilio)
