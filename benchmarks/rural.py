@@ -84,9 +84,11 @@ def build_week(n_communes: int, *, seed: int, buses: int, cars: int, week: str) 
 
 
 def subset_problem(problem: Any) -> Any:
-    """The part of ``problem`` PyVRP can express: no lunch, no driving cap, one visit each."""
+    """The part of ``problem`` PyVRP can express: no lunch, no driving cap, one visit each,
+    one prize per stop whatever vehicle makes it (PyVRP has no prize by vehicle; with our
+    prizes by desks, ours would chase a different objective than the one compared here)."""
     shifts = tuple(dataclasses.replace(s, lunch=None, max_driving=None) for s in problem.shifts)
-    candidates = tuple(dataclasses.replace(c, max_visits=1) for c in problem.candidates)
+    candidates = tuple(dataclasses.replace(c, max_visits=1, prizes_by_desks={}) for c in problem.candidates)
     return dataclasses.replace(problem, shifts=shifts, candidates=candidates, pins=())
 
 

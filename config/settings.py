@@ -126,6 +126,10 @@ class Settings(BaseSettings):
     booking_cutoff_minutes: int = Field(60, ge=0, le=7 * 24 * 60)
     conversation_timeout_minutes: int = Field(30, ge=1, le=24 * 60)
     seat_hold_hours: int = Field(24, ge=1, le=7 * 24)
+    #: a seat freed at a stop is kept this long for the first person waiting, then passed on
+    waitlist_hold_minutes: int = Field(30, ge=5, le=24 * 60)
+    #: a waiting-list request with no stop after this many days is closed (the resident is told)
+    waitlist_entry_days: int = Field(60, ge=1, le=365)
     #: outbox dispatch period (15-30 s in production; tests shorten it)
     dispatch_interval_seconds: int = Field(20, ge=1, le=600)
     #: a row still "sending" after this long was in flight when its dispatcher died: it
@@ -144,6 +148,8 @@ class Settings(BaseSettings):
     solver_seed: int = Field(1, ge=0)
     solver_strategy: Literal["lns", "ils", "ortools"] = "lns"
     solver_workers: int = Field(2, ge=1, le=64)
+    #: search time of the automatic re-planning after a disruption (only the days it touches)
+    replan_time_limit_seconds: float = Field(10, gt=0, le=600)
     road_factor: float = Field(1.3, ge=1.0, le=3.0)
     #: coverage before repetition: a commune's second and later stops of a week count this
     #: share of the people they serve (0: never repeat while others wait; 1: no preference)
@@ -152,6 +158,15 @@ class Settings(BaseSettings):
     min_stop_minutes: int = Field(90, ge=15, le=240)
     #: most stops a commune may get in one week (4 = two full days)
     max_stops_per_week: int = Field(4, ge=1, le=10)
+    #: share of desk time kept for residents who come without a booking, where neither the
+    #: site nor the territory sets its own (site.walk_in_share, territory.walk_in_share)
+    walk_in_share: float = Field(0.25, ge=0.0, le=0.9)
+
+    #: the coordinator's mobile: told by SMS of the weekly draft and of automatic re-plannings ("" = nobody)
+    coordinator_phone: str = ""
+    #: when next week's draft is planned by itself (0 = Monday ... 6 = Sunday, Paris wall-clock)
+    weekly_draft_weekday: int = Field(3, ge=0, le=6)
+    weekly_draft_at: time = time(14, 0)
 
     #: hours of the default site of a commune that has no site of its own (parse_week_hours)
     default_site_hours: str = DEFAULT_SITE_HOURS
@@ -163,6 +178,14 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("weekly_draft_at")
+    @classmethod
+    def _not_in_the_dst_hour(cls, value: time) -> time:
+        # 02:00-03:00 Paris is skipped or lived twice on DST nights: no job there
+        if value.hour == 2:
+            raise ValueError("no scheduled job between 02:00 and 03:00 (daylight saving time changes)")
         return value
 
     @field_validator("default_site_hours")

@@ -17,17 +17,20 @@ Choices, and why (see DESIGN.md section 4):
   urgent changes go by SMS.
 - DTSTAMP comes from the entry's `last_modified` when known, so that an
   unchanged feed serialises to the same bytes and its ETag stays stable.
+- A booking's event carries a VALARM (a display reminder before the start); feed
+  events do not: a subscriber did not ask to be reminded of every stop.
 """
 
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, Event, vDuration
+from icalendar import Alarm, Calendar, Event, Timezone, vDuration
 
 from notifications.rendering import DEFAULT_TIMEZONE, TextRenderer
 
@@ -61,6 +64,10 @@ class CalendarEntry:
     cancelled: bool = False
     url: str | None = None
     last_modified: datetime | None = None
+    geo: tuple[float, float] | None = None
+    """(latitude, longitude) of the place (RFC 5545 GEO)."""
+    alarm_before: timedelta | None = None
+    """A display alarm this long before the start (not on cancelled events)."""
 
     def __post_init__(self) -> None:
         for name in ("start", "end", "last_modified"):
@@ -73,6 +80,8 @@ class CalendarEntry:
             raise ValueError("CalendarEntry.sequence cannot be negative")
         if not self.uid or any(ch.isspace() for ch in self.uid):
             raise ValueError("CalendarEntry.uid must be a non-empty token without spaces")
+        if self.alarm_before is not None and self.alarm_before <= timedelta():
+            raise ValueError("CalendarEntry.alarm_before must be a positive duration")
 
 
 def _uid(kind: str, object_id: int, host: str) -> str:
@@ -105,6 +114,14 @@ def _event(entry: CalendarEntry, *, stamp: datetime, tz: ZoneInfo) -> Event:
         url=entry.url,
         last_modified=entry.last_modified,
     )
+    if entry.geo is not None:
+        event.add("GEO", entry.geo)
+    if entry.alarm_before is not None and not entry.cancelled:
+        alarm = Alarm()
+        alarm.add("ACTION", "DISPLAY")
+        alarm.add("TRIGGER", -entry.alarm_before)
+        alarm.add("DESCRIPTION", entry.summary)
+        event.add_component(alarm)
     return event
 
 
@@ -178,15 +195,37 @@ def feed(
     cancelled entries are kept, with STATUS:CANCELLED, for as long as the
     caller keeps passing them.
     """
-    return _calendar(
-        list(entries),
-        stamp=stamp,
-        tz=tz,
-        prodid=prodid,
-        name=name,
-        refresh=refresh,
-        description=description,
-    ).to_ical()
+    entries = list(entries)
+    head = _calendar([], stamp=stamp, tz=tz, prodid=prodid, name=name, refresh=refresh, description=description).to_ical()
+    if not head.endswith(_END):
+        raise AssertionError("unexpected calendar serialisation")
+    parts = [head[: -len(_END)]]
+    if entries:
+        zone = ZoneInfo(tz)
+        first: date = min(e.start.astimezone(zone) for e in entries).date() - timedelta(days=1)
+        last: date = max(e.end.astimezone(zone) for e in entries).date() + timedelta(days=1)
+        parts.append(_timezone_ical(tz, first, last))
+    parts += [_event_ical(entry, None if entry.last_modified else stamp, tz) for entry in entries]
+    parts.append(_END)
+    return b"".join(parts)
+
+
+# A feed is served again and again with mostly the same events: each event (and the
+# VTIMEZONE of a window) is serialised once and kept by value (a changed entry is another
+# key). The bytes are what `Calendar.to_ical` writes for the same components, in the same
+# order (VTIMEZONE first, as add_missing_timezones puts it); icalendar's line folding is
+# what makes a year-long feed slow to render from scratch.
+_END = b"END:VCALENDAR\r\n"
+
+
+@lru_cache(maxsize=8192)
+def _event_ical(entry: CalendarEntry, stamp: datetime | None, tz: str) -> bytes:
+    return _event(entry, stamp=stamp or entry.last_modified, tz=ZoneInfo(tz)).to_ical()  # type: ignore[arg-type]
+
+
+@lru_cache(maxsize=256)
+def _timezone_ical(tz: str, first: date, last: date) -> bytes:
+    return Timezone.from_tzid(tz, first_date=first, last_date=last).to_ical()
 
 
 def etag(body: bytes) -> str:
@@ -209,6 +248,8 @@ def booking_entry(
     link: str | None = None,
     last_modified: datetime | None = None,
     renderer: TextRenderer | None = None,
+    alarm_before: timedelta | None = None,
+    geo: tuple[float, float] | None = None,
 ) -> CalendarEntry:
     """Build a booking's entry with its French summary and description from templates."""
     text = renderer or TextRenderer()
@@ -233,6 +274,8 @@ def booking_entry(
         cancelled=cancelled,
         url=link,
         last_modified=last_modified,
+        alarm_before=alarm_before,
+        geo=geo,
     )
 
 
@@ -251,8 +294,14 @@ def visit_entry(
     link: str | None = None,
     last_modified: datetime | None = None,
     renderer: TextRenderer | None = None,
+    address: str = "",
+    geo: tuple[float, float] | None = None,
+    bookings: int | None = None,
 ) -> CalendarEntry:
-    """Build a stop's entry (commune, counsellor, vehicle and driver feeds)."""
+    """Build a stop's entry (commune, counsellor, vehicle and driver feeds).
+
+    ``bookings`` (private feeds only) is the number of live bookings of the stop.
+    """
     text = renderer or TextRenderer()
     fields = dict(
         start=start,
@@ -262,13 +311,17 @@ def visit_entry(
         services=list(services),
         booking_hint=booking_hint,
         cancelled=cancelled,
+        link=link,
+        address=address,
+        bookings=bookings,
     )
     return CalendarEntry(
         uid=visit_uid(visit_id, host),
         start=start,
         end=end,
         summary=text.render("ics/visit_summary.txt", **fields),
-        location=f"{site}, {commune}",
+        location=", ".join(part for part in (site, address, commune) if part),
+        geo=geo,
         description=text.render("ics/visit_description.txt", **fields),
         sequence=sequence,
         cancelled=cancelled,

@@ -323,7 +323,7 @@ def prepare(
     for c in problem.candidates:
         hard: list[NodeSpec] = []
         failure = ""
-        hard_days: set[int] = set()
+        hard_days: dict[int, int] = {}  # day -> the resource holding the candidate's hard stops
         for v in sorted(frozen_of.get(c.id, []), key=lambda v: v.start):
             rd = by_key.get((v.resource_id, v.day))
             intervals, why = _pin_intervals(
@@ -334,22 +334,26 @@ def prepare(
                 break
             assert rd is not None
             hard.append(NodeSpec(candidate=c, visit_index=len(hard), options={rd.index: intervals}, frozen=True, prior=(rd.index, v.start)))
-            hard_days.add(v.day)
+            hard_days.setdefault(v.day, v.resource_id)
         for resource_id, day, start in pin_targets.get(c.id, []) if not failure else []:
-            if day in hard_days and any(
-                h.frozen and days[next(iter(h.options))].key == (resource_id, day) for h in hard
+            if any(
+                h.frozen and h.prior is not None and days[next(iter(h.options))].key == (resource_id, day)
+                and start.start <= h.prior[1] <= start.end
+                for h in hard
             ):
                 continue  # the pinned stop already happened and is frozen
             what = f"pin to resource {resource_id} on {_DAYS[day]}"
-            if day in hard_days:
-                failure = f"{what}: the candidate is already pinned on that day"
+            if hard_days.get(day, resource_id) != resource_id:
+                # a commune's stops of one day are one route-day's (a morning and an
+                # afternoon there: two pins); on two routes the same day, never
+                failure = f"{what}: the candidate is already pinned to resource {hard_days[day]} that day"
                 break
             intervals, why = _pin_intervals(c, by_key.get((resource_id, day)), start, what, not_before)
             if why:
                 failure = why
                 break
             hard.append(NodeSpec(candidate=c, visit_index=len(hard), options={by_key[(resource_id, day)].index: intervals}, pinned=True))
-            hard_days.add(day)
+            hard_days.setdefault(day, resource_id)
         if not failure and len(hard) > c.max_visits:
             failure = f"{len(hard)} pinned or frozen stops exceed max_visits={c.max_visits}"
         if failure:

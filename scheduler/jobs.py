@@ -36,3 +36,23 @@ def reconcile_outbox(bus: Bus) -> None:
 def anonymise_inactive(bus: Bus, retention_days: int) -> None:
     """Forget residents inactive for longer than the retention period (daily)."""
     bus.handle(commands.AnonymiseInactiveResidents(older_than_days=retention_days))
+
+
+def pass_on_freed_seats(bus: Bus) -> None:
+    """Seats freed and not taken go to the next person waiting (every minute)."""
+    bus.handle(commands.PassOnFreedSeats())
+
+
+def expire_waitlist_entries(bus: Bus) -> None:
+    """Close waiting-list requests too old to be served (daily, in the morning: the SMS goes out)."""
+    bus.handle(commands.ExpireWaitlistEntries())
+
+
+def draft_next_week(bus: Bus) -> None:
+    """Plan next week's draft and tell the coordinator (weekly, at the configured time)."""
+    bus.handle(commands.DraftNextWeek())
+
+
+def send_day_itineraries(bus: Bus) -> None:
+    """Each driver and counsellor with a day gets its link (06:00; one SMS a day, also after downtime)."""
+    bus.handle(commands.SendDayItineraries())

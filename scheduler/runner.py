@@ -188,6 +188,27 @@ def add_jobs(scheduler: BaseScheduler, bus: jobs.Bus, settings: Settings, lock: 
         args=[bus], id="reconcile_outbox", replace_existing=True, max_instances=1, coalesce=True,
     )
     scheduler.add_job(
+        _as_leader(lock, "pass_on_freed_seats", jobs.pass_on_freed_seats), IntervalTrigger(minutes=1),
+        args=[bus], id="pass_on_freed_seats", replace_existing=True, max_instances=1, coalesce=True,
+    )
+    scheduler.add_job(
+        _as_leader(lock, "expire_waitlist_entries", jobs.expire_waitlist_entries), CronTrigger(hour=9, minute=30, timezone=settings.tz),
+        args=[bus], id="expire_waitlist_entries", replace_existing=True, coalesce=True,
+    )
+    scheduler.add_job(
+        _as_leader(lock, "send_day_itineraries", jobs.send_day_itineraries), CronTrigger(hour=6, minute=0, timezone=settings.tz),
+        # after downtime it still runs once (the SMS is keyed by person and day; none once the day began)
+        args=[bus], id="send_day_itineraries", replace_existing=True, coalesce=True, misfire_grace_time=4 * 3600,
+    )
+    scheduler.add_job(
+        _as_leader(lock, "draft_next_week", jobs.draft_next_week),
+        CronTrigger(
+            day_of_week=settings.weekly_draft_weekday, hour=settings.weekly_draft_at.hour,
+            minute=settings.weekly_draft_at.minute, timezone=settings.tz,
+        ),
+        args=[bus], id="draft_next_week", replace_existing=True, coalesce=True,
+    )
+    scheduler.add_job(
         _as_leader(lock, "anonymise_inactive", jobs.anonymise_inactive), CronTrigger(hour=4, minute=10, timezone=settings.tz),
         args=[bus, settings.retention_days], id="anonymise_inactive", replace_existing=True, coalesce=True,
     )

@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Annotated
 
 import typer
 from sqlalchemy import Engine
+from rich.text import Text
 from sqlmodel import Session, select
 
 from config import Settings
 from mobile_services.bootstrap import bootstrap
 from mobile_services.cli.common import console, engine_scope, friendly_errors, settings
+from mobile_services.cli.incidents import print_change
+from mobile_services.cli.links import KIND_FR, commune_urls, private_url
 from mobile_services.cli.planning import print_plan, publish_confirmed, run_plan, write_plan_html
 from mobile_services.conversation import SmsReply
 from mobile_services.domain import commands
 from mobile_services.domain.calendar import week_of
+from mobile_services.reports.poster import poster_data, write_poster
+from mobile_services.service_layer.access import live_links
 from mobile_services.storage import tables as t
+from mobile_services.storage.db import session_scope
+from notifications.ports import SystemClock
 from mobile_services.territory.catalogue import seed_catalogue
 from mobile_services.territory.generator import generate_territory
 from mobile_services.territory.store import import_territory_data
@@ -80,6 +87,31 @@ def demo(
             f"{sum(s.capacity for s in slots if not s.walk_in)} places réservables par SMS."
         )
         _sms_booking(engine, current, outcome.plan_id)
+        _print_links(engine, current, territory.id, outcome.plan_id)  # type: ignore[arg-type]
+        _breakdown(engine, current.model_copy(update={"replan_time_limit_seconds": min(time_limit, current.replan_time_limit_seconds)}))
+
+
+def _print_links(engine: Engine, current: Settings, territory_id: int, plan_id: int) -> None:
+    """The links of the demo territory: a commune's page, feed and poster; drivers' and counsellors' pages."""
+    with session_scope(engine) as session:
+        first = session.exec(
+            select(t.Commune)
+            .join(t.Site, t.Site.commune_id == t.Commune.id)  # type: ignore[arg-type]
+            .join(t.Visit, t.Visit.site_id == t.Site.id)  # type: ignore[arg-type]
+            .where(t.Visit.plan_id == plan_id)
+            .order_by(t.Visit.start_at)  # type: ignore[arg-type]
+        ).first()
+        links = live_links(session, territory_id, SystemClock().now(), create_missing=True)
+        poster = poster_data(session, first.insee_code, SystemClock().now(), current, territory_id=territory_id) if first else None
+    console.print("\n[bold]Liens[/bold] (servis par « mobile-services serve ») :")
+    if first is not None and poster is not None:
+        page, calendar = commune_urls(current, first.insee_code)
+        console.print(f"  page de {first.name} : {page}", soft_wrap=True)
+        console.print(f"  agenda de {first.name} : {calendar} (ou {calendar.replace('https://', 'webcal://').replace('http://', 'webcal://')})", soft_wrap=True)
+        path = write_poster(poster, current, current.data_dir / "affiches" / f"affiche-{first.insee_code}.pdf")
+        console.print(f"  affiche de {first.name} : {path}", soft_wrap=True)
+    for link in links:
+        console.print(f"  {KIND_FR[link.kind]} {link.subject_name} : {private_url(current, link.kind, link.token)}", soft_wrap=True)
 
 
 def _sms_booking(engine: Engine, current: Settings, plan_id: int) -> None:
@@ -114,6 +146,39 @@ def _sms_booking(engine: Engine, current: Settings, plan_id: int) -> None:
         f"{report.sent} SMS envoyé(s) vers le journal local {current.data_dir / 'sms-outbox.log'} "
         "(confirmation ; les rappels partiront la veille à 18 h et deux heures avant)."
     )
+
+
+def _breakdown(engine: Engine, current: Settings) -> None:
+    """The vehicle of the demo booking breaks down at 10:00 that day: the system re-plans by itself."""
+    with Session(engine) as session:
+        resident = session.exec(select(t.Resident).where(t.Resident.phone == DEMO_PHONE)).first()
+        booking = (
+            session.exec(
+                select(t.Booking).where(t.Booking.resident_id == resident.id, t.Booking.status == "confirmed")
+            ).first()
+            if resident
+            else None
+        )
+        visit = session.get(t.Visit, booking.visit_id) if booking else None
+        vehicle = session.get(t.Vehicle, visit.vehicle_id) if visit else None
+    if visit is None or vehicle is None:
+        return
+    starts_at = datetime.combine(visit.day, time(10, 0), current.tz)
+    console.print(f"\n[bold]Imprévu[/bold] : {vehicle.name} tombe en panne le {visit.day:%d/%m} à 10:00.")
+    console.print(
+        Text(f"  mobile-services incident vehicle \"{vehicle.name}\" --from \"{starts_at:%Y-%m-%d %H:%M}\" --reason panne"),
+        style="dim",
+        soft_wrap=True,
+    )
+    bus = bootstrap(current, engine=engine)
+    with console.status("Re-planification de la journée…"):
+        disruption_id = bus.handle(commands.DeclareVehicleUnavailable(
+            vehicle_id=vehicle.id, starts_at=starts_at,  # type: ignore[arg-type]
+            ends_at=datetime.combine(visit.day + timedelta(days=1), time(0), current.tz), reason="panne",
+        ))  # fmt: skip
+    with Session(engine) as session:
+        for change in session.exec(select(t.WeekChange).where(t.WeekChange.disruption_id == disruption_id)).all():
+            print_change(change)
 
 
 def _resident_answer(question: str, commune: str) -> str | None:

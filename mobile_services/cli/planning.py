@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.markup import escape
 from rich.text import Text
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
@@ -25,14 +26,14 @@ from mobile_services.domain.calendar import parse_week
 from mobile_services.domain.exceptions import InvalidInput, NotFound, UserFacingError
 from mobile_services.service_layer.messagebus import MessageBus
 from mobile_services.service_layer.planning import PlanOutcome, latest_plan
-from mobile_services.service_layer.publishing import BookingChange, ConfirmationRequired, PublishDiff, PublishOutcome, StopChange
+from mobile_services.reports import publish_diff
+from mobile_services.service_layer.publishing import ConfirmationRequired, PublishDiff, PublishOutcome
 from mobile_services.reports.plan_view import render_plan_html, route_numbers, slug
 from mobile_services.storage import tables as t
 from routing.solver import SearchProgress
 
 WeekOption = Annotated[str, typer.Option("--week", "-w", help="Semaine ISO, par ex. 2026-W49.")]
 TerritoryOption = Annotated[str | None, typer.Option("--territory", "-t", help="Nom du territoire (si plusieurs).")]
-DAY_NAMES = ("lun.", "mar.", "mer.", "jeu.", "ven.", "sam.", "dim.")
 
 
 def resolve_territory(session: Session, name: str | None) -> t.Territory:
@@ -287,78 +288,15 @@ def ask_yes_no(question: str) -> bool:
         console.print("Répondez oui ou non.")
 
 
-SMS_KINDS_FR = {
-    "stop_moved": "RDV déplacé",
-    "stop_cancelled": "RDV annulé",
-    "hold_moved": "place gardée changée",
-    "hold_withdrawn": "place gardée retirée",
-    "waitlist_offer": "nouvel arrêt pour la liste d'attente",
-}
 DIFF_LINES = 10
-
-
-def _when(moment: datetime, current: Settings) -> str:
-    local = moment.astimezone(current.tz)
-    return f"{DAY_NAMES[local.weekday()]} {local:%d/%m %H:%M}"
-
-
-def _span(span: tuple[datetime, datetime], current: Settings) -> str:
-    return f"{_when(span[0], current)}-{span[1].astimezone(current.tz):%H:%M}"
-
-
-def _then(before: datetime, after: datetime, current: Settings) -> str:
-    """The new time, without the day when it stays the same day."""
-    if before.astimezone(current.tz).date() == after.astimezone(current.tz).date():
-        return f"{after.astimezone(current.tz):%H:%M}"
-    return _when(after, current)
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'s' if count > 1 else ''}"
 
 
 def print_publish_diff(diff: PublishDiff, week: str, current: Settings) -> None:
     """Stops added, moved, removed; bookings kept, moved, cancelled; the SMS it sends."""
-    replaces = f" (remplace la v{diff.previous_version})" if diff.previous_version is not None else ""
-    console.print(f"[bold]Publication de {week} v{diff.version}{replaces}[/bold]")
-    console.print(
-        f"  Arrêts : {_plural(diff.stops_kept, 'inchangé')}, {_plural(len(diff.stops_added), 'ajouté')}, "
-        f"{_plural(len(diff.stops_moved), 'déplacé')}, {_plural(len(diff.stops_removed), 'supprimé')}"
-    )
-
-    def stop(change: StopChange) -> str:
-        place = f"{change.commune} ({change.site})"
-        if change.before and change.after:
-            after = f"{_then(change.before[0], change.after[0], current)}-{change.after[1].astimezone(current.tz):%H:%M}"
-            return f"    ~ {place} {_span(change.before, current)} -> {after}"
-        if change.after:
-            return f"    + {place} {_span(change.after, current)}"
-        return f"    - {place} {_span(change.before, current)}"  # type: ignore[arg-type]
-
-    def booking(change: BookingChange) -> str:
-        if change.after is not None:
-            return f"    déplacé : {change.commune}, {_when(change.before, current)} -> {_then(change.before, change.after, current)}"
-        instead = (
-            f"place gardée : {change.held[1]}, {_when(change.held[0], current)}"
-            if change.held
-            else "pas de place proche : liste d'attente"
-        )
-        return f"    annulé : {change.commune}, {_when(change.before, current)}\n      {instead}"
-
-    _print_some([stop(c) for c in (*diff.stops_added, *diff.stops_moved, *diff.stops_removed)])
-    console.print(
-        f"  Rendez-vous : {_plural(diff.bookings_kept, 'gardé')}, {_plural(len(diff.bookings_moved), 'déplacé')}, "
-        f"{_plural(len(diff.bookings_cancelled), 'annulé')}"
-    )
-    _print_some([booking(c) for c in (*diff.bookings_moved, *diff.bookings_cancelled)])
-    if diff.holds_kept or diff.holds_moved or diff.holds_withdrawn:
-        console.print(
-            f"  Places gardées : {_plural(diff.holds_kept, 'inchangée')}, {_plural(diff.holds_moved, 'changée')}, "
-            f"{_plural(diff.holds_withdrawn, 'retirée')}"
-        )
-    kinds = ", ".join(f"{count} {SMS_KINDS_FR.get(kind, kind)}" for kind, count in diff.sms_now.items())
-    reminders = f" ; {_plural(diff.reminders, 'rappel')} reprogrammé{'s' if diff.reminders > 1 else ''}" if diff.reminders else ""
-    console.print(f"  SMS à envoyer : {diff.sms_count}{f' ({kinds})' if kinds else ''}{reminders}")
+    console.print(f"[bold]{escape(publish_diff.header(diff, week))}[/bold]")
+    for summary, details in publish_diff.sections(diff, current.tz):
+        console.print(f"  {summary}", markup=False, soft_wrap=True)
+        _print_some([f"    {line}" for line in details])
 
 
 def _print_some(lines: list[str]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 from mobile_services.domain.messages import Event
 
@@ -64,3 +65,64 @@ class ResidentUnreachable(Event):
 
     resident_id: int
     error_code: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class VehicleDeclaredUnavailable(Event):
+    """A vehicle is out for a period: the published days it touches are re-planned."""
+
+    disruption_id: int
+    territory_id: int
+    vehicle_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class CounsellorDeclaredUnavailable(Event):
+    """A counsellor is away for a period: the published days it touches are re-planned."""
+
+    disruption_id: int
+    territory_id: int
+    counsellor_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class SiteBlocked(Event):
+    """A site cannot host a stop on a day: that day is re-planned if published."""
+
+    disruption_id: int
+    territory_id: int
+    site_id: int
+    day: date
+
+
+@dataclass(frozen=True, kw_only=True)
+class StopCancelled(Event):
+    """The coordinator cancelled a published stop: its day is re-planned without it."""
+
+    disruption_id: int
+    territory_id: int
+    visit_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class DemandReported(Event):
+    """More people expected in a commune: the days left of the published week are re-planned."""
+
+    disruption_id: int
+    territory_id: int
+    commune_id: int
+    count: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class WeekReplanned(Event):
+    """A published week was re-planned after a disruption and the new version published."""
+
+    territory_id: int
+    week: str
+    plan_id: int
+    change_id: int
+    what_fr: str = ""
+    """The disruption in a few words ("Bus Nord indisponible"), for the coordinator's SMS."""
+    bookings_moved: int = 0
+    bookings_cancelled: int = 0

@@ -46,7 +46,6 @@ __all__ = [
     "free_slots",
     "join_waitlist",
     "normalise_phone",
-    "record_status_callback",
     "services_offered",
     "set_opt_out",
     "upcoming_bookings",
@@ -54,7 +53,9 @@ __all__ = [
 
 DEFAULT_BRING = "pièce d'identité, identifiants, justificatifs"
 #: Message kinds that answer something the resident just did: sent even in quiet hours.
-REPLY_KINDS = frozenset({"confirmation", "cancellation_ack"})
+REPLY_KINDS = frozenset({"confirmation", "cancellation_ack", "login_code"})
+#: Crews leave before the quiet hours end: their day's SMS is not held until 08:00.
+CREW_KINDS = frozenset({"day_itinerary", "staff_day_changed"})
 
 _REFUSALS_FR = {
     "slot_full": "Ce créneau est complet.",
@@ -226,6 +227,10 @@ def queue_reminders(
 
 
 
+def _minutes(slot: t.Slot) -> int:
+    return int((slot.end_at - slot.start_at).total_seconds() // 60)
+
+
 def _visit_context(session: Session, visit_id: int) -> tuple[t.Visit, t.Plan, t.Site, t.Commune]:
     visit = session.get(t.Visit, visit_id)
     assert visit is not None
@@ -317,6 +322,8 @@ def book(
         raise refused("service_not_offered", service.code)
     if slot.service_id is not None and service_id is not None and slot.service_id != service_id:
         raise refused("service_not_offered", "slot reserved for another service")
+    if slot.service_id is None and service is not None and service.duration_minutes > _minutes(slot):
+        raise refused("service_not_offered", f"{service.code} needs {service.duration_minutes} min")
 
     resident = resident_for(session, phone, now, commune_id=resident_commune_id or commune.id)
     if resident.opted_out and channel == "sms":
@@ -427,7 +434,7 @@ def cancel(
     assert slot is not None
     _, _, site, commune = _visit_context(session, booking.visit_id)
     booking.status = "cancelled"
-    booking.cancelled_at = now
+    booking.cancelled_at = booking.changed_at = now
     session.add(booking)
     withdraw_pending(session, booking_id=booking.id)
     if notify:
@@ -567,6 +574,8 @@ def free_slots(
     for slot_id, seats in held_seats(session, [s.id for s in slots], now).items():  # type: ignore[misc]
         counts[slot_id] = counts.get(slot_id, 0) + len(seats)
     by_visit = {v.id: (v, s) for v, s in visits}
+    with_common = {s.visit_id for s in slots if s.service_id is None}
+    group_ids = set(session.exec(select(t.Service.id).where(t.Service.is_group == True)).all()) if service is None else set()  # noqa: E712
     skills_of = crew_skills_by_visit(session, [v for v, _ in visits]) if service is not None and service.required_skill else {}
     candidates: list[tuple[float, datetime, FreeSlot]] = []
     seen_times: set[tuple[int, datetime]] = set()
@@ -575,10 +584,14 @@ def free_slots(
         if service is not None:
             if slot.service_id not in (None, service.id):
                 continue
+            if slot.service_id is None and service.duration_minutes > _minutes(slot):
+                continue  # a longer service has slots of its own
             if service.required_skill and service.required_skill not in skills_of[visit.id]:  # type: ignore[index]
                 continue
-        elif slot.service_id is not None:
-            continue  # group workshops are offered only when asked for
+        elif slot.service_id is not None and (slot.service_id in group_ids or slot.visit_id in with_common):
+            # group workshops are offered only when asked for; a stop whose crew gives only
+            # longer services (no common slots) offers their slots to whoever asks for "a slot"
+            continue
         left = slot.capacity - counts.get(slot.id, 0)
         if left <= 0 or (slot.visit_id, slot.start_at) in seen_times:
             continue  # two desks at the same time look the same to a resident: offer one
@@ -612,7 +625,19 @@ def services_offered(session: Session, *, commune_id: int, now: datetime, settin
         return []
     skills: set[str] = set().union(*crew_skills_by_visit(session, [v for v, _ in visits]).values())
     services = session.exec(select(t.Service).order_by(col(t.Service.id))).all()
-    return [s for s in services if not s.is_group and (s.required_skill is None or s.required_skill in skills)]
+    # group workshops are offered where a coming stop holds one
+    workshops = set(
+        session.exec(
+            select(t.Slot.service_id).where(
+                col(t.Slot.visit_id).in_([v.id for v, _ in visits]), col(t.Slot.service_id).is_not(None), t.Slot.walk_in == False  # noqa: E712
+            )
+        ).all()
+    )
+    return [
+        s
+        for s in services
+        if (not s.is_group and (s.required_skill is None or s.required_skill in skills)) or (s.is_group and s.id in workshops)
+    ]
 
 
 def upcoming_bookings(session: Session, *, phone: str, now: datetime) -> list[UpcomingBooking]:

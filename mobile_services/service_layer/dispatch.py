@@ -33,7 +33,7 @@ from sqlmodel import Session, col, select
 from config import Settings
 from mobile_services.domain import commands, events
 from mobile_services.domain.phones import mask
-from mobile_services.service_layer.booking import REPLY_KINDS, messaging_rules
+from mobile_services.service_layer.booking import CREW_KINDS, REPLY_KINDS, messaging_rules
 from mobile_services.service_layer.unit_of_work import UnitOfWork
 from mobile_services.storage import tables as t
 from notifications.ports import Clock, OutgoingSms, SendOutcome, SendResult, SmsSender
@@ -136,7 +136,7 @@ def _triage(session: Session, message: t.Message, now: datetime, rules: Messagin
     elif resident is not None and resident.opted_out or message.recipient is None:
         message.status = "withdrawn"
         report.withdrawn += 1
-    elif message.kind not in REPLY_KINDS and in_quiet_hours(now, rules):
+    elif message.kind not in REPLY_KINDS | CREW_KINDS and in_quiet_hours(now, rules):
         message.due_at = next_allowed(now, rules)
         if message.expires_at is not None and message.due_at >= message.expires_at:
             message.status = "expired"

@@ -33,7 +33,22 @@ def _jsonable(payload: dict[str, Any]) -> dict[str, Any]:
 
 def command_handlers() -> dict[type[Command], Callable[..., Any]]:
     from mobile_services import conversation
-    from mobile_services.service_layer import booking, delivery, dispatch, holds, planning, publishing, retention
+    from mobile_services.service_layer import (
+        access,
+        attendance,
+        booking,
+        coordination,
+        delivery,
+        dispatch,
+        disruptions,
+        holds,
+        itineraries,
+        planning,
+        publishing,
+        retention,
+        waitlist,
+        web_codes,
+    )
 
     return {
         commands.AnonymiseInactiveResidents: retention.anonymise_inactive_residents,
@@ -48,11 +63,25 @@ def command_handlers() -> dict[type[Command], Callable[..., Any]]:
         commands.SetOptOut: booking.change_opt_out,
         commands.DispatchDueMessages: dispatch.dispatch_due_messages,
         commands.ReconcileUnknownMessages: delivery.reconcile_unknown_messages,
+        commands.DeclareVehicleUnavailable: disruptions.declare_vehicle_unavailable,
+        commands.DeclareCounsellorUnavailable: disruptions.declare_counsellor_unavailable,
+        commands.BlockSite: disruptions.block_site,
+        commands.CancelStop: disruptions.cancel_stop,
+        commands.ReportDemand: disruptions.report_demand,
+        commands.PassOnFreedSeats: waitlist.pass_on_freed_seats,
+        commands.DraftNextWeek: coordination.draft_next_week,
+        commands.SendDayItineraries: itineraries.send_day_itineraries,
+        commands.ExpireWaitlistEntries: waitlist.expire_waitlist_entries,
+        commands.RotateAccessToken: access.rotate_access_token,
+        commands.RecordAttendance: attendance.record_attendance,
+        commands.RecordWalkIns: attendance.record_walk_ins,
+        commands.RequestWebCode: web_codes.request_web_code,
+        commands.VerifyWebCode: web_codes.verify_web_code,
     }
 
 
 def event_handlers() -> dict[type[Event], list[Callable[..., Any]]]:
-    from mobile_services.service_layer import waitlist
+    from mobile_services.service_layer import coordination, disruptions, waitlist
 
     table: dict[type[Event], list[Callable[..., Any]]] = {
         events.PlanDrafted: [],
@@ -61,8 +90,15 @@ def event_handlers() -> dict[type[Event], list[Callable[..., Any]]]:
         events.SlotBooked: [],
         events.BookingCancelled: [waitlist.offer_freed_seat],
         events.JoinedWaitlist: [],
-        events.ResidentOptedOut: [],
-        events.ResidentUnreachable: [],
+        events.ResidentOptedOut: [waitlist.forget_unreachable],
+        events.ResidentUnreachable: [waitlist.forget_unreachable],
+        # each disruption re-plans the published days it touches
+        events.VehicleDeclaredUnavailable: [disruptions.replan_touched_days],
+        events.CounsellorDeclaredUnavailable: [disruptions.replan_touched_days],
+        events.SiteBlocked: [disruptions.replan_touched_days],
+        events.StopCancelled: [disruptions.replan_touched_days],
+        events.DemandReported: [disruptions.replan_touched_days],
+        events.WeekReplanned: [coordination.tell_coordinator_of_replan],
     }
     for handlers in table.values():
         handlers.insert(0, record_in_journal)

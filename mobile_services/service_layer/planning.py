@@ -11,9 +11,10 @@ import dataclasses
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, delete, func, select
 
@@ -29,7 +30,7 @@ from mobile_services.service_layer.unit_of_work import UnitOfWork
 from mobile_services.storage import tables as t
 from notifications.ports import Clock
 from routing.params import SolveParams, Strategy
-from routing.problem import MINUTES_PER_DAY, split_week_minute
+from routing.problem import MINUTES_PER_DAY, OpeningHours, Pin, Problem, TimeWindow, split_week_minute
 from routing.result import Plan as RoutingPlan
 from routing.result import Route as RoutingRoute
 from routing.result import Visit as RoutingVisit
@@ -45,7 +46,18 @@ SolverProgress = Callable[[SearchProgress], None]
 WALK_IN_SHARE = 0.25
 STORE_RESERVE = 0.03  # share of the planning time limit kept for decoding and storing the plan
 SLOT_MINUTES = 30
-WORKSHOP = Workshop(code="atelier", duration=90, capacity=6, at_start=True, skill="atelier")
+#: code of the common slots, shared by every service of at most SLOT_MINUTES
+COMMON_SLOT = "rdv"
+
+
+def service_specs(catalogue: Sequence[t.Service], skills: set[str]) -> list[ServiceSpec]:
+    """What a crew with ``skills`` offers, as slot specs: common slots weighted by the number
+    of short services, plus one spec per longer service (its own duration)."""
+    offered = [s for s in catalogue if not s.is_group and (s.required_skill is None or s.required_skill in skills)]
+    longer = [s for s in offered if s.duration_minutes > SLOT_MINUTES]
+    short = len(offered) - len(longer)
+    specs = [ServiceSpec(code=COMMON_SLOT, duration=SLOT_MINUTES, weight=float(short))] if short or not longer else []
+    return specs + [ServiceSpec(code=s.code, duration=s.duration_minutes) for s in longer]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,7 +77,7 @@ def options_from(settings: Settings) -> PlanningOptions:
         min_stop_minutes=settings.min_stop_minutes,
         max_stops_per_week=settings.max_stops_per_week,
     )
-    return PlanningOptions(road_factor=settings.road_factor, demand=demand)
+    return PlanningOptions(road_factor=settings.road_factor, demand=demand, timezone=settings.timezone)
 
 
 def plan_week(
@@ -110,6 +122,11 @@ def plan_week(
         frozen_before = _week_minute(clock.now(), week.days[0], settings) if initial is not None else None
         if frozen_before is not None:
             week.problem = dataclasses.replace(week.problem, frozen_before=frozen_before)
+            assert initial is not None
+            week.problem = _room_for_frozen_stops(week.problem, initial, frozen_before)
+        if command.keep_days and previous is not None:
+            pins = week.problem.pins + _kept_stops(uow.session, week, previous, command.keep_days, frozen_before, settings.tz)
+            week.problem = _only_pins_on(dataclasses.replace(week.problem, pins=pins), {d.weekday() for d in command.keep_days})
         started = time.monotonic()
         result = solve(week.problem, params, progress=solver_progress, initial=initial)
         elapsed = time.monotonic() - started
@@ -347,6 +364,82 @@ def stored_plan_as_routing(session: Session, week: WeekProblem, plan: t.Plan, se
     return RoutingPlan(status=SolveStatus.FEASIBLE, routes=tuple(routes), unserved=())
 
 
+def _room_for_frozen_stops(problem: Problem, initial: RoutingPlan, frozen_before: int) -> Problem:
+    """Shifts long enough for the stops that already started, and the way back from them.
+
+    A bus that breaks down at 10:00 during a stop begun at 09:00 has its day cut at 10:00
+    (:mod:`outages`); the stop under way is kept to its end (the crew finishes on the spot),
+    so the shift must still hold it: stops that started are history, not choices.
+    """
+    shifts = []
+    for shift in problem.shifts:
+        started = [
+            v for r in initial.routes if (r.resource_id, r.day) == shift.key for v in r.visits if v.start < frozen_before
+        ]
+        if not started:
+            shifts.append(shift)
+            continue
+        resource = problem.resource(shift.resource_id)
+        matrix = problem.matrix(resource.kind)
+        offset = shift.day * MINUTES_PER_DAY
+        first, last = min(started, key=lambda v: v.start), max(started, key=lambda v: v.end)
+        start = min(shift.window.start, first.start - offset - matrix.minutes_between(resource.start.id, first.location_id))
+        end = max(shift.window.end, last.end - offset + matrix.minutes_between(last.location_id, resource.end_location.id))
+        shifts.append(dataclasses.replace(shift, window=TimeWindow(max(0, start), min(MINUTES_PER_DAY, end))))
+    return dataclasses.replace(problem, shifts=tuple(shifts))
+
+
+def _kept_stops(
+    session: Session, week: WeekProblem, published: t.Plan, keep_days: Sequence[date], frozen_before: int | None, tz: ZoneInfo
+) -> tuple[Pin, ...]:
+    """Pins for the published stops of ``keep_days``: a re-plan of the other days leaves them be.
+
+    Pinned at their published start: a stop that shifted by ten minutes would move every
+    booking in it, and the point of re-planning one day is that the others stay as told.
+    """
+    candidates = {c.id for c in week.problem.candidates}
+    routes = {s.key for s in week.problem.shifts}
+    pins: list[Pin] = list(week.problem.pins)  # the coordinator's own pins come first
+    for visit in session.exec(
+        select(t.Visit).where(t.Visit.plan_id == published.id, t.Visit.status == "planned", col(t.Visit.day).in_(list(keep_days)))
+    ):
+        day = visit.day.weekday()
+        if visit.site_id not in candidates or (visit.vehicle_id, day) not in routes:
+            continue
+        started = week.days.index(visit.day) * MINUTES_PER_DAY + minute_of_day(visit.start_at, tz)
+        if frozen_before is not None and started < frozen_before:
+            continue  # already started: frozen, not pinned
+        # at the very minute it was published: residents booked these times
+        minute = minute_of_day(visit.start_at, tz)
+        if any(
+            (p.candidate_id, p.resource_id, p.day) == (visit.site_id, visit.vehicle_id, day)
+            and (p.start is None or p.start.start <= minute <= p.start.end)
+            for p in pins
+        ):
+            continue
+        pins.append(Pin(candidate_id=visit.site_id, resource_id=visit.vehicle_id, day=day, start=TimeWindow(minute, minute)))
+    return tuple(pins[len(week.problem.pins) :])
+
+
+def _only_pins_on(problem: Problem, kept: set[int]) -> Problem:
+    """No new stop on the kept days: each site opens those days only for its own pinned stops.
+
+    The routes of those days stay in the problem (the commune rules count their stops) but
+    nothing is added to them: drivers and residents of the days a disruption spares keep
+    exactly what they were told.
+    """
+    pinned_days = {(p.candidate_id, p.day) for p in problem.pins}
+    candidates = []
+    for c in problem.candidates:
+        days = tuple(
+            () if d in kept and (c.id, d) not in pinned_days else windows for d, windows in enumerate(c.site.opening.days)
+        )
+        if days != c.site.opening.days:
+            c = dataclasses.replace(c, site=dataclasses.replace(c.site, opening=OpeningHours(days=days)))
+        candidates.append(c)
+    return dataclasses.replace(problem, candidates=tuple(candidates))
+
+
 def latest_plan(session: Session, territory_id: int, week: str, status: str | None = None) -> t.Plan | None:
     query = select(t.Plan).where(t.Plan.territory_id == territory_id, t.Plan.week == week)
     if status:
@@ -354,36 +447,60 @@ def latest_plan(session: Session, territory_id: int, week: str, status: str | No
     return session.exec(query.order_by(col(t.Plan.version).desc())).first()
 
 
-def create_slots(session: Session, plan: t.Plan) -> int:
-    """Cut every visit of ``plan`` into slots (idempotent: existing slots are replaced)."""
+def create_slots(session: Session, plan: t.Plan, settings: Settings | None = None) -> int:
+    """Cut every visit of ``plan`` into slots, as the catalogue says (idempotent: existing
+    slots are replaced).
+
+    Each service the crew can give gets slots of its own duration: services of at most
+    ``SLOT_MINUTES`` share the common slots (``service_id`` None, any of them may book one),
+    longer ones get slots of their own (``service_id`` set). The share of desk time kept for
+    walk-ins is the site's, else the territory's, else the ``walk_in_share`` setting. A stop
+    of a full day also gets the catalogue's group workshop (its duration and capacity) when
+    the crew has its skill.
+    """
     visits = session.exec(select(t.Visit).where(t.Visit.plan_id == plan.id, t.Visit.status == "planned")).all()
     if not visits:
         return 0
     session.exec(delete(t.Slot).where(col(t.Slot.visit_id).in_([v.id for v in visits])))  # type: ignore[call-overload]
     counsellors = {c.id: c for c in session.exec(select(t.Counsellor).where(col(t.Counsellor.id).in_({i for v in visits for i in v.crew})))}
     vehicles = {v.id: v for v in session.exec(select(t.Vehicle).where(col(t.Vehicle.id).in_({v.vehicle_id for v in visits})))}
-    workshop_service = session.exec(select(t.Service).where(t.Service.is_group == True)).first()  # noqa: E712
+    sites = {s.id: s for s in session.exec(select(t.Site).where(col(t.Site.id).in_({v.site_id for v in visits})))}
+    territory = session.get(t.Territory, plan.territory_id)
+    default_share = settings.walk_in_share if settings is not None else WALK_IN_SHARE
+    if territory is not None and territory.walk_in_share is not None:
+        default_share = territory.walk_in_share
+    catalogue = session.exec(select(t.Service).order_by(col(t.Service.id))).all()
+    by_code = {s.code: s for s in catalogue}
+    group = next((s for s in catalogue if s.is_group), None)
+    workshop = (
+        Workshop(code=group.code, duration=group.duration_minutes, capacity=group.group_capacity, at_start=True,
+                 skill=group.required_skill)
+        if group is not None
+        else None
+    )  # fmt: skip
     count = 0
     for visit in visits:
         skills = {s for cid in visit.crew if cid in counsellors for s in counsellors[cid].skills}
         minutes = int((visit.end_at - visit.start_at).total_seconds() // 60)
-        long_enough = minutes >= 2 * 180 and workshop_service is not None
+        long_enough = workshop is not None and minutes >= max(2 * 180, workshop.duration)
+        site = sites.get(visit.site_id)
+        share = site.walk_in_share if site is not None and site.walk_in_share is not None else default_share
         slots = make_slots(
             0,
             minutes,
             desks=vehicles[visit.vehicle_id].desks,
-            services=[ServiceSpec(code="rdv", duration=SLOT_MINUTES)],
-            walk_in_share=WALK_IN_SHARE,
+            services=service_specs(catalogue, skills),
+            walk_in_share=share,
             walk_in_slot=SLOT_MINUTES,
-            workshop=WORKSHOP if long_enough else None,
+            workshop=workshop if long_enough else None,
             crew_skills=skills | {"rdv"},
         )
         for slot in slots:
-            is_workshop = slot.service_code == WORKSHOP.code
+            service = by_code.get(slot.service_code) if slot.service_code not in (None, COMMON_SLOT) else None
             session.add(
                 t.Slot(
                     visit_id=visit.id,  # type: ignore[arg-type]
-                    service_id=workshop_service.id if is_workshop and workshop_service else None,
+                    service_id=service.id if service is not None else None,
                     start_at=visit.start_at + timedelta(minutes=slot.start),
                     end_at=visit.start_at + timedelta(minutes=slot.end),
                     capacity=slot.capacity,

@@ -41,6 +41,7 @@ from sqlmodel import Session, col, select
 from mobile_services.domain.calendar import public_holiday, week_days
 from mobile_services.domain.demand import CommuneDemand, DemandModel, StopValue, expected_demand, stop_minutes, stop_value
 from mobile_services.domain.exceptions import NotFound
+from mobile_services.service_layer.outages import WeekOutages, remaining, week_outages
 from mobile_services.storage import tables as t
 from mobile_services.adapters.travel_times import HaversineProvider, MatrixProvider
 from routing.matrix import DEFAULT_SPEED_KMH
@@ -77,6 +78,7 @@ class PlanningOptions:
     lunch: Break = field(default_factory=Break)
     demand: DemandModel = field(default_factory=DemandModel)
     road_factor: float = 1.3
+    timezone: str = "Europe/Paris"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -139,7 +141,8 @@ def build_week_problem(
         )
     }
 
-    resources, shifts, closed = _resources_and_shifts(territory, days, vehicles, counsellors, options)
+    outages = week_outages(session, territory_id, days, options.timezone)
+    resources, shifts, closed = _resources_and_shifts(territory, days, vehicles, counsellors, options, outages)
     demand_inputs = _commune_demand(session, territory_id, communes, days[0], options)
     skills_needed = _requested_skills(session, list(communes))
 
@@ -168,7 +171,7 @@ def build_week_problem(
             requirements.add(BUS_ONLY)
         kind_needed = requirements & {BUS_ONLY, CAR_ONLY}
         eligible = [s for s in shifts if kind_needed <= by_id[s.resource_id].skills]
-        opening = opening_hours(site.opening_hours)
+        opening = _without_blocked_days(opening_hours(site.opening_hours), outages.sites.get(site.id, {}))  # type: ignore[arg-type]
         usable = max(
             (usable_minutes(opening, s, by_id[s.resource_id], site.id, matrices, options) for s in eligible),
             default=0,
@@ -300,6 +303,14 @@ def _short_site_issue(
     )
 
 
+def _without_blocked_days(opening: OpeningHours, blocked: dict[date, str]) -> OpeningHours:
+    """The site's hours with the days it is blocked this week (taken, works) closed."""
+    if not blocked:
+        return opening
+    closed_days = {day.weekday() for day in blocked}
+    return OpeningHours(days=tuple(() if d in closed_days else windows for d, windows in enumerate(opening.days)))
+
+
 def _site_location(site: t.Site) -> Location:
     return Location(id=site.id, lat=site.latitude, lon=site.longitude, name=site.name)  # type: ignore[arg-type]
 
@@ -359,6 +370,7 @@ def _resources_and_shifts(
     vehicles: dict[int, t.Vehicle],
     counsellors: dict[int, t.Counsellor],
     options: PlanningOptions,
+    outages: WeekOutages,
 ) -> tuple[list[Resource], list[Shift], list[ClosedDay]]:
     resources: list[Resource] = []
     shifts: list[Shift] = []
@@ -403,28 +415,49 @@ def _resources_and_shifts(
         if holiday:
             closed.append(ClosedDay(day=day, vehicle_id=None, reason_fr=f"jour férié ({holiday})"))
             continue
-        spare = [c for c in floating if _available(c, day)]
+        spare = [c for c in floating if _available(c, day) and not outages.counsellor(c.id, day)]  # type: ignore[arg-type]
         for resource in resources:
             vehicle = vehicles[resource.id]
+            window = TimeWindow(vehicle.shift_start_minute, vehicle.shift_end_minute)
+            lost = list(outages.vehicle(resource.id, day))
             if resource.kind is ResourceKind.BUS:
                 crew_people = [c for c in riders.get(resource.id, []) if _available(c, day)]
+                # a counsellor away for part of the day leaves the crew for that day; if
+                # nobody is left, the last one keeps the bus for the hours they work
+                present = [c for c in crew_people if not any(o.overlaps(window) for o in outages.counsellor(c.id, day))]  # type: ignore[arg-type]
+                partial = [c for c in crew_people if not any(o.covers(window) for o in outages.counsellor(c.id, day))]  # type: ignore[arg-type]
+                if not present and partial:
+                    present = partial[:1]
+                    lost += outages.counsellor(partial[0].id, day)  # type: ignore[arg-type]
+                crew_people = present
                 while not crew_people and spare:
                     crew_people.append(spare.pop(0))
             else:
                 driver = drivers_by_car[resource.id]
                 crew_people = [driver] if _available(driver, day) else []
+                lost += outages.counsellor(driver.id, day)  # type: ignore[arg-type]
             if not crew_people:
                 reason = "sans équipage disponible" if resource.kind is ResourceKind.BUS else "conseiller absent"
                 closed.append(ClosedDay(day=day, vehicle_id=resource.id, reason_fr=f"{vehicle.name} : {reason}"))
                 continue
+            worked = remaining(window, lost) if lost else window
+            if worked is None:
+                why = next((o.reason for o in lost if o.reason), "")
+                closed.append(
+                    ClosedDay(day=day, vehicle_id=resource.id, reason_fr=f"{vehicle.name} : indisponible" + (f" ({why})" if why else ""))
+                )
+                continue
+            lunch = options.lunch
+            if lunch is not None and not (worked.start <= lunch.latest_start and lunch.window.start + lunch.duration <= worked.end):
+                lunch = None  # a half-day left: no lunch break in it
             shifts.append(
                 Shift(
                     resource_id=resource.id,
                     day=day.weekday(),
                     # people seen at once: a bus's desks its crew can staff, a car one
                     desks=max(1, min(vehicle.desks, len(crew_people))) if resource.kind is ResourceKind.BUS else 1,
-                    window=TimeWindow(vehicle.shift_start_minute, vehicle.shift_end_minute),
-                    lunch=options.lunch,
+                    window=worked,
+                    lunch=lunch,
                     max_driving=vehicle.max_driving_minutes,
                     crew=Crew(
                         members=tuple(

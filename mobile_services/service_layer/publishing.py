@@ -40,6 +40,7 @@ from config import Settings
 from mobile_services.domain import commands, events
 from mobile_services.domain.exceptions import NotFound, PlanningError, UserFacingError
 from mobile_services.domain.messages import Event
+from mobile_services.service_layer.calendars import carry_calendar_identity
 from mobile_services.service_layer.planning import create_slots, refuse_past_week
 from mobile_services.service_layer.rebooking import carry_bookings, carry_holds
 from mobile_services.service_layer.unit_of_work import UnitOfWork
@@ -201,9 +202,10 @@ def _publish(uow: UnitOfWork, command: commands.PublishPlan, now: datetime, sett
         if previous is not None:
             _set_status(session, previous, "published", "superseded", command.week)
         _set_status(session, target, "draft", "published", command.week, published_at=now)
-        slots = create_slots(session, target)
+        slots = create_slots(session, target, settings)
         produced: list[Event] = []
         if previous is not None:
+            carry_calendar_identity(session, previous, target)
             produced += carry_bookings(session, previous, target, now, settings)
             produced += carry_holds(session, previous, target, now, settings)
         offer_new_stops(session, plan_id=target.id, now=now, settings=settings)  # type: ignore[arg-type]

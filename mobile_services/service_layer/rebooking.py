@@ -59,7 +59,6 @@ def carry_bookings(session: Session, previous: t.Plan, new: t.Plan, now: datetim
         .join(t.Site, col(t.Site.id) == t.Visit.site_id)
         .where(t.Visit.plan_id == new.id, t.Visit.status == "planned", t.Visit.start_at > now)
     ).all()
-    group_service = {s.id for s in session.exec(select(t.Service).where(t.Service.is_group == True))}  # noqa: E712
     skills = {s.id: s.required_skill for s in session.exec(select(t.Service))}
 
     def target(old_visit: t.Visit, old_site: t.Site) -> t.Visit | None:
@@ -90,7 +89,7 @@ def carry_bookings(session: Session, previous: t.Plan, new: t.Plan, now: datetim
         routing_slots = [
             RoutingSlot(
                 start=_minutes(s.start_at), end=_minutes(s.end_at),
-                service_code="atelier" if s.service_id in group_service else "rdv",
+                service_code=str(s.service_id) if s.service_id is not None else "rdv",
                 capacity=s.capacity, walk_in=s.walk_in, desk=s.desk,
             )
             for s in slots
@@ -107,7 +106,7 @@ def carry_bookings(session: Session, previous: t.Plan, new: t.Plan, now: datetim
             [
                 RoutingBooking(
                     id=booking.id,  # type: ignore[arg-type]
-                    service_code="atelier" if slot.service_id in group_service else "rdv",
+                    service_code=str(slot.service_id) if slot.service_id is not None else "rdv",
                     start=_minutes(slot.start_at),
                     skill=skills.get(booking.service_id) if booking.service_id else None,
                 )
@@ -117,6 +116,7 @@ def carry_bookings(session: Session, previous: t.Plan, new: t.Plan, now: datetim
             max_shift_min=MAX_SHIFT_MIN,
         )
         by_id = {booking.id: (booking, slot) for booking, slot in candidates}
+        booking_site_id = {booking.id: old_site.id for booking, _, _, old_site in rows}
         seats: dict[int, int] = defaultdict(int)
         for kept in outcome.kept:
             booking, old_slot = by_id[kept.booking_id]
@@ -126,6 +126,10 @@ def carry_bookings(session: Session, previous: t.Plan, new: t.Plan, now: datetim
             session.add(booking)
             resident = session.get(t.Resident, booking.resident_id)
             assert resident is not None
+            if new_slot.start_at != old_slot.start_at or visit.site_id != booking_site_id[booking.id]:
+                booking.ical_sequence += 1  # the calendar event changed: SEQUENCE goes up
+                booking.changed_at = now
+                session.add(booking)
             if new_slot.start_at != old_slot.start_at:
                 withdraw_pending(session, booking_id=booking.id)
                 enqueue(
@@ -152,7 +156,7 @@ def carry_bookings(session: Session, previous: t.Plan, new: t.Plan, now: datetim
         resident = session.get(t.Resident, booking.resident_id)
         assert commune is not None and resident is not None
         booking.status = "cancelled"
-        booking.cancelled_at = now
+        booking.cancelled_at = booking.changed_at = now
         session.add(booking)
         withdraw_pending(session, booking_id=booking.id)
         held = None

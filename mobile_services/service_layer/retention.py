@@ -25,6 +25,7 @@ from notifications.ports import Clock
 logger = logging.getLogger(__name__)
 
 ERASED = "[effacé]"
+WEB_CODE_RETENTION = timedelta(days=1)
 
 
 def anonymise_inactive_residents(command: commands.AnonymiseInactiveResidents, *, uow: UnitOfWork, clock: Clock) -> int:
@@ -65,6 +66,17 @@ def anonymise_inactive_residents(command: commands.AnonymiseInactiveResidents, *
             resident.phone = None
             resident.anonymised_at = now
             session.add(resident)
+        # One-time codes serve for minutes: their numbers and SMS go after a day.
+        stale = now - WEB_CODE_RETENTION
+        for code in session.exec(select(t.WebCode).where(col(t.WebCode.phone).is_not(None), t.WebCode.created_at < stale)):
+            code.phone = None
+            session.add(code)
+        for message in session.exec(
+            select(t.Message).where(t.Message.kind == "login_code", col(t.Message.recipient).is_not(None), t.Message.created_at < stale)
+        ):
+            message.recipient = None
+            message.body = ERASED
+            session.add(message)
         traces = _forget_old_traces(session, threshold)
         uow.commit()
     logger.info("retention: %d residents anonymised, %d older messages and dialogues erased", len(residents), traces)

@@ -1,27 +1,49 @@
 """Reacting to freed seats and new stops: tell the people who were waiting.
 
 Waiting lists must not spam: an entry is offered each new stop of its commune once
-(idempotency key per entry and plan / visit), at most ``MAX_OFFERS`` times in all, and a
-freed seat is offered to one waiting person at a time, oldest request first.
+(idempotency key per entry and plan / visit), at most ``MAX_OFFERS`` times in all.
+
+A freed seat is worth more than a notice: it is *held* for the oldest request of the
+commune for ``waitlist_hold_minutes`` (nobody else can take it meanwhile) and offered by
+SMS; OUI books it (the dialogue waits on that seat, :func:`conversation.await_hold_answer`),
+NON or silence passes it to the next request (:func:`pass_on_freed_seats`, every minute),
+at most ``MAX_OFFERS_PER_STOP`` offers of one stop per request, never to opted-out or
+unreachable numbers. Requests close after ``waitlist_entry_days`` and the resident is told.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from sqlalchemy import exists
 from sqlmodel import Session, col, select
 
 from config import Settings
-from mobile_services.domain import events
-from mobile_services.service_layer.booking import enqueue, renderer
+from mobile_services.domain import commands, events
+from mobile_services.domain.phones import is_mobile
+from mobile_services.service_layer.booking import (
+    FreeSlot,
+    _visit_context,
+    crew_skills,
+    enqueue,
+    live_seats,
+    messaging_rules,
+    renderer,
+)
+from mobile_services.service_layer.holds import HeldSeat
 from mobile_services.service_layer.unit_of_work import UnitOfWork
 from mobile_services.storage import tables as t
 from notifications.ports import Clock
+from scheduler.timing import in_quiet_hours
 
 logger = logging.getLogger(__name__)
 
 MAX_OFFERS = 3
+#: How many times one request is offered a seat of the same stop (held, unanswered, passed on).
+MAX_OFFERS_PER_STOP = 3
+#: A hold shorter than this is not worth an SMS.
+MIN_HOLD = timedelta(minutes=10)
 
 
 def _open_entries(session: Session, commune_id: int) -> list[t.WaitlistEntry]:
@@ -84,24 +106,230 @@ def offer_new_stops(session: Session, *, plan_id: int, now: datetime, settings: 
     return offered
 
 
+# --------------------------------------------------------------------------- freed seats
+
+
 def offer_freed_seat(event: events.BookingCancelled, *, uow: UnitOfWork, clock: Clock, settings: Settings) -> None:
-    """A cancelled seat goes to the oldest waiting request of that commune, if any."""
+    """A cancelled seat is held for the first person waiting in that commune, who answers OUI or NON."""
     now = clock.now()
     with uow:
         session = uow.session
-        visit = session.get(t.Visit, event.visit_id)
-        if visit is None or visit.status != "planned" or visit.start_at <= now:
+        slot = session.get(t.Slot, event.slot_id)
+        freed = session.get(t.Booking, event.booking_id)
+        if slot is None or freed is None:
             return
-        plan = session.get(t.Plan, visit.plan_id)
-        if plan is None or plan.status != "published":
-            return  # a seat freed by a new version of the week: that stop is no longer offered
-        site = session.get(t.Site, visit.site_id)
-        commune = session.get(t.Commune, site.commune_id) if site else None
-        if commune is None:
-            return
-        for entry in _open_entries(session, commune.id):  # type: ignore[arg-type]
-            if entry.resident_id == event.resident_id:
+        offer_seat(session, slot=slot, seat=freed.seat, freed_booking_id=freed.id, now=now, settings=settings)  # type: ignore[arg-type]
+        uow.commit()
+
+
+def pass_on_freed_seats(command: commands.PassOnFreedSeats, *, uow: UnitOfWork, clock: Clock, settings: Settings) -> int:
+    """Seats freed by a cancellation and still free go to the next person waiting (every minute).
+
+    Covers a hold declined (NON) or left to expire, and a seat freed during the quiet hours
+    (no SMS then: the offer waits for the morning). Returns the number of new offers.
+    """
+    now = clock.now()
+    offered = 0
+    with uow:
+        session = uow.session
+        freed = session.exec(
+            select(t.Booking, t.Slot)
+            .join(t.Slot, col(t.Slot.id) == t.Booking.slot_id)
+            .join(t.Visit, col(t.Visit.id) == t.Booking.visit_id)
+            .join(t.Plan, col(t.Plan.id) == t.Visit.plan_id)
+            .join(t.Site, col(t.Site.id) == t.Visit.site_id)
+            .where(
+                t.Booking.status == "cancelled",
+                t.Plan.status == "published",
+                t.Visit.status == "planned",
+                t.Slot.start_at > now + timedelta(minutes=settings.booking_cutoff_minutes),
+                exists().where(t.WaitlistEntry.commune_id == t.Site.commune_id, t.WaitlistEntry.status == "open"),
+            )
+            .order_by(col(t.Slot.start_at), col(t.Booking.id))
+        ).all()
+        for booking_row, slot in freed:
+            if offer_seat(session, slot=slot, seat=booking_row.seat, freed_booking_id=booking_row.id, now=now, settings=settings):  # type: ignore[arg-type]
+                offered += 1
+        uow.commit()
+    if offered:
+        logger.info("%d freed seats offered to the waiting list", offered)
+    return offered
+
+
+def offer_seat(
+    session: Session, *, slot: t.Slot, seat: int, freed_booking_id: int, now: datetime, settings: Settings
+) -> t.SeatHold | None:
+    """Hold ``seat`` of ``slot`` for the next person waiting in its commune and tell them; None if nobody.
+
+    Nothing is offered when the seat is taken or already held, the stop is not of the
+    published week, the hold would end too close to the booking cutoff, or SMS may not be
+    sent now (quiet hours: :func:`pass_on_freed_seats` offers it in the morning).
+    """
+    visit, plan, site, commune = _visit_context(session, slot.visit_id)
+    if visit.status != "planned" or plan.status != "published":
+        return None  # a stop of a superseded version: its copy in the new one carries its seats
+    expires_at = min(
+        now + timedelta(minutes=settings.waitlist_hold_minutes), slot.start_at - timedelta(minutes=settings.booking_cutoff_minutes)
+    )
+    if expires_at - now < MIN_HOLD or in_quiet_hours(now, messaging_rules(settings)):
+        return None
+    locked = session.exec(select(t.Slot).where(t.Slot.id == slot.id).with_for_update()).one()
+    for stale in session.exec(
+        select(t.SeatHold).where(t.SeatHold.slot_id == locked.id, t.SeatHold.status == "open", t.SeatHold.expires_at <= now)
+    ):
+        stale.status = "expired"  # its seat may be held again
+        session.add(stale)
+    session.flush()
+    if seat in live_seats(session, locked.id, now):  # type: ignore[arg-type]
+        return None
+    found = _next_waiting(session, commune_id=commune.id, visit=visit, slot=locked, now=now, settings=settings)  # type: ignore[arg-type]
+    if found is None:
+        return None
+    entry, resident, service_id = found
+    hold = t.SeatHold(
+        slot_id=locked.id,  # type: ignore[arg-type]
+        resident_id=resident.id,  # type: ignore[arg-type]
+        service_id=service_id,
+        cancelled_booking_id=freed_booking_id,
+        seat=seat,
+        created_at=now,
+        expires_at=expires_at,
+        waitlist_entry_id=entry.id,
+    )
+    session.add(hold)
+    session.flush()
+    enqueue(
+        session,
+        resident=resident,
+        kind="waitlist_seat_offer",
+        body=renderer(settings.timezone).render("waitlist_seat_offer", commune=commune.name, start=locked.start_at, hold_until=expires_at),
+        key=f"waitlist_hold:{hold.id}",
+        due_at=now,
+        now=now,
+        expires_at=expires_at,
+    )
+    entry.notified_count += 1
+    session.add(entry)
+    from mobile_services.conversation import await_hold_answer  # the dialogue module imports this one
+
+    free = FreeSlot(
+        slot_id=locked.id, visit_id=visit.id, start_at=locked.start_at, end_at=locked.end_at, site_name=site.name,  # type: ignore[arg-type]
+        commune_id=commune.id, commune_name=commune.name, seats_left=1,  # type: ignore[arg-type]
+    )  # fmt: skip
+    await_hold_answer(
+        session, phone=resident.phone, held=HeldSeat(hold=hold, slot=free), commune_id=entry.commune_id,  # type: ignore[arg-type]
+        commune_name=commune.name, now=now,
+    )  # fmt: skip
+    logger.info("seat %s of slot %s held for waiting entry %s until %s", seat, locked.id, entry.id, expires_at.isoformat())
+    return hold
+
+
+def _next_waiting(
+    session: Session, *, commune_id: int, visit: t.Visit, slot: t.Slot, now: datetime, settings: Settings
+) -> tuple[t.WaitlistEntry, t.Resident, int | None] | None:
+    """The request of the commune to offer this seat to, with the service to book.
+
+    Skipped: requests past ``waitlist_entry_days``; residents who opted out, cannot receive
+    SMS, already booked this stop, hold another offer right now, said NON to this stop, or
+    were offered it ``MAX_OFFERS_PER_STOP`` times; a service this crew cannot give.
+    """
+    oldest = now - timedelta(days=settings.waitlist_entry_days)
+    skills = crew_skills(session, visit)
+    eligible: list[tuple[int, t.WaitlistEntry, t.Resident]] = []
+    for entry in session.exec(
+        select(t.WaitlistEntry)
+        .where(t.WaitlistEntry.commune_id == commune_id, t.WaitlistEntry.status == "open", t.WaitlistEntry.created_at > oldest)
+        .order_by(col(t.WaitlistEntry.created_at), col(t.WaitlistEntry.id))
+    ):
+        resident = session.get(t.Resident, entry.resident_id)
+        if resident is None or resident.opted_out or resident.unreachable or not resident.phone or not is_mobile(resident.phone):
+            continue
+        service = session.get(t.Service, entry.service_id) if entry.service_id is not None else None
+        if slot.service_id is not None and entry.service_id not in (None, slot.service_id):
+            continue
+        if service is not None and service.required_skill and service.required_skill not in skills:
+            continue
+        if session.exec(
+            select(t.Booking.id).where(
+                t.Booking.resident_id == resident.id, t.Booking.visit_id == visit.id,
+                col(t.Booking.status).in_(t.LIVE_BOOKING_STATUSES),
+            )
+        ).first() is not None:  # fmt: skip
+            continue
+        if session.exec(
+            select(t.SeatHold.id).where(
+                t.SeatHold.resident_id == resident.id, t.SeatHold.status == "open", t.SeatHold.expires_at > now
+            )
+        ).first() is not None:  # fmt: skip
+            continue  # one offer at a time: a single OUI must say which seat it takes
+        offers = session.exec(
+            select(t.SeatHold.status)
+            .join(t.Slot, col(t.Slot.id) == t.SeatHold.slot_id)
+            .where(t.SeatHold.waitlist_entry_id == entry.id, t.Slot.visit_id == visit.id)
+        ).all()
+        if "declined" in offers or len(offers) >= MAX_OFFERS_PER_STOP:
+            continue
+        eligible.append((len(offers), entry, resident))
+    if not eligible:
+        return None
+    # those asked least often for this stop first (a silence passes the seat to the next),
+    # then the oldest request
+    _, entry, resident = min(eligible, key=lambda e: e[0])
+    return entry, resident, slot.service_id if slot.service_id is not None else entry.service_id
+
+
+def expire_waitlist_entries(command: commands.ExpireWaitlistEntries, *, uow: UnitOfWork, clock: Clock, settings: Settings) -> int:
+    """Requests older than ``waitlist_entry_days`` are closed and the resident told (daily)."""
+    now = clock.now()
+    oldest = now - timedelta(days=settings.waitlist_entry_days)
+    closed = 0
+    with uow:
+        session = uow.session
+        for entry in session.exec(
+            select(t.WaitlistEntry).where(t.WaitlistEntry.status == "open", t.WaitlistEntry.created_at <= oldest)
+        ).all():
+            entry.status = "expired"
+            session.add(entry)
+            closed += 1
+            resident = session.get(t.Resident, entry.resident_id)
+            commune = session.get(t.Commune, entry.commune_id)
+            if resident is None or commune is None:
                 continue
-            if _offer(session, entry, visit, commune, f"waitlist:{entry.id}:freed:{event.booking_id}", settings, now):
-                break
+            enqueue(
+                session,
+                resident=resident,
+                kind="waitlist_expired",
+                body=renderer(settings.timezone).render("waitlist_expired", commune=commune.name, since=entry.created_at.astimezone(settings.tz).date()),
+                key=f"waitlist:{entry.id}:expired",
+                due_at=now,
+                now=now,
+                expires_at=now + timedelta(days=2),
+            )
+        uow.commit()
+    if closed:
+        logger.info("%d waiting-list requests expired", closed)
+    return closed
+
+
+def forget_unreachable(
+    event: events.ResidentOptedOut | events.ResidentUnreachable, *, uow: UnitOfWork, clock: Clock
+) -> None:
+    """A resident who said STOP, or whose number cannot get SMS, waits for nothing and holds nothing.
+
+    Their waiting-list requests close (no offer could reach them) and a seat held for them
+    is let go at once, so the next person waiting gets it at the next pass.
+    """
+    now = clock.now()
+    with uow:
+        session = uow.session
+        for entry in session.exec(
+            select(t.WaitlistEntry).where(t.WaitlistEntry.resident_id == event.resident_id, t.WaitlistEntry.status == "open")
+        ).all():
+            entry.status = "closed"
+            session.add(entry)
+        for hold in session.exec(
+            select(t.SeatHold).where(t.SeatHold.resident_id == event.resident_id, t.SeatHold.status == "open")
+        ).all():
+            hold.status = "expired" if hold.expires_at <= now else "declined"
+            session.add(hold)
         uow.commit()

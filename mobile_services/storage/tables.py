@@ -32,11 +32,16 @@ MESSAGE_STATUSES = (
     "expired",  # validity passed before it could be sent
 )
 PLAN_STATUSES = ("draft", "published", "superseded")
+#: What a disruption takes away: a vehicle or a counsellor for a period, a site for a day
+#: (a blocked site or a cancelled stop), or more demand reported in a commune.
+DISRUPTION_KINDS = ("vehicle", "counsellor", "site", "demand")
 #: A held seat is "open" until the resident answers OUI ("taken"), answers NON
 #: ("declined"), or its time runs out (counted as free at once; marked "expired" when the
 #: seat is needed again). A re-plan moves an open hold to the new plan's slots, or, with no
 #: seat left to keep, ends it ("withdrawn").
 HOLD_STATUSES = ("open", "taken", "declined", "expired", "withdrawn")
+#: What a private page link (driver, counsellor) opens: a vehicle's days or a counsellor's.
+ACCESS_TOKEN_KINDS = ("vehicle", "counsellor")
 
 
 def _json(default_factory: Any = dict) -> Any:
@@ -78,6 +83,8 @@ class Territory(SQLModel, table=True):
     # communes of this territory only (two départements may both have a Saint-Martin); an SMS
     # to a number no territory claims looks everywhere, as a one-territory install does.
     sms_number: str | None = Field(default=None, max_length=20)
+    #: share of desk time kept for walk-ins at this territory's stops (None: the setting)
+    walk_in_share: float | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
@@ -131,6 +138,8 @@ class Site(SQLModel, table=True):
     #: commune removes it, or, when visits already reference it, keeps it with no opening
     #: hours (never planned again); a commune left with no site gets it back.
     is_default: bool = Field(False, sa_column_kwargs={"server_default": false()})
+    #: share of desk time kept for walk-ins at this site (None: the territory's, or the setting)
+    walk_in_share: float | None = None
 
 
 class Vehicle(SQLModel, table=True):
@@ -342,6 +351,11 @@ class Visit(SQLModel, table=True):
     status: str = Field("planned", max_length=20)
     expected_demand: float = 0.0
     ical_sequence: int = 0
+    #: The first published version's visit this stop descends from (None: this one). Calendar
+    #: UIDs come from it, so a stop moved by a re-plan keeps its UID with a higher SEQUENCE.
+    ical_origin_id: int | None = None
+    #: Residents seen without a booking, recorded by the counsellor (None: not recorded yet).
+    walk_ins: int | None = None
 
 
 class Slot(SQLModel, table=True):
@@ -402,6 +416,11 @@ class Booking(SQLModel, table=True):
     token: str = Field(unique=True, max_length=64, description="unguessable, revocable public link token")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     cancelled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    #: Bumped when a re-plan moves the booking (its calendar event's SEQUENCE; a cancelled
+    #: booking adds one more when shown).
+    ical_sequence: int = Field(0, sa_column_kwargs={"server_default": text("0")})
+    #: Last change of time, place or status (the calendar event's LAST-MODIFIED).
+    changed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class SeatHold(SQLModel, table=True):
@@ -431,12 +450,81 @@ class SeatHold(SQLModel, table=True):
     slot_id: int = Field(foreign_key="slot.id", index=True)
     resident_id: int = Field(foreign_key="resident.id", index=True)
     service_id: int | None = Field(default=None, foreign_key="service.id")
-    #: The booking whose stop was cancelled (what the offer replaces).
+    #: The booking whose stop was cancelled (what the offer replaces), or, for an offer to
+    #: the waiting list, the cancelled booking that freed the seat.
     cancelled_booking_id: int = Field(foreign_key="booking.id")
+    #: Set when the seat is offered to someone on the waiting list (passed on if unanswered).
+    waitlist_entry_id: int | None = Field(default=None, index=True)
     seat: int = 1
     status: str = Field("open", max_length=20)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     expires_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class AccessToken(SQLModel, table=True):
+    """The key of a private page and feed: a vehicle's (its driver's) or a counsellor's days.
+
+    Unguessable (256 bits), carries no personal data, revocable: rotating revokes the live
+    token and issues a new one in the same transaction. At most one live token per subject.
+    """
+
+    __tablename__ = "access_token"
+    __table_args__ = (
+        CheckConstraint(_in("kind", ACCESS_TOKEN_KINDS), name="ck_access_token_kind"),
+        Index(
+            "uq_access_token_live_subject",
+            "kind",
+            "subject_id",
+            unique=True,
+            sqlite_where=text("revoked_at IS NULL"),
+            postgresql_where=text("revoked_at IS NULL"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    territory_id: int = Field(foreign_key="territory.id", index=True)
+    kind: str = Field(max_length=20)
+    #: vehicle.id or counsellor.id, by kind
+    subject_id: int
+    token: str = Field(unique=True, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+#: What a one-time code proves the phone number for: a booking, or joining a waiting list.
+WEB_CODE_PURPOSES = ("booking", "waitlist")
+
+
+class WebCode(SQLModel, table=True):
+    """A one-time code sent by SMS to prove a phone number typed on a page.
+
+    The page that asks for the code is keyed by ``challenge`` (random, 256 bits, nothing
+    personal); the code itself is stored hashed with the challenge. Six digits, valid
+    10 minutes, 5 tries, used once; ``client_hash`` (a hash of the requesting address)
+    rate-limits requests per address without keeping the address.
+    """
+
+    __tablename__ = "web_code"
+    __table_args__ = (
+        CheckConstraint(_in("purpose", WEB_CODE_PURPOSES), name="ck_web_code_purpose"),
+        CheckConstraint("attempts >= 0", name="ck_web_code_attempts"),
+        Index("ix_web_code_phone_created", "phone", "created_at"),
+        Index("ix_web_code_client_created", "client_hash", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    challenge: str = Field(unique=True, max_length=64)
+    purpose: str = Field(max_length=20)
+    phone: str | None = Field(default=None, max_length=20, description="E.164; NULL once anonymised")
+    code_hash: str = Field(max_length=64)
+    client_hash: str = Field(max_length=64)
+    slot_id: int | None = Field(default=None, foreign_key="slot.id")
+    service_id: int | None = Field(default=None, foreign_key="service.id")
+    commune_id: int | None = Field(default=None, foreign_key="commune.id")
+    attempts: int = 0
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 # --------------------------------------------------------------------------- messaging
@@ -512,3 +600,51 @@ class EventLog(SQLModel, table=True):
 def metadata() -> Any:
     """The MetaData holding every table above (for Alembic and tests)."""
     return SQLModel.metadata
+
+
+# --------------------------------------------------------------------------- disruptions
+
+
+class Disruption(SQLModel, table=True):
+    """Something that changes the published week: a broken bus, a sick counsellor, a site taken.
+
+    Kept as a fact with its period rather than by editing vehicles or sites: it is
+    temporary, the planner reads it for the weeks it touches, and coordinators see it in
+    the week's changes.
+    """
+
+    __tablename__ = "disruption"
+    __table_args__ = (
+        CheckConstraint(_in("kind", DISRUPTION_KINDS), name="ck_disruption_kind"),
+        CheckConstraint("ends_at > starts_at", name="ck_disruption_period"),
+        Index("ix_disruption_period", "territory_id", "starts_at", "ends_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    territory_id: int = Field(foreign_key="territory.id", index=True)
+    kind: str = Field(max_length=20)
+    vehicle_id: int | None = Field(default=None, foreign_key="vehicle.id")
+    counsellor_id: int | None = Field(default=None, foreign_key="counsellor.id")
+    site_id: int | None = Field(default=None, foreign_key="site.id")
+    commune_id: int | None = Field(default=None, foreign_key="commune.id")
+    visit_id: int | None = Field(default=None, foreign_key="visit.id", description="the stop cancelled, if any")
+    starts_at: datetime = Field(sa_type=UTCDateTime)
+    ends_at: datetime = Field(sa_type=UTCDateTime)
+    reason: str = Field("", max_length=300)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class WeekChange(SQLModel, table=True):
+    """One re-planning of a published week, as coordinators read it (``week changes``)."""
+
+    __tablename__ = "week_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    territory_id: int = Field(foreign_key="territory.id", index=True)
+    week: str = Field(max_length=8, index=True)
+    disruption_id: int | None = Field(default=None, foreign_key="disruption.id")
+    cause_fr: str = Field(max_length=400)
+    from_version: int | None = None
+    to_version: int | None = None
+    lines_fr: list[str] = _json(list)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -19,7 +19,9 @@ from config import Settings
 from mobile_services.bootstrap import bootstrap
 from mobile_services.service_layer.messagebus import MessageBus
 from mobile_services.web.deps import route_template
+from mobile_services.web.routes import booking_form
 from mobile_services.web.routes import bookings as booking_routes
+from mobile_services.web.routes import communes, staff
 from mobile_services.web.routes import health
 from mobile_services.web.routes import sms as sms_routes
 from notifications.ports import Clock, SmsSender
@@ -46,6 +48,9 @@ def create_app(
     app.include_router(health.router)
     app.include_router(sms_routes.router)
     app.include_router(booking_routes.router)
+    app.include_router(communes.router)
+    app.include_router(booking_form.router)
+    app.include_router(staff.router)
     app.add_exception_handler(RequestValidationError, _bad_request)
     return app
 

@@ -74,7 +74,7 @@ def test_calendar_file_is_one_paris_event_and_cancelled_after(server: Background
 def test_unknown_or_forged_tokens_get_a_french_404(page: Page, server: BackgroundServer) -> None:
     response = page.goto(f"{server.url}/r/{'x' * 32}")
     assert response is not None and response.status == 404
-    assert "aucun rendez-vous" in page.locator("h1").inner_text()
+    assert "n'existe pas" in page.locator("h1").inner_text()
     with httpx.Client(base_url=server.url) as client:
         assert client.get("/r/short").status_code in (400, 404)
         assert client.post(f"/r/{'y' * 32}/annuler").status_code == 404

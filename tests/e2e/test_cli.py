@@ -36,6 +36,13 @@ def test_demo_then_plan_publish_pin_and_outbox(cli_env: str) -> None:
     assert "Territoire « Pays de la Vallée (démo) » créé" in demo.output
     assert "Plan 2026-W49 publié" in demo.output
     assert "Communes visitées" in demo.output
+    links = " ".join(demo.output.split())
+    assert re.search(r"page de .+ : http://127\.0\.0\.1:8000/communes/\d{5}", links), links
+    assert re.search(r"agenda de .+ : http://127\.0\.0\.1:8000/communes/\d{5}/calendar\.ics", links)
+    assert re.search(r"chauffeur .+ : http://127\.0\.0\.1:8000/chauffeur/[A-Za-z0-9_-]{43}", links)
+    assert re.search(r"conseiller .+ : http://127\.0\.0\.1:8000/conseiller/[A-Za-z0-9_-]{43}", links)
+    [poster] = list((Path(os.environ["MOBILE_SERVICES_DATA_DIR"]) / "affiches").glob("affiche-*.pdf"))
+    assert poster.name.split("-")[1].removesuffix(".pdf") in links
 
     planned = runner.invoke(app, ["plan", "--week", "2026-W50", "--time-limit", "2"])
     assert planned.exit_code == 0, planned.output
@@ -145,6 +152,9 @@ def test_the_demo_prints_no_log_line(tmp_path: Path) -> None:
     assert demo.returncode == 0, demo.stderr
     assert demo.stderr == ""
     assert not LOG_LINE.search(demo.stdout)
+    # it ends by breaking down the bus of its own booking, and shows what the system did
+    said = " ".join(demo.stdout.split())
+    assert "Imprévu :" in said and "indisponible le" in said and "Rendez-vous :" in said
     log = (tmp_path / "data" / "mobile-services.log").read_text(encoding="utf-8")
     assert "published 2030-W10" in log
     assert "+33612345678" not in log, "no phone number in the log file"

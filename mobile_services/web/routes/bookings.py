@@ -9,24 +9,25 @@ French, in the territory's time zone.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
+from datetime import timedelta
 from typing import Annotated
 
 from babel.dates import format_datetime, format_time
 from fastapi import APIRouter, Path as PathParam, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 
 from mobile_services.domain.commands import CancelBooking, TakeHeldSeat
 from mobile_services.domain.exceptions import UserFacingError
 from mobile_services.service_layer.views import BookingView, HeldSeatView, booking_by_token
 from mobile_services.web.deps import BusDep, SettingsDep
+from mobile_services.web.pages import not_found, templates, text_renderer
 from notifications.ical import booking_entry, booking_event
 
 logger = logging.getLogger(__name__)
 
 router = APIRouter()
-templates = Jinja2Templates(directory=Path(__file__).resolve().parents[1] / "templates")
+#: The booking's calendar event reminds its owner this long before (the SMS reminders stay).
+BOOKING_ALARM = timedelta(hours=1)
 Token = Annotated[str, PathParam(min_length=16, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
@@ -38,19 +39,21 @@ def _when(booking: BookingView | HeldSeatView, tz: object) -> str:
 
 
 def _not_found(request: Request) -> HTMLResponse:
-    return templates.TemplateResponse(request, "not_found.html", status_code=404)
+    return not_found(request)
 
 
 @router.get("/r/{token}.ics")
-def booking_calendar(token: Token, bus: BusDep, settings: SettingsDep) -> Response:
+def booking_calendar(request: Request, token: Token, bus: BusDep, settings: SettingsDep) -> Response:
     booking = booking_by_token(bus.uow_factory(), token)
     if booking is None:
-        return Response("Lien inconnu", status_code=404, media_type="text/plain; charset=utf-8")
+        return not_found(request)
     entry = booking_entry(
         booking_id=booking.booking_id, host=settings.public_base_url.host or "localhost",
         start=booking.start_at, end=booking.end_at, service=booking.service_label, site=booking.site_name,
         commune=booking.commune_name, sequence=booking.sequence, cancelled=booking.status != "confirmed",
         bring=", ".join(booking.bring), link=f"{settings.base_url}/r/{token}", last_modified=booking.changed_at,
+        alarm_before=BOOKING_ALARM, renderer=text_renderer(settings.timezone),
+        geo=(booking.latitude, booking.longitude) if booking.latitude is not None and booking.longitude is not None else None,
     )
     body = booking_event(entry, stamp=bus.dependencies["clock"].now(), tz=settings.timezone)
     return Response(

@@ -123,6 +123,6 @@ def test_freed_seat_is_offered_to_the_oldest_waiting_resident(bus: MessageBus, e
     bus.handle(commands.JoinWaitlist(phone="+33622222222", commune_id=stop_at_saint_leger.commune_id))
     booking = bus.handle(commands.BookSlot(phone=MARIE, slot_id=stop_at_saint_leger.single_slot_id))
     bus.handle(commands.CancelBooking(booking_id=booking.booking_id, phone=MARIE))
-    offers = [m for m in messages(engine) if m.kind == "waitlist_offer"]
+    offers = [m for m in messages(engine) if m.kind == "waitlist_seat_offer"]
     assert [m.recipient for m in offers] == ["+33611111111"]
-    assert "Saint-Léger-la-Montagne" in offers[0].body
+    assert "Saint-Léger-la-Montagne" in offers[0].body and "OUI" in offers[0].body

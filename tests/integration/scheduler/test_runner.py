@@ -27,7 +27,10 @@ def test_jobs_are_static_and_avoid_the_dst_hour(engine: Engine) -> None:
     add_jobs(scheduler, bus, Settings(), leader_lock(engine))
     add_jobs(scheduler, bus, Settings(), leader_lock(engine))  # replace_existing: still one of each
     jobs = {job.id: job for job in scheduler.get_jobs()}
-    assert set(jobs) == {"dispatch_outbox", "reconcile_outbox", "anonymise_inactive"}
+    assert set(jobs) == {
+        "dispatch_outbox", "reconcile_outbox", "anonymise_inactive", "pass_on_freed_seats", "expire_waitlist_entries", "draft_next_week",
+        "send_day_itineraries",
+    }
     for job in jobs.values():
         if isinstance(job.trigger, CronTrigger):
             hour = str(job.trigger.fields[5])

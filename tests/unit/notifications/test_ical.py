@@ -203,3 +203,31 @@ def test_cancelled_entries_say_so_in_french() -> None:
     assert "Services : CAF, CPAM" in made.description
     [event] = Calendar.from_ical(feed([made], "Crocq", stamp=STAMP)).events
     assert event["STATUS"] == "CANCELLED"
+
+
+def test_a_feed_is_byte_for_byte_what_icalendar_writes_for_the_same_calendar() -> None:
+    """Feeds splice cached event bytes: the result must be icalendar's own serialisation."""
+    from notifications.ical import _calendar
+
+    entries = [
+        entry(visit_uid(i, HOST), datetime(2026, 3, 20 + i, 8, 0, tzinfo=UTC), 180,
+              description="Ligne longue " * 12, geo=(46.17, 1.87), sequence=i, cancelled=i == 2,
+              last_modified=STAMP if i % 2 else None)
+        for i in range(4)
+    ]  # fmt: skip
+    expected = _calendar(entries, stamp=STAMP, tz="Europe/Paris", prodid="-//mobile-services//notifications//FR",
+                         name="Bus France Services — Crocq", refresh=timedelta(hours=12)).to_ical()  # fmt: skip
+    assert feed(entries, "Bus France Services — Crocq", stamp=STAMP) == expected
+    assert feed(entries, "Bus France Services — Crocq", stamp=STAMP) == expected  # served again from the cache
+    assert feed([], "Vide", stamp=STAMP).count(b"BEGIN:VTIMEZONE") == 0
+
+
+def test_a_booking_event_carries_a_display_alarm_unless_cancelled() -> None:
+    start = datetime(2026, 12, 8, 13, 30, tzinfo=UTC)
+    [event] = Calendar.from_ical(booking_event(entry("b-1@h", start, alarm_before=timedelta(hours=1)), stamp=STAMP)).events
+    [alarm] = event.walk("VALARM")
+    assert alarm.decoded("TRIGGER") == -timedelta(hours=1) and str(alarm["ACTION"]) == "DISPLAY"
+    [cancelled] = Calendar.from_ical(
+        booking_event(entry("b-1@h", start, alarm_before=timedelta(hours=1), cancelled=True), stamp=STAMP)
+    ).events
+    assert cancelled.walk("VALARM") == []

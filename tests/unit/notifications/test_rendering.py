@@ -36,6 +36,8 @@ LONGEST_SERVICE = "Retraite (CARSAT) - pension de réversion"
 LONGEST_BRING = "Carte Vitale, avis d'imposition, relevé d'identité bancaire, livret de famille"
 # Public links carry a 128-bit token (22 base64url characters) after a territory's domain.
 LONGEST_LINK = "https://rendez-vous.cc-creuse-sud.fr/r/" + "Ab3dE_gH1jK-mN0pQrStUv"
+# Private pages of drivers and counsellors carry a 256-bit token (43 base64url characters).
+LONGEST_PRIVATE_LINK = "https://rendez-vous.cc-creuse-sud.fr/conseiller/" + "Ab3dE_gH1jK-mN0pQrStUv" * 2
 # "mer. 30 sept." is the longest short date; 12:30 UTC is 14h30 in Paris in summer.
 LONGEST_START = datetime(2026, 9, 30, 12, 30, tzinfo=timezone.utc)
 NINE_SERVICES = [
@@ -72,10 +74,16 @@ LONGEST_FIELDS: dict[str, dict[str, Any]] = {
     "commune_choice": dict(communes=LONG_COMMUNES),
     "confirm_question": dict(service=LONGEST_SERVICE, start=LONGEST_START, commune=LONGEST_COMMUNE),
     "conversation_expired": {},
+    "coordinator_draft": dict(week="2026-W52", version=12, communes=248, people=2253, left_out=204),
+    "coordinator_replanned": dict(
+        what="Salle polyvalente Georges-Brassens (derrière la mairie) indisponible", week="2026-W52", version=12,
+        moved=120, cancelled=45,
+    ),
     "driver_itinerary": dict(
-        day=LONGEST_START.date(), stops=12, first_start=LONGEST_START, link=LONGEST_LINK
+        day=LONGEST_START.date(), stops=12, first_start=LONGEST_START, link=LONGEST_PRIVATE_LINK
     ),
     "help": {},
+    "login_code": dict(code="123456", minutes=10),
     "hold_moved": dict(offer_start=LONGEST_START, offer_commune=LONGEST_COMMUNE, hold_until=LONGEST_START),
     "hold_withdrawn": dict(offer_start=LONGEST_START, offer_commune=LONGEST_COMMUNE),
     "my_bookings": dict(
@@ -99,17 +107,24 @@ LONGEST_FIELDS: dict[str, dict[str, Any]] = {
         offer_commune=LONGEST_COMMUNE,
         hold_until=LONGEST_START,
     ),
+    "staff_day_changed": dict(
+        day=LONGEST_START.date(), vehicle="Bus France Services Creuse Sud", stops=12, first_start=LONGEST_START,
+        first_commune=LONGEST_COMMUNE, link=LONGEST_PRIVATE_LINK,
+    ),
     "stop_moved": dict(commune=LONGEST_COMMUNE, start=LONGEST_START, site=LONGEST_SITE),
     "technical_error": {},
     "unknown_answer": dict(expected="1, 2 ou 3"),
     "waitlist_ack": dict(commune=LONGEST_COMMUNE),
     "waitlist_offer": dict(commune=LONGEST_COMMUNE, start=LONGEST_START),
+    "waitlist_seat_offer": dict(commune=LONGEST_COMMUNE, start=LONGEST_START, hold_until=LONGEST_START),
+    "waitlist_expired": dict(commune=LONGEST_COMMUNE, since=LONGEST_START.date()),
 }
 
 # The booking confirmation is the message residents keep: date, time, place,
 # what to bring, the link to their booking page and how to cancel. That does
 # not fit 160 septets with long names, so it alone may use two segments.
-TWO_SEGMENT_TEMPLATES = {"booking_confirmation"}
+# Crews' day SMS carry their private link (a 256-bit token): two segments, crews are few.
+TWO_SEGMENT_TEMPLATES = {"booking_confirmation", "driver_itinerary", "staff_day_changed"}
 
 # Words Twilio's opt-out/opt-in/help handling would intercept if a resident sent them.
 INTERCEPTED_KEYWORDS = re.compile(r"\b(CANCEL|END|YES|QUIT|UNSUBSCRIBE|STOPALL|UNSTOP|INFO|HELP)\b")

@@ -133,3 +133,36 @@ def test_a_pin_takes_the_only_stop_of_its_commune_from_mandatory_rivals(quick: S
     assert [v.candidate_id for v in plan.visits] == [1]
     assert plan.status is SolveStatus.INFEASIBLE_INPUT
     assert {u.candidate_id for u in plan.unserved} == set(range(2, 9))
+
+
+def test_a_full_day_can_be_pinned_morning_and_afternoon(quick: SolveParams) -> None:
+    """A bourg's full day (two stops of one candidate on one route-day) stays where it is when
+    both halves are pinned; pinning it to two routes the same day is a contradiction."""
+    from tests.unit.routing.builders import car, cand, loc, shift, site
+
+    bourg = cand(1, site(1, 3, 0, commune=1), duration=150, prize=5, max_visits=2)
+    village = cand(2, site(2, 6, 0, commune=2), duration=150, prize=9)
+    problem = Problem(
+        resources=(car(1, loc(1)), car(2, loc(2))),
+        shifts=(shift(1, 0, start="08:00", end="18:00"), shift(2, 0, start="08:00", end="18:00")),
+        candidates=(bourg, village),
+        pins=(
+            Pin.at_half_day(candidate_id=1, resource_id=1, day=0, half=HalfDay.MORNING),
+            Pin.at_half_day(candidate_id=1, resource_id=1, day=0, half=HalfDay.AFTERNOON),
+        ),
+    )
+
+    plan = solve(problem, quick)
+
+    assert_feasible(problem, plan)
+    full_day = [v for v in plan.visits if v.candidate_id == 1]
+    assert len(full_day) == 2 and {v.pinned for v in full_day} == {True}
+    assert full_day[0].start < 12 * 60 <= full_day[1].start
+    assert plan.status is not SolveStatus.INFEASIBLE_INPUT
+
+    split = dataclasses.replace(
+        problem, pins=(problem.pins[0], Pin.at_half_day(candidate_id=1, resource_id=2, day=0, half=HalfDay.AFTERNOON))
+    )
+    contradiction = solve(split, quick)
+    assert contradiction.status is SolveStatus.INFEASIBLE_INPUT
+    assert any("already pinned to resource 1 that day" in m for m in contradiction.messages)
