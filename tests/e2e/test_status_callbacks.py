@@ -108,5 +108,17 @@ def test_a_refused_callback_is_logged_without_number_or_raw_query(
     row = make_row(engine, status="pending")
     callback(twilio, f"outbox_id={row}", "delivered", Body="secret")
     assert callback(twilio, "outbox_id=99999999999999999999999").status_code == 400
-    assert "refused" in caplog.text
-    assert RESIDENT not in caplog.text and "99999999999999999999999" not in caplog.text and "secret" not in caplog.text
+    ours = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("mobile_services"))
+    assert "refused" in ours
+    assert RESIDENT not in ours and "99999999999999999999999" not in ours and "secret" not in ours
+
+
+def test_a_malformed_request_is_logged_by_its_route_template_not_its_raw_path(
+    twilio: TwilioWebhooks, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO")
+    secret = "abc.def"  # not a valid token: refused before any handler, with the path in hand
+    assert twilio.client.get(f"/r/{'x' * 20}{secret}").status_code == 400
+    ours = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("mobile_services"))
+    assert "bad request on /r/{token}" in ours
+    assert secret not in ours
