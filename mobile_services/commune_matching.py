@@ -35,6 +35,7 @@ __all__ = [
     "Matches",
     "match_communes",
     "normalise",
+    "sounds_like",
 ]
 
 MatchKind = Literal["exact", "postcode", "fuzzy"]
@@ -53,6 +54,20 @@ _COMMON_WORDS = frozenset(
     {"saint", "sainte", "saints", "saintes", "le", "la", "les", "l", "de", "du", "des", "d",
      "sur", "sous", "en", "et", "lez", "aux", "au", "a"}
 )  # fmt: skip
+# Words of the dialogue and of polite sentences: never part of a commune's name found in
+# a sentence (a village called "Vous" or "Bonjour" would otherwise match every message).
+_DIALOGUE_WORDS = frozenset(
+    {"bonjour", "bonsoir", "madame", "monsieur", "merci", "beaucoup", "rendez", "vous", "rdv", "rendezvous",
+     "voudrais", "voudrai", "veux", "souhaite", "souhaiterais", "habite", "jhabite", "habitons", "suis", "vis",
+     "pour", "avec", "avoir", "prendre", "besoin", "aide", "votre", "notre", "plait", "svp", "cordialement",
+     "commune", "village", "ville", "pres", "cote", "mairie", "bus", "passage", "pouvez", "donner", "ecris",
+     "mon", "mes", "une", "est", "c", "j", "je", "me", "moi", "nous", "ici", "dans", "creuse", "demande"}
+)  # fmt: skip
+# Prepositions a sentence puts before a name ("je suis a chatel"); names may hold them too,
+# so they are only set aside when looking for part of a name in a sentence.
+_SENTENCE_ONLY_WORDS = frozenset({"a", "de", "en", "sur", "habite", "reside", "jsuis", "jhabite", "vis"})
+#: Sentences longer than this are not searched for a commune name (a pasted text, not an answer).
+MAX_SENTENCE_WORDS = 40
 _ABBREVIATIONS = {"st": "saint", "ste": "sainte", "sts": "saints", "stes": "saintes"}
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 _CODE = re.compile(r"^(?:\d{5}|2[ab]\d{3})$")
@@ -188,17 +203,50 @@ def _by_name(words: Sequence[str], index: Sequence[_Indexed], limit: int) -> Mat
     if exact:
         return Matches(tuple(_match(i, 100.0, "exact") for i in exact[:limit]))
     scored: list[CommuneMatch] = []
+    # "j'habite chatel": the words left once the sentence's own words are set aside
+    content = [w for w in words if w not in _DIALOGUE_WORDS and w not in _SENTENCE_ONLY_WORDS]
     for item in index:
         score = max(
             fuzz.ratio(joined, item.joined),
             fuzz.ratio(compact, item.compact),
             _part_of_name_score(words, item),
+            _part_of_name_score(content, item) if content and content != list(words) else 0.0,
             _name_in_sentence_score(words, item),
         )
         if score >= FUZZY_THRESHOLD:
             scored.append(_match(item, score, "fuzzy"))
+    if not scored and len(words) <= 4 and len(compact) >= 4:
+        sound = sounds_like(joined)
+        scored = [_match(item, SOUND_SCORE, "fuzzy") for item in index if sounds_like(item.joined) == sound]
     scored.sort(key=lambda m: (-m.score, _sort_name(m.name)))
     return Matches(tuple(scored[:limit]))
+
+
+# How French sounds, roughly, for residents who write a name as they hear it ("crok" for
+# Crocq, "sinte fere" for Sainte-Feyre): spellings of one sound become one letter. No
+# maintained library has a French phonetic key (the English ones read "gu" and "ch"
+# the English way), so these few rules are ours; they only add a candidate when the
+# spelling itself matches nothing, and at a score that never beats a real match.
+_SOUNDS = tuple(
+    (re.compile(pattern), replacement)
+    for pattern, replacement in (
+        (r"ph", "f"), (r"sch", "x"), (r"ch", "x"), (r"(ck|cq|qu|q|k)", "k"), (r"c(?=[eiy])", "s"), (r"c", "k"),
+        (r"gu(?=[eiy])", "G"), (r"g(?=[eiy])", "j"), (r"(eau|au)", "o"),
+        (r"(ain|ein|in|im|un)(?![aeiou])", "I"), (r"(an|en|am|em)(?![aeiou])", "A"), (r"(on|om)(?![aeiou])", "O"),
+        (r"(ai|ei|ey|ay)", "e"), (r"y", "i"), (r"(?<=[aeiou])s(?=[aeiou])", "z"), (r"h", ""), (r"w", "v"),
+        (r"(er|ez|et)$", "e"), (r"(?<=.)[stdxp]$", ""), (r"(?<=.)e$", ""), (r"(.)\1+", r"\1"),
+    )
+)  # fmt: skip
+#: Score of a candidate found by sound only: kept (above FUZZY_THRESHOLD), below any spelling match.
+SOUND_SCORE = 82.0
+
+
+def sounds_like(text: str) -> str:
+    """A rough French phonetic key of a normalised name: "crocq", "crok" and "croc" all give "krok"."""
+    key = text.replace(" ", "")
+    for pattern, replacement in _SOUNDS:
+        key = pattern.sub(replacement, key)
+    return key
 
 
 def _match(item: _Indexed, score: float, kind: MatchKind) -> CommuneMatch:
@@ -228,12 +276,24 @@ def _part_of_name_score(words: Sequence[str], item: _Indexed) -> float:
 
 
 def _name_in_sentence_score(words: Sequence[str], item: _Indexed) -> float:
-    """The resident wrote a short sentence containing the name ("je suis a crocq")."""
-    if len(words) > 8 or len(words) <= len(item.words) or len(item.compact) < 4:
+    """The resident wrote a sentence containing the name ("je suis a crocq", "Bonjour,
+    j'habite Chatelguyon et je voudrais un rendez-vous").
+
+    The name's words must follow each other (typos allowed on long words), or the name
+    be written as one word; words of the dialogue itself ("bonjour", "rendez", "vous")
+    never stand for a commune, so a long sentence does not match a village named like them.
+    """
+    if len(words) > MAX_SENTENCE_WORDS or len(words) < 2 or len(item.compact) < 4:
         return 0.0
     span = len(item.words)
-    for start in range(len(words) - span + 1):
+    for start in range(len(words) - span + 1 if len(words) > span else 0):
         window = words[start : start + span]
+        if all(w in _DIALOGUE_WORDS or w in _COMMON_WORDS for w in window):
+            continue
         if all(_same_word(w, n) for w, n in zip(window, item.words, strict=True)):
             return 88.0
+    if span > 1 and len(item.compact) >= 8:
+        for word in words:  # "chatelguyon", "saintfeyre": the name glued into one word
+            if word not in _DIALOGUE_WORDS and fuzz.ratio(word, item.compact) >= 90:
+                return 88.0
     return 0.0

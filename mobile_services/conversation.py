@@ -22,8 +22,13 @@ States (``Conversation.state``) and what moves them::
     (a published plan cancels a booked stop and a seat is held nearby:
      await_hold_answer puts the dialogue in confirming on that seat; NON frees it)
     idle --ANNULER with several bookings--> choosing_cancellation --number--> idle
+    idle --"je ne pourrai pas venir" (one booking)--> confirming_cancellation --OUI--> idle (cancelled)
+                                                                             \\-NON--> idle (kept, listed)
 
 Commands valid in every state: AIDE, MES RDV, ANNULER [n], RDV, STOP/ARRET, START.
+Residents rarely send bare keywords: whole sentences are read too (`sms_phrasing`:
+« oui je veux bien merci », « le deuxieme », « je ne pourrai pas venir »; `slot_wishes`:
+« jeudi a 10h »), measured on a phrasing corpus (`python -m benchmarks.sms_phrasing`).
 A dialogue left silent for ``settings.conversation_timeout_minutes`` expires:
 the next message is told so (conversation_expired) and then handled afresh.
 
@@ -55,6 +60,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from config import Settings
+from mobile_services import sms_phrasing as phrasing
 from mobile_services.commune_matching import Matches, candidates_from_rows, match_communes, normalise
 from mobile_services.domain.exceptions import BookingRefused, InvalidInput, NotFound
 from mobile_services.domain.commands import ReceiveSms
@@ -62,6 +68,7 @@ from mobile_services.domain.messages import Event
 from mobile_services.domain.phones import territory_number
 from mobile_services.service_layer import booking, holds
 from mobile_services.service_layer.unit_of_work import UnitOfWork
+from mobile_services.slot_wishes import fitting, names_day_or_time, read_wish, wished_offer
 from mobile_services.storage import tables as t
 from notifications.gsm import count_segments
 from notifications.ports import Clock
@@ -91,6 +98,8 @@ OTHER_SERVICE_LABEL = "Autre demande"
 GENERIC_SERVICE_LABEL = "d'accompagnement"
 #: Why a booking made by SMS was cancelled, in the journal.
 CANCEL_REASON = "resident_sms"
+#: Free slots searched for a day or time the resident asks for ("plutot mardi").
+WISHED_SLOTS_SEARCHED = 60
 #: Bookings a choice list shows (the my_bookings and cancel_choice templates hold two).
 BOOKINGS_LISTED = 2
 
@@ -103,6 +112,7 @@ class State(StrEnum):
     CHOOSING_SLOT = "choosing_slot"
     CONFIRMING = "confirming"
     CHOOSING_CANCELLATION = "choosing_cancellation"
+    CONFIRMING_CANCELLATION = "confirming_cancellation"
 
 
 # --------------------------------------------------------------------------- the bus command
@@ -148,6 +158,7 @@ class IntentKind(StrEnum):
     NO = "no"
     THANKS = "thanks"
     NUMBER = "number"
+    CANT_COME = "cant_come"  # "je ne pourrai pas venir": a no to the slot asked about, else ANNULER
     TEXT = "text"
 
 
@@ -172,18 +183,23 @@ _MY_BOOKINGS = frozenset(
 )
 _CANCEL_WORDS = frozenset({"annuler", "annule", "annulez", "annulation", "annul"})
 _BOOK = frozenset(
-    {"rdv", "rendez vous", "rendezvous", "rv", "bonjour", "bonsoir", "salut", "hello", "coucou",
+    {"rdv", "rendez vous", "rendezvous", "rv", "bonjour", "bonsoir", "salut", "hello", "coucou", "allo",
      "prendre rdv", "prendre rendez vous", "un rdv", "nouveau rdv", "rdv svp", "reserver", "reservation"}
 )  # fmt: skip
 _YES = frozenset(
     {"oui", "o", "ouais", "oui oui", "oui svp", "oui s il vous plait", "ok", "okay", "d accord", "daccord",
-     "oui merci", "ok merci", "je confirme", "confirme", "confirmer"}
+     "oui merci", "ok merci", "je confirme", "confirme", "confirmer", "entendu", "parfait", "super",
+     "super merci", "tres bien", "top", "genial", "c est note", "parfait merci"}
 )  # fmt: skip
 _NO = frozenset({"non", "n", "non merci", "pas possible", "aucun"})
+# Approvals ("parfait", "entendu") are in _YES: after "Confirmer le RDV ... ?" they mean yes,
+# and when nothing is asked a yes, like thanks, gets no reply.
 _THANKS = frozenset(
-    {"merci", "merci beaucoup", "merci bien", "super", "super merci", "parfait", "tres bien", "au revoir",
-     "bonne journee", "bonne soiree", "c est note", "entendu", "top", "genial", "cool", "a bientot", "bien recu"}
+    {"merci", "merci beaucoup", "merci bien", "au revoir", "bonne journee", "bonne soiree", "cool", "a bientot",
+     "bien recu"}
 )  # fmt: skip
+# Thumbs up and ticks, with the variation selector and skin tones phones add to them.
+_APPROVING_EMOJI = frozenset("👍👌✅🆗✔☑🙂😊\ufe0f\U0001f3fb\U0001f3fc\U0001f3fd\U0001f3fe\U0001f3ff")
 _NUMBER = re.compile(r"^(?:le |la |n |no |num |numero |choix |option )?(\d{1,2})$")
 _BOOK_PREFIXES = (("rdv",), ("rendezvous",), ("rendez", "vous"), ("rdv", "a"), ("rendez", "vous", "a"))
 
@@ -193,6 +209,8 @@ def parse_intent(body: str) -> Intent:
     raw = body.strip()
     if raw == "?":
         return Intent(IntentKind.HELP)
+    if raw and all(ch in _APPROVING_EMOJI or ch.isspace() for ch in raw):
+        return Intent(IntentKind.YES)  # a thumbs up to "Confirmer le RDV ... ?"
     words = normalise(raw).split()
     key = " ".join(words)
     if key in _TWILIO_STOP:
@@ -224,6 +242,47 @@ def parse_intent(body: str) -> Intent:
     number = _NUMBER.match(key)
     if number:
         return Intent(IntentKind.NUMBER, number=int(number.group(1)))
+    return _sentence_intent(words, raw)
+
+
+def _sentence_intent(words: list[str], raw: str) -> Intent:
+    """Whole sentences, once the keywords did not match: "oui je veux bien merci madame".
+
+    Opt-out words keep their exact-match rule above (Twilio's own), except that "stop
+    merci", which Twilio does not read as STOP, is honoured and acknowledged like ARRET.
+    """
+    core = phrasing.strip_courtesy(phrasing.split_elisions(words))
+    key = " ".join(core)
+    if not core:
+        # Only courtesy: thanks ("merci beaucoup bonne journee") end a dialogue without
+        # a reply; a bare greeting ("bonjour madame") starts one.
+        return Intent(IntentKind.THANKS) if phrasing.thanks(words) else Intent(IntentKind.TEXT, text=raw)
+    if key in _TWILIO_STOP or key in _FRENCH_STOP:
+        return Intent(IntentKind.OPT_OUT)
+    for keywords, kind in ((_HELP, IntentKind.HELP), (_MY_BOOKINGS, IntentKind.MY_BOOKINGS), (_BOOK, IntentKind.BOOK),
+                           (_YES, IntentKind.YES), (_NO, IntentKind.NO), (_THANKS, IntentKind.THANKS)):  # fmt: skip
+        if key in keywords:
+            return Intent(kind)
+    if phrasing.mentions_cancel(core):
+        numbers = [int(w) for w in core if w.isdigit() and len(w) <= 2]
+        return Intent(IntentKind.CANCEL, number=numbers[0] if len(numbers) == 1 else None)
+    if phrasing.cannot_come(core):
+        return Intent(IntentKind.CANT_COME)
+    if phrasing.asks_my_bookings(core):
+        return Intent(IntentKind.MY_BOOKINGS)
+    choice = phrasing.choice_number(core)
+    if choice is not None:
+        return Intent(IntentKind.NUMBER, number=choice)
+    if names_day_or_time(raw):
+        return Intent(IntentKind.TEXT, text=raw)  # "non je prefere le matin": a wish, not a bare no
+    if phrasing.means_yes(core):
+        return Intent(IntentKind.YES)
+    if phrasing.means_no(core):
+        return Intent(IntentKind.NO)
+    if phrasing.wants_booking(core):
+        return Intent(IntentKind.BOOK, text=key)
+    if core[0] == "merci":  # "merci pour tout", "merci de votre gentillesse"
+        return Intent(IntentKind.THANKS)
     return Intent(IntentKind.TEXT, text=raw)
 
 
@@ -386,6 +445,10 @@ class Dialogue:
             return self._my_bookings()
         if kind is IntentKind.CANCEL:
             return self._cancel(intent.number)
+        if kind is IntentKind.CANT_COME:
+            if state is State.CONFIRMING:  # answering "Confirmer le RDV ... ?": not this one
+                return self._confirming(Intent(IntentKind.NO), context, resident)
+            return self._cancel(None, ask=True)
         if kind is IntentKind.BOOK:
             return self._start_booking(intent.text, resident)
         handler = {
@@ -396,6 +459,7 @@ class Dialogue:
             State.CHOOSING_SLOT: self._choosing_slot,
             State.CONFIRMING: self._confirming,
             State.CHOOSING_CANCELLATION: self._choosing_cancellation,
+            State.CONFIRMING_CANCELLATION: self._confirming_cancellation,
         }[state]
         return handler(intent, context, resident)
 
@@ -409,21 +473,21 @@ class Dialogue:
         if intent.kind is IntentKind.TEXT:
             matches = self._match(intent.text)
             if matches:
-                return self._communes_found(matches)
+                return self._communes_found(matches, said=intent.text)
         return self._start_booking("", resident)
 
     def _awaiting_commune(self, intent: Intent, context: dict[str, Any], resident: t.Resident | None) -> _Outcome:
         if intent.kind is IntentKind.TEXT:
             matches = self._match(intent.text)
             if matches:
-                return self._communes_found(matches)
+                return self._communes_found(matches, said=intent.text)
         return self._unknown("avec le nom de votre commune", State.AWAITING_COMMUNE, context)
 
     def _choosing_commune(self, intent: Intent, context: dict[str, Any], resident: t.Resident | None) -> _Outcome:
         choices: list[dict[str, Any]] = context.get("communes", [])
         chosen = _pick(intent, choices)
         if chosen is not None:
-            return self._with_commune(int(chosen["id"]), str(chosen["name"]))
+            return self._with_commune(int(chosen["id"]), str(chosen["name"]), said=str(context.get("said", "")))
         switched = self._switch_commune(intent)
         return switched or self._unknown(_numbers(len(choices)), State.CHOOSING_COMMUNE, context)
 
@@ -434,7 +498,9 @@ class Dialogue:
             return self._offer_slots(commune_id, commune_name, None)
         chosen = _pick(intent, services)
         if chosen is None and intent.kind is IntentKind.TEXT:
-            chosen = _service_named(intent.text, services)
+            if _means_other_service(intent.text):
+                return self._offer_slots(commune_id, commune_name, None)
+            chosen = _service_named(intent.text, context.get("offered") or services)
         if chosen is not None:
             return self._offer_slots(commune_id, commune_name, int(chosen["id"]))
         switched = self._switch_commune(intent)
@@ -442,9 +508,12 @@ class Dialogue:
 
     def _choosing_slot(self, intent: Intent, context: dict[str, Any], resident: t.Resident | None) -> _Outcome:
         offers: list[dict[str, Any]] = context.get("offers", [])
-        chosen = _pick(intent, offers)
+        chosen = _pick(intent, offers) or self._wished(intent, offers)
         if chosen is not None:
             return self._confirm_question(context, chosen)
+        elsewhere = self._slots_wished(intent, context)
+        if elsewhere is not None:
+            return elsewhere
         switched = self._switch_commune(intent)
         return switched or self._unknown(_numbers(len(offers)), State.CHOOSING_SLOT, context)
 
@@ -455,11 +524,24 @@ class Dialogue:
             if context.get("hold_id") is not None:  # the seat kept after a cancelled stop: free it for others
                 holds.release_hold(self.session, hold_id=int(context["hold_id"]), now=self.now)
             return self._offer_slots(int(context["commune_id"]), str(context["commune_name"]), context.get("service_id"))
-        chosen = _pick(intent, context.get("offers", []))
+        offers = context.get("offers", [])
+        chosen = _pick(intent, offers) or self._wished(intent, offers)
         if chosen is not None:  # changed their mind about the time
             return self._confirm_question(context, chosen)
+        if context.get("hold_id") is None:  # a held seat is answered OUI or NON
+            elsewhere = self._slots_wished(intent, context)
+            if elsewhere is not None:
+                return elsewhere
         switched = self._switch_commune(intent)
         return switched or self._unknown("OUI", State.CONFIRMING, context)
+
+    def _confirming_cancellation(self, intent: Intent, context: dict[str, Any], resident: t.Resident | None) -> _Outcome:
+        """After cancel_question: OUI cancels, NON keeps it (and lists it, to reassure); anything else is read afresh."""
+        if intent.kind is IntentKind.YES:
+            return self._cancel_booking(int(context["booking_id"]))
+        if intent.kind in (IntentKind.NO, IntentKind.THANKS):
+            return self._my_bookings()
+        return self._idle(intent, {}, resident)
 
     def _choosing_cancellation(self, intent: Intent, context: dict[str, Any], resident: t.Resident | None) -> _Outcome:
         booking_ids: list[int] = context.get("bookings", [])
@@ -474,12 +556,12 @@ class Dialogue:
         if text:
             matches = self._match(text)
             if matches:
-                return self._communes_found(matches)
+                return self._communes_found(matches, said=text)
         if resident is not None and resident.commune_id is not None:
             commune = self.session.get(t.Commune, resident.commune_id)
             territory_id = self._territory_id
             if commune is not None and territory_id in (None, commune.territory_id):
-                return self._with_commune(commune.id, commune.name)  # type: ignore[arg-type]
+                return self._with_commune(commune.id, commune.name, said=text)  # type: ignore[arg-type]
         return _Outcome([self.render("ask_commune")], State.AWAITING_COMMUNE)
 
     def _match(self, text: str) -> Matches:
@@ -503,28 +585,53 @@ class Dialogue:
         if intent.kind is not IntentKind.TEXT:
             return None
         matches = self._match(intent.text)
-        return self._communes_found(matches) if matches else None
+        return self._communes_found(matches, said=intent.text) if matches else None
 
-    def _communes_found(self, matches: Matches) -> _Outcome:
+    def _communes_found(self, matches: Matches, *, said: str = "") -> _Outcome:
+        """``said``: the whole message, which may also name the service ("... pour mes impots")."""
         if matches.decisive:
-            return self._with_commune(matches.best.commune_id, matches.best.name)
+            return self._with_commune(matches.best.commune_id, matches.best.name, said=said)
         shown = list(matches.items[:3])
         names = [m.name for m in shown]
         labels = [f"{m.name} ({m.postcode})" if names.count(m.name) > 1 and m.postcode else m.name for m in shown]
-        context = {"communes": [{"id": m.commune_id, "name": m.name} for m in shown]}
+        context: dict[str, Any] = {"communes": [{"id": m.commune_id, "name": m.name} for m in shown]}
+        if said:
+            context["said"] = said[:300]
         return _Outcome([self.render("commune_choice", communes=labels)], State.CHOOSING_COMMUNE, context)
 
-    def _with_commune(self, commune_id: int, commune_name: str) -> _Outcome:
+    def _with_commune(self, commune_id: int, commune_name: str, *, said: str = "") -> _Outcome:
+        """The service question, unless one service only is offered or the message named it ("pour la caf")."""
         services = booking.services_offered(self.session, commune_id=commune_id, now=self.now, settings=self.settings)
         if len(services) < 2:
-            return self._offer_slots(commune_id, commune_name, None)
-        listed = [{"id": s.id, "label": _short(s.short_label or s.label)} for s in services[:MAX_SERVICES_LISTED]]
+            return self._when_said(self._offer_slots(commune_id, commune_name, None), said)
+        offered = [
+            {"id": s.id, "label": _short(s.short_label or s.label), "code": s.code}
+            for s in services
+        ]
+        named = _service_in_request(said, offered)
+        if named is not None:
+            return self._when_said(self._offer_slots(commune_id, commune_name, int(named["id"])), said)
+        listed = offered[:MAX_SERVICES_LISTED]
         body = self._service_question(listed)
         while count_segments(body).segments > 1 and len(listed) > 1:
             listed.pop()
             body = self._service_question(listed)
-        context = {"commune_id": commune_id, "commune_name": commune_name, "services": listed}
+        # "offered": every service, also those the one-SMS list had no room for, which
+        # the resident may still name ("c'est pour ma retraite").
+        context = {"commune_id": commune_id, "commune_name": commune_name, "services": listed, "offered": offered}
         return _Outcome([body], State.CHOOSING_SERVICE, context)
+
+    def _when_said(self, offer: _Outcome, said: str) -> _Outcome:
+        """A first message that also said when ("... a Gueret mardi a 10h"): straight to that slot.
+
+        Only when the offer stands and the day or time fits exactly one free slot near the
+        resident; otherwise the offer as it is (a list, never a "not offered" reply to a
+        question that was not asked).
+        """
+        if offer.state is not State.CHOOSING_SLOT or not said or not names_day_or_time(said):
+            return offer
+        found = self._free_slots_wished(said, offer.context)
+        return self._offer_wished(offer.context, found) if found else offer
 
     def _service_question(self, listed: list[dict[str, Any]]) -> str:
         return self.render("service_choice", services=[s["label"] for s in listed] + [OTHER_SERVICE_LABEL])
@@ -539,6 +646,13 @@ class Dialogue:
             )
             self.events.extend(produced)
             return _Outcome([self.render("waitlist_ack", commune=commune_name)])
+        return self._offer(commune_id, commune_name, service_id, slots)
+
+    def _offer(
+        self, commune_id: int, commune_name: str, service_id: int | None, slots: Sequence[booking.FreeSlot]
+    ) -> _Outcome:
+        """The slot question on up to three of ``slots`` (free, soonest and nearest first)."""
+        slots = slots[:3]
         # One commune per offer (the template names one): the resident's own first,
         # else the nearest stop that has room.
         shown = [s for s in slots if s.commune_id == slots[0].commune_id]
@@ -558,6 +672,59 @@ class Dialogue:
     def _service_label(self, service_id: int | None) -> str:
         service = self.session.get(t.Service, service_id) if service_id is not None else None
         return service.short_label if service is not None else GENERIC_SERVICE_LABEL
+
+    def _slots_wished(self, intent: Intent, context: dict[str, Any]) -> _Outcome | None:
+        """ "plutot mardi", "a 14h": a day or time that none of the offered slots has.
+
+        The other free slots near the resident are searched for it: one fitting is asked
+        for confirmation, several are offered, none gets slot_not_offered (the offers
+        stand). None when the answer names no day or time.
+        """
+        if intent.kind is not IntentKind.TEXT:
+            return None
+        found = self._free_slots_wished(intent.text, context)
+        if found is None:
+            return None
+        offers = context.get("offers", [])
+        if not found:
+            body = self.render("slot_not_offered", choices=max(1, len(offers)))
+            state = State.CHOOSING_SLOT if offers else State.IDLE
+            return _Outcome([body], state, context if offers else {})
+        return self._offer_wished(context, found)
+
+    def _free_slots_wished(self, text: str, context: dict[str, Any]) -> list[booking.FreeSlot] | None:
+        """The free slots near the resident that fit the day or time in ``text``; None if it names none."""
+        if "commune_id" not in context:
+            return None
+        tz = self.settings.tz
+        wish = read_wish(text, today=self.now.astimezone(tz).date())
+        if not wish.says_something:
+            return None
+        free = booking.free_slots(
+            self.session, commune_id=int(context["commune_id"]), now=self.now, settings=self.settings,
+            service_id=context.get("service_id"), limit=WISHED_SLOTS_SEARCHED,
+        )  # fmt: skip
+        return [free[i] for i in fitting(wish, [slot.start_at for slot in free], tz=tz) or []]
+
+    def _offer_wished(self, context: dict[str, Any], found: Sequence[booking.FreeSlot]) -> _Outcome:
+        """Slots that fit what the resident asked for: one is asked for confirmation, several offered."""
+        outcome = self._offer(int(context["commune_id"]), str(context["commune_name"]), context.get("service_id"), found)
+        if len(outcome.context["offers"]) == 1:
+            return self._confirm_question(outcome.context, outcome.context["offers"][0])
+        return outcome
+
+    def _wished(self, intent: Intent, offers: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+        """The offer an answer such as "jeudi a 10h" or "celui de 9h30" designates, if exactly one."""
+        if intent.kind is not IntentKind.TEXT or not offers:
+            return None
+        tz = self.settings.tz
+        index = wished_offer(
+            intent.text,
+            [datetime.fromisoformat(offer["start"]) for offer in offers],
+            tz=tz,
+            today=self.now.astimezone(tz).date(),
+        )
+        return offers[index] if index is not None else None
 
     def _confirm_question(self, context: dict[str, Any], offer: dict[str, Any]) -> _Outcome:
         body = self.render(
@@ -606,12 +773,14 @@ class Dialogue:
         upcoming = self._upcoming()
         return _Outcome([self.render("my_bookings", bookings=_listed(upcoming), more=len(upcoming) - len(_listed(upcoming)))])
 
-    def _cancel(self, number: int | None) -> _Outcome:
+    def _cancel(self, number: int | None, *, ask: bool = False) -> _Outcome:
         """ANNULER cancels at once when it is clear which booking is meant, else asks which.
 
         Clear means: one upcoming booking, or a number ("ANNULER 2") in the order MES RDV
         lists them. The reminders end with "Pour annuler, répondez ANNULER", so that
-        single word must be enough.
+        single word must be enough. ``ask``: the resident did not write ANNULER but that
+        they cannot come, which is read from a sentence: their one booking is cancelled
+        only once they confirm (cancel_question), a wrong reading must not lose it.
         """
         upcoming = self._upcoming()
         if not upcoming:
@@ -619,6 +788,10 @@ class Dialogue:
         if number is not None and 1 <= number <= len(upcoming):
             return self._cancel_booking(upcoming[number - 1].booking_id)
         if len(upcoming) == 1 and number is None:
+            if ask:
+                only = upcoming[0]
+                body = self.render("cancel_question", start=only.start_at, commune=only.commune_name)
+                return _Outcome([body], State.CONFIRMING_CANCELLATION, {"booking_id": only.booking_id})
             return self._cancel_booking(upcoming[0].booking_id)
         listed = _listed(upcoming)
         body = self.render("cancel_choice", bookings=listed, more=len(upcoming) - len(listed))
@@ -764,12 +937,50 @@ def _short(label: str) -> str:
 
 
 def _service_named(text: str, services: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
-    """The resident typed the service ("caf") instead of its number."""
-    wanted = normalise(text)
+    """The resident named the service ("caf", "c'est pour mes impots") instead of giving its number.
+
+    Only a sentence that names exactly one of the listed services chooses it.
+    """
+    wanted = " ".join(phrasing.join_initials(normalise(text).split()))  # "C.A.F." -> "caf"
     for service in services:
         if wanted and normalise(service["label"]).startswith(wanted) and len(wanted) >= 3:
             return service
-    return None
+    words = phrasing.strip_courtesy(wanted.split())
+    # What the service is called (its short label) and residents' words for it, never the
+    # words of its long label: "retraite" is the Retraite service, not MSA's "sante,
+    # famille, retraite...", and "passe" is no "mots de passe" workshop.
+    named = [
+        service
+        for service in services
+        if any(phrasing.names_phrase(words, phrase) for phrase in phrasing.service_words(service.get("code"), service["label"]))
+    ]
+    return named[0] if len(named) == 1 else None
+
+
+def _service_in_request(said: str, services: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """A booking request that also says what for: "je voudrais un rendez vous pour mes impots".
+
+    Only after "pour" (or "c'est pour"), so that "je vous ecris de mon portable" never
+    chooses the smartphone workshop; the confirmation question names the service anyway.
+    """
+    words = normalise(said).split()
+    if "pour" not in words:
+        return None
+    return _service_named(" ".join(words[words.index("pour") + 1 :]), services)
+
+
+def _means_other_service(text: str) -> bool:
+    """ "autre chose", "je ne sais pas": no particular service (the list's "Autre demande")."""
+    words = phrasing.strip_courtesy(normalise(text).split())
+    return bool(words) and any(
+        tuple(words) == phrase or (len(words) <= len(phrase) + 2 and _has_phrase(words, phrase))
+        for phrase in phrasing.OTHER_SERVICE_PHRASES
+    )
+
+
+def _has_phrase(words: Sequence[str], phrase: Sequence[str]) -> bool:
+    span = len(phrase)
+    return any(tuple(words[i : i + span]) == tuple(phrase) for i in range(len(words) - span + 1))
 
 
 def _listed(upcoming: Sequence[booking.UpcomingBooking]) -> list[dict[str, Any]]:

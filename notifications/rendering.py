@@ -46,6 +46,10 @@ DEFAULT_TIMEZONE = "Europe/Paris"
 _DOUBLE_DOT = re.compile(r"(?<!\.)\.\.(?!\.)")
 _WORD_SEPARATORS = (" ", "-")
 _TRAILING_JUNK = " -,;:'(/"
+_DANGLING_WORDS = frozenset(
+    {"de", "du", "des", "d", "le", "la", "les", "l", "et", "ou", "a", "à", "au", "aux", "en", "son", "sa", "ses",
+     "votre", "vos", "pour", "sur", "avec", "par", "un", "une"}
+)  # fmt: skip
 
 _SHORT_DAYS = ("lun.", "mar.", "mer.", "jeu.", "ven.", "sam.", "dim.")
 # "août" has a û, which GSM-7 lacks; é is in GSM-7, so "févr." and "déc." keep it.
@@ -121,6 +125,12 @@ def clip(value: object, limit: int) -> str:
     boundary = max(cut.rfind(sep) for sep in _WORD_SEPARATORS)
     if text[len(cut)].isalnum() and boundary >= limit // 2:
         cut = cut[:boundary]
+        # Nor on a word that announces the one cut off ("son code de." for "son code de
+        # deverrouillage"): a resident would wait for the rest.
+        words = cut.split(" ")
+        while len(words) > 1 and words[-1].lower() in _DANGLING_WORDS and len(" ".join(words[:-1])) >= limit // 2:
+            words.pop()
+        cut = " ".join(words)
     return cut.rstrip(_TRAILING_JUNK) + "."
 
 

@@ -91,16 +91,21 @@ def demo(
         _breakdown(engine, current.model_copy(update={"replan_time_limit_seconds": min(time_limit, current.replan_time_limit_seconds)}))
 
 
+def _first_visited_commune(session: Session, plan_id: int) -> t.Commune | None:
+    """The commune of the plan's first stop: where the demo resident lives."""
+    return session.exec(
+        select(t.Commune)
+        .join(t.Site, t.Site.commune_id == t.Commune.id)  # type: ignore[arg-type]
+        .join(t.Visit, t.Visit.site_id == t.Site.id)  # type: ignore[arg-type]
+        .where(t.Visit.plan_id == plan_id)
+        .order_by(t.Visit.start_at)  # type: ignore[arg-type]
+    ).first()
+
+
 def _print_links(engine: Engine, current: Settings, territory_id: int, plan_id: int) -> None:
     """The links of the demo territory: a commune's page, feed and poster; drivers' and counsellors' pages."""
     with session_scope(engine) as session:
-        first = session.exec(
-            select(t.Commune)
-            .join(t.Site, t.Site.commune_id == t.Commune.id)  # type: ignore[arg-type]
-            .join(t.Visit, t.Visit.site_id == t.Site.id)  # type: ignore[arg-type]
-            .where(t.Visit.plan_id == plan_id)
-            .order_by(t.Visit.start_at)  # type: ignore[arg-type]
-        ).first()
+        first = _first_visited_commune(session, plan_id)
         links = live_links(session, territory_id, SystemClock().now(), create_missing=True)
         poster = poster_data(session, first.insee_code, SystemClock().now(), current, territory_id=territory_id) if first else None
     console.print("\n[bold]Liens[/bold] (servis par « mobile-services serve ») :")
@@ -117,13 +122,7 @@ def _print_links(engine: Engine, current: Settings, territory_id: int, plan_id: 
 def _sms_booking(engine: Engine, current: Settings, plan_id: int) -> None:
     """A resident of the first visited commune books by SMS; the outbox sends to the local log."""
     with Session(engine) as session:
-        first = session.exec(
-            select(t.Commune)
-            .join(t.Site, t.Site.commune_id == t.Commune.id)  # type: ignore[arg-type]
-            .join(t.Visit, t.Visit.site_id == t.Site.id)  # type: ignore[arg-type]
-            .where(t.Visit.plan_id == plan_id)
-            .order_by(t.Visit.start_at)  # type: ignore[arg-type]
-        ).first()
+        first = _first_visited_commune(session, plan_id)
     if first is None:
         return
     bus = bootstrap(current, engine=engine)
@@ -149,7 +148,10 @@ def _sms_booking(engine: Engine, current: Settings, plan_id: int) -> None:
 
 
 def _breakdown(engine: Engine, current: Settings) -> None:
-    """The vehicle of the demo booking breaks down at 10:00 that day: the system re-plans by itself."""
+    """The vehicle of the demo booking is out for the day of that booking: the system re-plans by itself.
+
+    Its crew have (fictitious) mobile numbers, so the SMS they get is in the outbox too.
+    """
     with Session(engine) as session:
         resident = session.exec(select(t.Resident).where(t.Resident.phone == DEMO_PHONE)).first()
         booking = (
@@ -163,10 +165,11 @@ def _breakdown(engine: Engine, current: Settings) -> None:
         vehicle = session.get(t.Vehicle, visit.vehicle_id) if visit else None
     if visit is None or vehicle is None:
         return
-    starts_at = datetime.combine(visit.day, time(10, 0), current.tz)
-    console.print(f"\n[bold]Imprévu[/bold] : {vehicle.name} tombe en panne le {visit.day:%d/%m} à 10:00.")
+    _give_crews_phones(engine)
+    starts_at = datetime.combine(visit.day, time(0), current.tz)
+    console.print(f"\n[bold]Imprévu[/bold] : {vehicle.name} en panne, immobilisé le {visit.day:%d/%m}.")
     console.print(
-        Text(f"  mobile-services incident vehicle \"{vehicle.name}\" --from \"{starts_at:%Y-%m-%d %H:%M}\" --reason panne"),
+        Text(f"  mobile-services incident vehicle \"{vehicle.name}\" --from {visit.day:%Y-%m-%d} --reason panne"),
         style="dim",
         soft_wrap=True,
     )
@@ -179,6 +182,19 @@ def _breakdown(engine: Engine, current: Settings) -> None:
     with Session(engine) as session:
         for change in session.exec(select(t.WeekChange).where(t.WeekChange.disruption_id == disruption_id)).all():
             print_change(change)
+
+
+#: ARCEP's numbers for fiction (06 39 98 xx xx): never anybody's phone
+FICTION_MOBILES = "+3363998{:04d}"
+
+
+def _give_crews_phones(engine: Engine) -> None:
+    """Counsellors of the synthetic territory get fictitious mobiles, to show what crews are sent."""
+    with session_scope(engine) as session:
+        for n, counsellor in enumerate(session.exec(select(t.Counsellor).order_by(t.Counsellor.id)).all(), 1):  # type: ignore[arg-type]
+            if counsellor.phone is None:
+                counsellor.phone = FICTION_MOBILES.format(n)
+                session.add(counsellor)
 
 
 def _resident_answer(question: str, commune: str) -> str | None:

@@ -125,14 +125,7 @@ def vehicle(
     territory: TerritoryOption = None,
 ) -> None:
     """Un véhicule est indisponible (panne, contrôle) : ses jours publiés sont re-planifiés."""
-    current = settings()
-    starts_at, ends_at = _period(start, end, current)
-    with engine_scope(current) as engine:
-        with Session(engine) as session:
-            territory_id = resolve_territory(session, territory).id
-            vehicle_id = _named(session, t.Vehicle, territory_id, name, "véhicule")  # type: ignore[arg-type]
-        _declare(engine, current, commands.DeclareVehicleUnavailable(
-            vehicle_id=vehicle_id, starts_at=starts_at, ends_at=ends_at, reason=reason))  # fmt: skip
+    _declare_absence(t.Vehicle, "véhicule", name, start, end, reason, territory)
 
 
 @app.command("counsellor")
@@ -145,14 +138,28 @@ def counsellor(
     territory: TerritoryOption = None,
 ) -> None:
     """Un conseiller est absent (maladie, congé, formation) : ses jours publiés sont re-planifiés."""
+    _declare_absence(t.Counsellor, "conseiller", name, start, end, reason, territory)
+
+
+def _declare_absence(
+    model: type[t.Vehicle] | type[t.Counsellor], what: str, name: str, start: str, end: str | None, reason: str,
+    territory: str | None,
+) -> None:
+    """A vehicle or a counsellor, found by name, is out for a period."""
     current = settings()
     starts_at, ends_at = _period(start, end, current)
     with engine_scope(current) as engine:
         with Session(engine) as session:
             territory_id = resolve_territory(session, territory).id
-            counsellor_id = _named(session, t.Counsellor, territory_id, name, "conseiller")  # type: ignore[arg-type]
-        _declare(engine, current, commands.DeclareCounsellorUnavailable(
-            counsellor_id=counsellor_id, starts_at=starts_at, ends_at=ends_at, reason=reason))  # fmt: skip
+            subject_id = _named(session, model, territory_id, name, what)  # type: ignore[arg-type]
+        command: Command = (
+            commands.DeclareVehicleUnavailable(vehicle_id=subject_id, starts_at=starts_at, ends_at=ends_at, reason=reason)
+            if model is t.Vehicle
+            else commands.DeclareCounsellorUnavailable(
+                counsellor_id=subject_id, starts_at=starts_at, ends_at=ends_at, reason=reason
+            )
+        )
+        _declare(engine, current, command)
 
 
 @app.command("site")

@@ -28,7 +28,7 @@ from mobile_services.service_layer.messagebus import MessageBus
 from mobile_services.service_layer.planning import PlanOutcome, latest_plan
 from mobile_services.reports import publish_diff
 from mobile_services.service_layer.publishing import ConfirmationRequired, PublishDiff, PublishOutcome
-from mobile_services.reports.plan_view import render_plan_html, route_numbers, slug
+from mobile_services.reports.plan_view import plan_page_path, route_numbers, write_plan_page
 from mobile_services.storage import tables as t
 from routing.solver import SearchProgress
 
@@ -87,23 +87,23 @@ def run_plan(engine: Engine, current: Settings, territory_id: int, week: str, ti
             ticker.join()
 
 
-def plan_page_path(current: Settings, territory: str, week: str, version: int) -> Path:
-    """Where `plan` writes a plan's page by default: data folder, plans/, named after territory, week, version."""
-    return current.data_dir / "plans" / f"plan-{slug(territory)}-{week}-v{version}.html"
-
-
 def write_plan_html(engine: Engine, plan_id: int, current: Settings, path: Path | None = None) -> Path:
-    """The map and timeline of a plan, as a self-contained HTML file (default path: `plan_page_path`); prints the path."""
+    """The map and timeline of a plan, as a self-contained HTML file; prints the path.
+
+    Every draft and publication already writes its page at the default path (an event
+    handler, :mod:`service_layer.plan_pages`); this writes it again only where asked
+    (``--html``) or when that page is missing.
+    """
     with Session(engine) as session:
-        if path is None:
-            plan = session.get(t.Plan, plan_id)
-            territory = session.get(t.Territory, plan.territory_id) if plan else None
-            if plan is None or territory is None:
-                raise NotFound(f"plan {plan_id} not found", f"Plan {plan_id} introuvable.")
-            path = plan_page_path(current, territory.name, plan.week, plan.version)
-        page = render_plan_html(session, plan_id, current.tz)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(page, encoding="utf-8")
+        plan = session.get(t.Plan, plan_id)
+        territory = session.get(t.Territory, plan.territory_id) if plan else None
+        if plan is None or territory is None:
+            raise NotFound(f"plan {plan_id} not found", f"Plan {plan_id} introuvable.")
+        default = plan_page_path(current.data_dir, territory.name, plan.week, plan.version)
+        if path is not None or not default.exists():
+            path = write_plan_page(session, plan_id, current.data_dir, current.tz, path)
+        else:
+            path = default
     console.print(Text(f"Carte et planning : {path.resolve()}"), soft_wrap=True)  # one line, whatever the width: copy-pastable
     return path
 

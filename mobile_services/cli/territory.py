@@ -247,11 +247,20 @@ def catalogue_command() -> None:
 @app.command("number")
 @friendly_errors
 def number_command(
-    number: Annotated[str, typer.Argument(help="Numéro Twilio du territoire (06 ..., +33 ... ou code court) ; « aucun » pour le retirer.")],
+    words: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="NUMERO",
+            help="Numéro Twilio du territoire (07 56 00 00 01, +33 ... ou code court), espaces permis ; « aucun » pour le retirer.",
+        ),
+    ],
     territory: TerritoryOption = None,
     organisation: OrganisationOption = None,
 ) -> None:
     """Numéro SMS du territoire : un SMS reçu sur ce numéro ne cherche que ses communes."""
+    # Numbers are written in pairs ("07 12 34 56 78"); unquoted, the shell splits them
+    # into several arguments, which are one number here.
+    number = " ".join(words)
     with _engine() as engine, session_scope(engine) as session:
         row = _one_territory(session, territory, organisation)
         if number.strip().lower() in ("aucun", "none", ""):

@@ -304,6 +304,25 @@ def build_map(
     return view
 
 
+def plan_page_path(data_dir: Path, territory: str, week: str, version: int) -> Path:
+    """Where a plan's page is written: data folder, plans/, named after territory, week, version."""
+    return data_dir / "plans" / f"plan-{slug(territory)}-{week}-v{version}.html"
+
+
+def write_plan_page(session: Session, plan_id: int, data_dir: Path, tz: ZoneInfo, path: Path | None = None) -> Path:
+    """The map and timeline of a plan as a self-contained HTML file (default: :func:`plan_page_path`)."""
+    if path is None:
+        plan = session.get(t.Plan, plan_id)
+        territory = session.get(t.Territory, plan.territory_id) if plan else None
+        if plan is None or territory is None:
+            raise LookupError(plan_id)
+        path = plan_page_path(data_dir, territory.name, plan.week, plan.version)
+    page = render_plan_html(session, plan_id, tz)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
 def render_plan_html(session: Session, plan_id: int, tz: ZoneInfo) -> str:
     plan = session.get(t.Plan, plan_id)
     if plan is None:

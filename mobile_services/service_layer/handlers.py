@@ -81,12 +81,12 @@ def command_handlers() -> dict[type[Command], Callable[..., Any]]:
 
 
 def event_handlers() -> dict[type[Event], list[Callable[..., Any]]]:
-    from mobile_services.service_layer import coordination, disruptions, waitlist
+    from mobile_services.service_layer import coordination, disruptions, plan_pages, waitlist
 
     table: dict[type[Event], list[Callable[..., Any]]] = {
-        events.PlanDrafted: [],
+        events.PlanDrafted: [plan_pages.write_page],
         # Waiting residents are told of new stops by the publication itself (same transaction).
-        events.PlanPublished: [],
+        events.PlanPublished: [plan_pages.write_page],
         events.SlotBooked: [],
         events.BookingCancelled: [waitlist.offer_freed_seat],
         events.JoinedWaitlist: [],

@@ -186,6 +186,13 @@ COUNSELLORS = CsvLayout(
             lambda days: " ".join(WEEKDAYS_FR[day] for day in days),
         ),
         Column(
+            "absences",
+            "leave_days",
+            False,
+            ("conges", "indisponibilites"),
+            lambda days: " ".join(day.isoformat() for day in days),
+        ),
+        Column(
             "deplacement",
             "travel_mode",
             False,

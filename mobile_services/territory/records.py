@@ -20,6 +20,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any, ClassVar, Literal
 
 import phonenumbers
@@ -445,6 +446,54 @@ def _phone(value: Any) -> Any:
     )
 
 
+_DAY_FORMATS = ("%Y-%m-%d", "%d/%m/%Y")
+#: a leave longer than this is a typo (a year typed wrong), not a holiday
+_MAX_LEAVE_DAYS = 120
+
+
+def _one_day(text: str) -> date:
+    for pattern in _DAY_FORMATS:
+        try:
+            return datetime.strptime(text.strip(), pattern).date()
+        except ValueError:
+            continue
+    raise problem(
+        "leave", "unreadable date '{text}'", "date illisible « {text} » (attendu par ex. 2026-12-14 ou 14/12/2026)",
+        text=_short(text),
+    )
+
+
+def _leave_days(value: Any) -> Any:
+    """Leave dates from a cell: '2026-12-14..2026-12-18 24/12/2026' -> every day, sorted.
+
+    A range is two dates joined by '..' or ' au ' (both included); dates and ranges are
+    separated by spaces, ',' or '|' (';' too when the file uses another delimiter).
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return []
+    if not isinstance(value, str):
+        return value
+    days: set[date] = set()
+    text = re.sub(r"\s*\.\.\s*|\s+au\s+", "..", value.strip())
+    for part in (p for p in re.split(r"[\s,;|]+", text) if p):
+        bounds = part.split("..")
+        if len(bounds) > 2:
+            raise problem("leave", "unreadable range '{text}'", "période illisible « {text} »", text=_short(part))
+        first, last = _one_day(bounds[0]), _one_day(bounds[-1])
+        if last < first:
+            raise problem(
+                "leave", "range '{text}' ends before it starts", "la période « {text} » finit avant de commencer",
+                text=_short(part),
+            )
+        if (last - first).days >= _MAX_LEAVE_DAYS:
+            raise problem(
+                "leave", "range '{text}' is longer than {days} days", "la période « {text} » dépasse {days} jours",
+                text=_short(part), days=_MAX_LEAVE_DAYS,
+            )
+        days.update(first + timedelta(days=n) for n in range((last - first).days + 1))
+    return sorted(days)
+
+
 # --------------------------------------------------------------------------- opening hours
 
 _SPAN_RE = re.compile(r"(\d{1,2})(?:[:hH](\d{2})?)?\s*(?:-|–|à)\s*(\d{1,2})(?:[:hH](\d{2})?)?")
@@ -804,6 +853,8 @@ class CounsellorRecord(Record):
     home_longitude: Number | None = None
     skills: Annotated[list[Skill], BeforeValidator(_skill_list)] = Field(min_length=1)
     days_off: Annotated[list[Weekday], BeforeValidator(_words)] = Field(default_factory=list)
+    #: days of leave (whole days): the planner gives the counsellor no route on them
+    leave_days: Annotated[list[date], BeforeValidator(_leave_days)] = Field(default_factory=list)
     travel_mode: TravelMode = "bus"
     #: name of the bus usually ridden (travel_mode bus) or of the counsellor's car (travel_mode car)
     vehicle: Text | None = Field(None, max_length=100)

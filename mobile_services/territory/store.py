@@ -562,6 +562,7 @@ class _Writer:
                 "home_longitude": record.home_longitude if record.home_longitude is not None else commune.longitude,
                 "skills": list(record.skills),
                 "days_off": list(record.days_off),
+                "unavailable_dates": [day.isoformat() for day in record.leave_days],
                 "travel_mode": record.travel_mode,
                 "vehicle_id": vehicle.id if vehicle else None,
                 "active": record.active,

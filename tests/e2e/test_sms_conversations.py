@@ -135,7 +135,8 @@ UNKNOWN_WORDS: list[Step] = [
     ("Bonjour je voudrais voir quelqu'un pour mes papiers", ASK_COMMUNE),
     ("euh", "Désolé, nous n'avons pas compris votre réponse. Répondez avec le nom de votre commune. Envoyez AIDE"),
     ("Guéret", GUERET_OFFER),
-    ("demain ?", "Désolé, nous n'avons pas compris votre réponse. Répondez 1, 2 ou 3."),
+    ("demain ?", "Désolé, pas de créneau libre à ce moment-là près de chez vous. Répondez 1, 2 ou 3"),  # understood
+    ("bof", "Désolé, nous n'avons pas compris votre réponse. Répondez 1, 2 ou 3."),
     ("AIDE", "Envoyez RDV pour prendre rendez-vous, MES RDV pour voir vos rendez-vous, ANNULER pour annuler"),
     ("3", "Confirmer le RDV d'accompagnement du mar. 1er déc. à 10h à Guéret ?"),  # AIDE kept the dialogue
     ("YES", "Désolé, nous n'avons pas compris votre réponse. Répondez OUI."),  # YES is Twilio's word, never ours

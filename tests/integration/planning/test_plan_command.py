@@ -85,4 +85,5 @@ def test_html_option_still_chooses_the_path(sedelle: Path, monkeypatch: pytest.M
     output = _plan(monkeypatch, 80, "--html", str(target))
     match = PAGE.search(output)
     assert match is not None and Path(match.group(1)) == target.resolve() and target.is_file()
-    assert not (sedelle / "plans").exists()
+    # every version keeps its own page too (written when the draft is stored)
+    assert len(list((sedelle / "plans").glob("plan-*-v1.html"))) == 1

@@ -122,6 +122,8 @@ def test_a_territory_gets_its_sms_number_and_two_cannot_share_one(
     assert "Le numéro +33939000001 est déjà celui du territoire « Val de Sédelle »." in output
     result, output = run(cli, "number", "pas un numéro", "-t", "Landes")
     assert result.exit_code == 1 and "Numéro SMS invalide : « pas un numéro »." in output
+    result, output = run(cli, "number", "07", "56", "00", "00", "01", "-t", "Landes")  # unquoted, as the README types it
+    assert result.exit_code == 0 and "Territoire « Landes » : numéro SMS +33756000001." in output
     result, output = run(cli, "number", "38012", "-t", "Landes")  # a short code
     assert result.exit_code == 0 and "numéro SMS 38012." in output
     result, output = run(cli, "show")

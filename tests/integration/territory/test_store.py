@@ -145,7 +145,7 @@ def test_reference_errors_in_counsellors_are_all_reported(
     engine: Engine, data_dir: Path, write_file: WriteFile
 ) -> None:
     text = (data_dir / "conseillers.csv").read_text(encoding="utf-8")
-    text = text.replace(";bus;Bus Sédelle;oui\nJulien", ";bus;Bus Fantôme;oui\nJulien").replace(
+    text = text.replace(";bus;Bus Sédelle;oui;2027", ";bus;Bus Fantôme;oui;2027").replace(
         ";23507;46,3150", ";23599;46,3150"
     )
     data, _ = load_files(
@@ -260,3 +260,21 @@ def test_a_generated_territory_imports_and_reports_progress(engine: Engine) -> N
     assert ("communes", 100, 150) in progress and ("communes", 150, 150) in progress
     again = import_territory_data(engine, data, organisation="Démo")
     assert all(c.created == c.updated == 0 for c in again.counts.values())
+
+
+def test_leave_days_from_the_counsellors_file_keep_the_counsellor_off_those_routes(engine: Engine, data_dir: Path) -> None:
+    from mobile_services.service_layer.planning_problem import PlanningOptions, build_week_problem
+
+    data, _ = load_files([data_dir / "val-de-sedelle.json", data_dir / "vehicules.csv", data_dir / "conseillers.csv"])
+    import_territory_data(engine, data, organisation="CC Val de Sédelle")
+    with Session(engine) as session:
+        claire = session.exec(select(Counsellor).where(Counsellor.name == "Claire Fayolle")).one()
+        assert claire.unavailable_dates == ["2027-03-01", "2027-03-02", "2027-03-03", "2027-03-24"]
+        territory = session.exec(select(Territory)).one()
+        week = build_week_problem(session, territory.id, "2027-W09", PlanningOptions())  # type: ignore[arg-type]
+    crews: dict[int, set[int]] = {}
+    for shift in week.problem.shifts:
+        crews.setdefault(shift.day, set()).update(m.counsellor_id for m in shift.crew.members)  # type: ignore[union-attr]
+    for day in (0, 1, 2):  # 1-3 March 2027: on leave
+        assert claire.id not in crews.get(day, set())
+    assert claire.id in crews[3]  # Thursday 4 March: back (Wednesday is her day off anyway)

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mobile_services.commune_matching import CommuneCandidate, Matches, match_communes, normalise
+from mobile_services.commune_matching import CommuneCandidate, Matches, match_communes, normalise, sounds_like
 
 COMMUNES = [
     CommuneCandidate(1, "Guéret", ("23000",), "23096"),
@@ -124,9 +124,10 @@ def test_words_that_name_no_commune_match_nothing(typed: str) -> None:
 
 
 def test_two_typos_in_a_short_name_are_too_far_to_guess() -> None:
-    # "crok" for "Crocq": two edits in five letters. Guessing short names that
-    # loosely would send residents to the wrong village; they get asked again.
-    assert not match_communes("crok", COMMUNES)
+    # "crak" for "Crocq": two edits in five letters that do not sound like it. Guessing
+    # short names that loosely would send residents to the wrong village; they get
+    # asked again. ("crok" sounds like Crocq: test_a_name_written_as_it_sounds.)
+    assert not match_communes("crak", COMMUNES)
 
 
 def test_no_candidates_means_no_match() -> None:
@@ -151,3 +152,36 @@ def test_every_commune_finds_itself_exactly(name: str) -> None:
 @given(st.text(max_size=80))
 def test_normalise_is_idempotent(text: str) -> None:
     assert normalise(normalise(text)) == normalise(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Bonjour, j'habite Chatel-Guyon et je voudrais un rendez-vous s'il vous plait", "Châtel-Guyon"),
+        ("Bonjour madame, je vous ecris pour avoir un rendez vous, j'habite a Gueret", "Guéret"),
+        ("bonjour je suis a ste feyre pouvez vous me donner un rendez vous", "Sainte-Feyre"),
+        ("jhabite chatelguyon", "Châtel-Guyon"),  # the name glued into one word
+        ("Je suis a Saint Leger la montagne, merci beaucoup", "Saint-Léger-la-Montagne"),
+    ],
+)
+def test_a_name_inside_a_long_sentence(text: str, expected: str) -> None:
+    matches = match_communes(text, COMMUNES)
+    assert matches.decisive and matches.best.name == expected
+
+
+def test_dialogue_words_never_stand_for_a_commune() -> None:
+    villages = [*COMMUNES, CommuneCandidate(20, "Vous"), CommuneCandidate(21, "Bonjour")]
+    assert not match_communes("bonjour je voudrais un rendez vous pour mes papiers", villages)
+
+
+@pytest.mark.parametrize(("heard", "name"), [("crok", "Crocq"), ("krok", "Crocq")])
+def test_a_name_written_as_it_sounds(heard: str, name: str) -> None:
+    # Two edits in a short name, but the same sound: found, at a score below any spelling match.
+    matches = match_communes(heard, COMMUNES)
+    assert matches.decisive and matches.best.name == name and matches.best.score < 85
+
+
+def test_sound_never_outranks_spelling_and_gerer_is_not_gueret() -> None:
+    assert sounds_like("crocq") == sounds_like("crok") == sounds_like("croc")
+    assert sounds_like("gerer") != sounds_like("gueret")  # a soft g is not Guéret's hard one
+    assert names(match_communes("gueret", COMMUNES)) == ["Guéret"]

@@ -70,6 +70,7 @@ LONGEST_FIELDS: dict[str, dict[str, Any]] = {
         ],
         more=12,
     ),
+    "cancel_question": dict(start=LONGEST_START, commune=LONGEST_COMMUNE),
     "cancellation_ack": dict(start=LONGEST_START, commune=LONGEST_COMMUNE),
     "commune_choice": dict(communes=LONG_COMMUNES),
     "confirm_question": dict(service=LONGEST_SERVICE, start=LONGEST_START, commune=LONGEST_COMMUNE),
@@ -99,6 +100,7 @@ LONGEST_FIELDS: dict[str, dict[str, Any]] = {
     "reminder_two_hours": dict(start=LONGEST_START, site=LONGEST_SITE, commune=LONGEST_COMMUNE),
     "service_choice": dict(services=NINE_SERVICES),
     "slot_offer": dict(commune=LONGEST_COMMUNE, slots=[LONGEST_START] * 3),
+    "slot_not_offered": dict(choices=3),
     "slot_unavailable": {},
     "stop_cancelled": dict(
         old_start=LONGEST_START,
@@ -304,6 +306,8 @@ def test_long_dates_for_calendars() -> None:
         ("Abcdefghijklmnop", 8, "Abcdefg."),
         ("Châtel-Guyon", 12, "Chatel-Guyon"),  # transliterated before measuring
         ("Saint-Remy-en-Bouzemont", 12, "Saint-Remy."),
+        ("votre smartphone chargé et son code de déverrouillage", 45, "votre smartphone chargé et son code."),
+        ("carte Vitale et attestation de droits", 30, "carte Vitale et attestation."),
     ],
 )
 def test_clip_shortens_to_a_septet_budget(value: str, limit: int, expected: str) -> None:

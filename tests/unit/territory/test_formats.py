@@ -127,6 +127,8 @@ def test_vehicles_and_counsellors_fixtures(data_dir: Path) -> None:
         "Bus Sédelle",
     )
     assert agnes.travel_mode == "car"
+    assert [d.isoformat() for d in claire.leave_days] == ["2027-03-01", "2027-03-02", "2027-03-03", "2027-03-24"]
+    assert agnes.leave_days == []
 
 
 @pytest.mark.parametrize("delimiter", [";", ",", "\t"])
@@ -245,7 +247,9 @@ def test_counsellor_errors(data_dir: Path) -> None:
         ("conseillers-errors.csv", 2, "competences"),
         ("conseillers-errors.csv", 3, "jours_repos"),
         ("conseillers-errors.csv", 4, "deplacement"),
+        ("conseillers-errors.csv", 5, "absences"),
     ]
+    assert "la période « 2027-03-05..2027-03-01 » finit avant de commencer" in str(exc.french())
 
 
 def test_line_numbers_count_blank_lines_and_multiline_cells(write_file: WriteFile) -> None:
@@ -283,7 +287,7 @@ def test_errors_of_several_files_are_reported_together(data_dir: Path) -> None:
         ]
     )
     assert {e.file for e in exc.errors} == {"communes-errors.csv", "conseillers-errors.csv"}
-    assert len(exc.errors) == 8
+    assert len(exc.errors) == 9
 
 
 # --------------------------------------------------------------------------- JSON errors
