@@ -130,7 +130,16 @@ class Settings(BaseSettings):
     waitlist_hold_minutes: int = Field(30, ge=5, le=24 * 60)
     #: a waiting-list request with no stop after this many days is closed (the resident is told)
     waitlist_entry_days: int = Field(60, ge=1, le=365)
-    dispatch_interval_seconds: int = Field(20, ge=5, le=600)
+    #: outbox dispatch period (15-30 s in production; tests shorten it)
+    dispatch_interval_seconds: int = Field(20, ge=1, le=600)
+    #: a row still "sending" after this long was in flight when its dispatcher died: it
+    #: becomes "unknown"; reconciliation only asks Twilio about rows at least this old.
+    #: Keep it well above the Twilio request timeout (10 s): only tests shorten it
+    outbox_stale_after_seconds: int = Field(120, ge=1, le=24 * 3600)
+    #: period of the reconciliation job that settles "unknown" messages with Twilio
+    reconcile_interval_seconds: int = Field(300, ge=1, le=24 * 3600)
+    #: the two-hours-before reminder is not sent later than this before the appointment
+    reminder_min_lead_minutes: int = Field(15, ge=0, le=24 * 60)
 
     retention_days: int = Field(365, ge=1)
 

@@ -14,10 +14,11 @@ import threading
 import uuid
 from collections import deque
 from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
 
 from notifications.gsm import count_segments
-from notifications.ports import Clock, OutgoingSms, SendOutcome, SendResult, SystemClock
+from notifications.ports import Clock, OutgoingSms, ProviderMessage, SendOutcome, SendResult, SystemClock
 
 __all__ = ["FakeSmsSender", "OutboxLogSmsSender"]
 
@@ -28,18 +29,31 @@ class FakeSmsSender:
     Scripted results are consumed in order (`script`); per-number results
     (`fail_for`) apply to every message to that number and win over the script,
     like a phone that stays unsubscribed.
+
+    It also answers reconciliation lookups (`SentSmsLookup`) from what the
+    "provider" holds: every SENT message, and every UNKNOWN one too (a read
+    timeout: the provider got it, only the answer was lost) unless `lost=True`
+    was scripted with it through `script_lost`.
     """
 
     def __init__(self, results: Iterable[SendResult] = ()) -> None:
         self.sent: list[OutgoingSms] = []
         self.results: list[SendResult] = []
+        self.provider: dict[str, ProviderMessage] = {}
         self._script: deque[SendResult] = deque(results)
+        self._lost: deque[bool] = deque(False for _ in self._script)
         self._per_number: dict[str, SendResult] = {}
         self._counter = 0
 
     def script(self, *results: SendResult) -> None:
         """Queue the results of the next calls, in order."""
         self._script.extend(results)
+        self._lost.extend(False for _ in results)
+
+    def script_lost(self) -> None:
+        """The next call ends UNKNOWN and the request never reached the provider."""
+        self._script.append(SendResult.unknown("connection lost"))
+        self._lost.append(True)
 
     def fail_for(self, number: str, result: SendResult) -> None:
         """Answer `result` to every message sent to `number` from now on."""
@@ -49,15 +63,29 @@ class FakeSmsSender:
 
     def send(self, message: OutgoingSms) -> SendResult:
         self.sent.append(message)
+        lost = False
         if message.to in self._per_number:
             result = self._per_number[message.to]
         elif self._script:
-            result = self._script.popleft()
+            result, lost = self._script.popleft(), self._lost.popleft()
         else:
-            self._counter += 1
-            result = SendResult.sent(f"SMfake{self._counter:026d}", provider_status="accepted")
+            result = SendResult.sent(self._new_sid(), provider_status="accepted")
         self.results.append(result)
+        if result.outcome is SendOutcome.SENT or (result.outcome is SendOutcome.UNKNOWN and not lost):
+            sid = result.provider_sid or self._new_sid()
+            self.provider[sid] = ProviderMessage(sid=sid, to=message.to, body=message.body, status="accepted")
         return result
+
+    def _new_sid(self) -> str:
+        self._counter += 1
+        return f"SMfake{self._counter:026d}"
+
+    def fetch(self, sid: str) -> ProviderMessage | None:
+        return self.provider.get(sid)
+
+    def find(self, *, to: str, body: str, created_after: datetime) -> list[ProviderMessage] | None:
+        """Every held message to ``to`` with ``body``, newest first (the fake keeps no dates)."""
+        return [m for m in reversed(self.provider.values()) if m.to == to and m.body == body]
 
     def bodies_to(self, number: str) -> list[str]:
         """Bodies of every message sent to `number`, oldest first (what the resident would read)."""

@@ -18,6 +18,8 @@ __all__ = [
     "Clock",
     "FixedClock",
     "OutgoingSms",
+    "ProviderMessage",
+    "SentSmsLookup",
     "SendOutcome",
     "SendResult",
     "SmsSender",
@@ -171,6 +173,40 @@ class SmsSender(Protocol):
     """
 
     def send(self, message: OutgoingSms) -> SendResult: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProviderMessage:
+    """What the provider knows about one message it accepted (for reconciliation)."""
+
+    sid: str
+    to: str | None
+    body: str
+    status: str
+    created_at: datetime | None = None
+    error_code: int | None = None
+
+
+@runtime_checkable
+class SentSmsLookup(Protocol):
+    """Asks the provider what became of a message whose send was uncertain.
+
+    Reconciliation uses it instead of resending: a read timeout or a killed
+    dispatcher leaves us unsure whether the provider created the message, and
+    only the provider can say.
+    """
+
+    def fetch(self, sid: str) -> ProviderMessage | None:
+        """The message with this SID, or None when the provider has none."""
+        ...
+
+    def find(self, *, to: str, body: str, created_after: datetime) -> list[ProviderMessage] | None:
+        """Messages to ``to`` with exactly ``body`` created after ``created_after``, newest first.
+
+        None when the answer is not conclusive (the provider's history could not be
+        read back far enough): the caller must then keep the message uncertain.
+        """
+        ...
 
 
 @runtime_checkable

@@ -21,6 +21,7 @@ import json
 import logging
 import threading
 from collections.abc import Mapping
+from datetime import datetime, timezone
 from typing import Any
 
 import requests
@@ -30,13 +31,18 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from notifications.ports import OutgoingSms, SendResult
+from notifications.ports import OutgoingSms, ProviderMessage, SendResult
 
 __all__ = ["TwilioSmsSender", "classify_exception"]
 
 _logger = logging.getLogger(__name__)
 
 _AUTH_ERROR_STATUSES = frozenset({401, 403})
+
+#: How many of a number's most recent messages reconciliation reads back at most.
+#: A resident gets a handful of SMS a week; a staff number more. Past this the
+#: search is inconclusive and the message stays uncertain (never resent).
+LOOKUP_LIMIT = 200
 
 
 class _HeaderKeepingHttpClient(TwilioHttpClient):
@@ -120,6 +126,55 @@ class TwilioSmsSender:
             # A 2xx without a sid means Twilio may or may not have the message.
             return SendResult.unknown("Twilio answered without a message sid")
         return SendResult.sent(created.sid, provider_status=_status_text(created.status))
+
+
+    # -- reconciliation (notifications.ports.SentSmsLookup) -------------------
+
+    def fetch(self, sid: str) -> ProviderMessage | None:
+        """``GET /Messages/{sid}.json``; None on 404. Other errors propagate (retry later)."""
+        try:
+            instance = self._client.messages(sid).fetch()
+        except TwilioRestException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return _provider_message(instance)
+
+    def find(self, *, to: str, body: str, created_after: datetime) -> list[ProviderMessage] | None:
+        """Messages to ``to`` with this exact body created after ``created_after``.
+
+        Reads the number's history newest first (``GET /Messages.json?To=...``)
+        until a message older than ``created_after``. It does not filter on
+        ``DateSent``: a message Twilio accepted but still holds in its queue has no
+        send date yet, and missing it here would mean sending it twice.
+        """
+        matches: list[ProviderMessage] = []
+        seen = 0
+        for instance in self._client.messages.stream(to=to, page_size=50, limit=LOOKUP_LIMIT):
+            seen += 1
+            message = _provider_message(instance)
+            if message.created_at is not None and message.created_at < created_after:
+                return matches
+            if message.body == body:
+                matches.append(message)
+        if seen >= LOOKUP_LIMIT:
+            _logger.warning("reconciliation: history of a number longer than %d messages, inconclusive", LOOKUP_LIMIT)
+            return None
+        return matches
+
+
+def _provider_message(instance: Any) -> ProviderMessage:
+    created: datetime | None = instance.date_created
+    if created is not None and created.tzinfo is None:
+        created = created.replace(tzinfo=timezone.utc)
+    return ProviderMessage(
+        sid=instance.sid,
+        to=instance.to,
+        body=instance.body or "",
+        status=_status_text(instance.status) or "unknown",
+        created_at=created,
+        error_code=instance.error_code,
+    )
 
 
 def _status_text(status: object) -> str | None:

@@ -60,6 +60,11 @@ DELIVERY_ERROR_CODES_RECIPIENT: frozenset[int] = frozenset(
 )
 
 
+#: Outbox ids are 32-bit serials: anything outside is not one of ours (and would make
+#: the database raise instead of answering "no such row").
+MAX_OUTBOX_ID = 2_147_483_647
+
+
 class WebhookPayloadError(ValueError):
     """A webhook body lacks what Twilio always sends: answer 400, do not process it."""
 
@@ -193,12 +198,15 @@ def parse_status_callback(
         parsed = parse_qs(query)
         query = {key: values[0] for key, values in parsed.items()}
     outbox_raw = (query or {}).get("outbox_id")
+    outbox_id = _optional_int(outbox_raw, "outbox_id")
+    if outbox_id is not None and not 1 <= outbox_id <= MAX_OUTBOX_ID:
+        raise WebhookPayloadError("outbox_id out of range")
     status = _required(params, "MessageStatus").strip().lower()
     return StatusCallback(
         message_sid=_required(params, "MessageSid"),
         message_status=status,
         error_code=_optional_int(_single(params, "ErrorCode"), "ErrorCode"),
-        outbox_id=_optional_int(outbox_raw, "outbox_id"),
+        outbox_id=outbox_id,
         account_sid=_single(params, "AccountSid"),
         to_number=_single(params, "To"),
     )

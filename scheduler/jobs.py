@@ -28,6 +28,11 @@ def dispatch_outbox(bus: Bus) -> None:
         )
 
 
+def reconcile_outbox(bus: Bus) -> None:
+    """Settle messages left ``unknown`` by asking the provider (every ``reconcile_interval_seconds``)."""
+    bus.handle(commands.ReconcileUnknownMessages())
+
+
 def anonymise_inactive(bus: Bus, retention_days: int) -> None:
     """Forget residents inactive for longer than the retention period (daily)."""
     bus.handle(commands.AnonymiseInactiveResidents(older_than_days=retention_days))

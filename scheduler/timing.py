@@ -22,6 +22,8 @@ class MessagingRules:
     hours_before: int = 2
     quiet_start: time = time(20, 0)
     quiet_end: time = time(8, 0)
+    #: the two-hours-before reminder is useless later than this before the appointment
+    min_lead: timedelta = timedelta(minutes=15)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,6 +56,11 @@ def reminders(appointment: datetime, now: datetime, rules: MessagingRules) -> li
     A reminder is dropped when its (quiet-hours adjusted) due time is not after
     ``now`` or would not leave it before the appointment; the day-before one is also
     dropped when the booking is made after it would have been sent.
+
+    Misfire policy (what a dispatcher back from downtime does with them): the
+    day-before reminder is still worth sending until the appointment starts (it
+    spells out the date), the two-hours-before one only until ``min_lead`` before it
+    (too late to come otherwise); ``expires_at`` carries that limit to the outbox.
     """
     result: list[Reminder] = []
     local_day = appointment.astimezone(rules.tz).date()
@@ -63,9 +70,10 @@ def reminders(appointment: datetime, now: datetime, rules: MessagingRules) -> li
         candidates.append(("reminder_hours_before", appointment - timedelta(hours=rules.hours_before)))
     for kind, due in candidates:
         due = next_allowed(due, rules)
-        if due <= now or due >= appointment:
+        expires = appointment - rules.min_lead if kind == "reminder_hours_before" else appointment
+        if due <= now or due >= expires:
             continue
-        result.append(Reminder(kind=kind, due_at=due, expires_at=appointment))
+        result.append(Reminder(kind=kind, due_at=due, expires_at=expires))
     return result
 
 

@@ -19,6 +19,7 @@ from mobile_services.cli.common import console, engine_scope, friendly_errors, s
 from mobile_services.domain import commands
 from mobile_services.domain.exceptions import InvalidInput
 from mobile_services.domain.phones import mask, normalise_phone, territory_number
+from mobile_services.service_layer.delivery import ReconciliationReport
 from mobile_services.service_layer.dispatch import DispatchReport
 from mobile_services.sms_simulation import Exchange, SimulatedPhone
 from mobile_services.storage import tables as t
@@ -45,6 +46,23 @@ def dispatch(limit: Annotated[int, typer.Option(help="Nombre maximal de SMS à e
     console.print(
         f"{report.sent} envoyé(s), {report.retried} à réessayer, {report.failed} en échec, "
         f"{report.unknown} incertain(s), {report.postponed} reporté(s) (heures calmes), {report.expired} expiré(s)."
+    )
+
+
+@app.command()
+@friendly_errors
+def reconcile() -> None:
+    """Demande à Twilio ce que sont devenus les SMS à l'issue incertaine, sans jamais les renvoyer à l'aveugle.
+
+    Le planificateur le fait toutes les 5 minutes. Un SMS que Twilio a bien reçu passe
+    « envoyé » ; un SMS que Twilio n'a jamais reçu repart une seule fois.
+    """
+    current = settings()
+    with engine_scope(current) as engine:
+        report: ReconciliationReport = bootstrap(current, engine=engine).handle(commands.ReconcileUnknownMessages())
+    console.print(
+        f"{report.looked_up} SMS incertain(s) vérifié(s) : {report.sent} bien reçu(s) par Twilio, "
+        f"{report.not_sent} jamais reçu(s) (renvoyé(s) au prochain envoi), {report.undecided} encore incertain(s)."
     )
 
 

@@ -142,6 +142,13 @@ class DispatchDueMessages(Command):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ReconcileUnknownMessages(Command):
+    """Ask the SMS provider what became of messages left ``unknown``, and settle them."""
+
+    limit: int = 200
+
+
+@dataclass(frozen=True, kw_only=True)
 class SendDayItineraries(Command):
     """Each driver and counsellor with stops today gets one SMS with their page link (06:00)."""
 

@@ -32,3 +32,7 @@ class PlanningError(UserFacingError):
 
 class BookingRefused(UserFacingError):
     """A booking rule says no: slot full, too late, already booked, opted out."""
+
+
+class StatusCallbackRefused(UserFacingError):
+    """A delivery status for a message we never sent, or sent with another SID: not applied."""

@@ -30,9 +30,8 @@ from mobile_services.domain.messages import Event
 from mobile_services.domain.phones import is_mobile, mask, normalise_phone
 from mobile_services.service_layer.unit_of_work import UnitOfWork
 from mobile_services.storage import tables as t
-from notifications.ports import RECIPIENT_ERROR_CODES, Clock
+from notifications.ports import Clock
 from notifications.rendering import SmsRenderer
-from notifications.webhooks import is_forward
 from routing.matrix import haversine_m
 from scheduler.timing import MessagingRules, reminders
 
@@ -47,7 +46,6 @@ __all__ = [
     "free_slots",
     "join_waitlist",
     "normalise_phone",
-    "record_status_callback",
     "services_offered",
     "set_opt_out",
     "upcoming_bookings",
@@ -90,6 +88,7 @@ def messaging_rules(settings: Settings) -> MessagingRules:
         hours_before=settings.reminder_hours_before,
         quiet_start=settings.quiet_hours_start,
         quiet_end=settings.quiet_hours_end,
+        min_lead=timedelta(minutes=settings.reminder_min_lead_minutes),
     )
 
 
@@ -664,63 +663,6 @@ def upcoming_bookings(session: Session, *, phone: str, now: datetime) -> list[Up
     ]
 
 
-# --------------------------------------------------------------------------- provider callbacks
-
-_PROVIDER_TO_OUTBOX = {
-    "queued": "sent",
-    "accepted": "sent",
-    "scheduled": "sent",
-    "sending": "sent",
-    "sent": "sent",
-    "delivered": "delivered",
-    "undelivered": "undelivered",
-    "failed": "failed",
-    "canceled": "failed",
-}
-
-
-def record_status_callback(
-    session: Session, *, outbox_id: int | None, message_sid: str, status: str, error_code: str | None, now: datetime
-) -> list[Event]:
-    """Apply a provider status callback: idempotent, and a status only ever moves forward.
-
-    The callback also reconciles messages left ``unknown`` by a read timeout: the outbox
-    id in the callback URL tells us the request did reach the provider.
-    """
-    message = session.get(t.Message, outbox_id) if outbox_id is not None else None
-    if message is None:
-        message = session.exec(select(t.Message).where(t.Message.provider_sid == message_sid)).first()
-    if message is None:
-        logger.warning("status callback for an unknown message (outbox id %s)", outbox_id)
-        return []
-    if message.provider_sid is None:
-        message.provider_sid = message_sid
-    elif message.provider_sid != message_sid:
-        logger.warning("status callback sid mismatch for outbox %s", message.id)
-        return []
-    status = status.lower()
-    if message.provider_status is None or is_forward(message.provider_status, status):
-        message.provider_status = status
-        mapped = _PROVIDER_TO_OUTBOX.get(status)
-        if mapped is not None and message.status in ("sending", "unknown", "sent"):
-            message.status = mapped
-            message.sent_at = message.sent_at or now
-    if error_code:
-        message.error_code = error_code
-    session.add(message)
-    produced: list[Event] = []
-    if error_code and error_code.isdigit() and int(error_code) in RECIPIENT_ERROR_CODES and message.resident_id:
-        resident = session.get(t.Resident, message.resident_id)
-        if resident is not None and not resident.unreachable:
-            resident.unreachable = True
-            if int(error_code) == 21610:
-                resident.opted_out = True
-            session.add(resident)
-            produced.append(events.ResidentUnreachable(resident_id=resident.id, error_code=error_code))  # type: ignore[arg-type]
-    session.flush()
-    return produced
-
-
 # --------------------------------------------------------------------------- command handlers
 
 
@@ -760,16 +702,5 @@ def add_to_waitlist(command: commands.JoinWaitlist, *, uow: UnitOfWork, clock: C
 def change_opt_out(command: commands.SetOptOut, *, uow: UnitOfWork, clock: Clock) -> None:
     with uow:
         for event in set_opt_out(uow.session, phone=command.phone, opted_out=command.opted_out, now=clock.now()):
-            uow.emit(event)
-        uow.commit()
-
-
-def record_delivery_status(command: commands.RecordDeliveryStatus, *, uow: UnitOfWork, clock: Clock) -> None:
-    """Apply a Twilio status callback in one transaction (idempotent, forward-only)."""
-    with uow:
-        for event in record_status_callback(
-            uow.session, outbox_id=command.outbox_id, message_sid=command.message_sid,
-            status=command.status, error_code=command.error_code, now=clock.now(),
-        ):
             uow.emit(event)
         uow.commit()

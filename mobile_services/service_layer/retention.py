@@ -1,16 +1,21 @@
-"""Retention: residents inactive for ``retention_days`` are anonymised (DESIGN.md section 3).
+"""Retention: nothing personal outlives ``retention_days`` (DESIGN.md section 3).
 
-A resident with a booking still to come is kept. Anonymising removes the phone number
-(resident, outbox, inbound messages, conversation) and the texts that could identify
-someone; bookings and counts stay, so the coordinator's statistics survive.
+- Residents inactive that long are anonymised, unless a booking of theirs is still to
+  come: the phone number goes (resident, outbox, inbound messages, conversation), and
+  the texts that could identify someone; bookings and counts stay, so the
+  coordinator's statistics survive.
+- Traces of anyone else age out the same way, resident or not: numbers that texted
+  but never booked have no resident row, only inbound messages and a dialogue state.
+  Inbound messages, outbox rows and dialogue states older than the period lose their
+  number and text whoever they belong to (the MessageSid stays: it only deduplicates).
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlmodel import col, delete, select
+from sqlmodel import Session, col, delete, select
 
 from mobile_services.domain import commands
 from mobile_services.service_layer.unit_of_work import UnitOfWork
@@ -72,6 +77,34 @@ def anonymise_inactive_residents(command: commands.AnonymiseInactiveResidents, *
             message.recipient = None
             message.body = ERASED
             session.add(message)
+        traces = _forget_old_traces(session, threshold)
         uow.commit()
-    logger.info("retention: %d residents anonymised", len(residents))
+    logger.info("retention: %d residents anonymised, %d older messages and dialogues erased", len(residents), traces)
     return len(residents)
+
+
+def _forget_old_traces(session: Session, threshold: datetime) -> int:
+    """Erase numbers and texts older than ``threshold`` that no resident row points to."""
+    erased = 0
+    for inbound in session.exec(
+        select(t.InboundMessage).where(
+            t.InboundMessage.received_at < threshold,
+            col(t.InboundMessage.from_phone).is_not(None) | (t.InboundMessage.body != ERASED),
+        )
+    ):
+        inbound.from_phone = None
+        inbound.body = ERASED
+        inbound.reply = None
+        session.add(inbound)
+        erased += 1
+    for message in session.exec(
+        select(t.Message).where(t.Message.created_at < threshold, col(t.Message.recipient).is_not(None))
+    ):
+        message.recipient = None
+        message.body = ERASED
+        if message.status == "pending":
+            message.status = "withdrawn"
+        session.add(message)
+        erased += 1
+    result = session.exec(delete(t.Conversation).where(col(t.Conversation.updated_at) < threshold))  # type: ignore[call-overload]
+    return erased + int(result.rowcount or 0)

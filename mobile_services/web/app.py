@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from config import Settings
 from mobile_services.bootstrap import bootstrap
 from mobile_services.service_layer.messagebus import MessageBus
+from mobile_services.web.deps import route_template
 from mobile_services.web.routes import booking_form
 from mobile_services.web.routes import bookings as booking_routes
 from mobile_services.web.routes import communes, staff
@@ -56,5 +57,5 @@ def create_app(
 
 async def _bad_request(request: Request, exc: Exception) -> JSONResponse:
     """Malformed input is the client's fault: 400, with no echo of what was sent."""
-    logger.info("bad request on %s", request.url.path)
+    logger.info("bad request on %s", route_template(request))
     return JSONResponse({"detail": "bad request"}, status_code=400)

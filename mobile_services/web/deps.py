@@ -73,7 +73,7 @@ async def signed_twilio_form(request: Request, settings: SettingsDep) -> TwilioF
     url = public_url(settings.base_url, _app_path(request), query)
     signature = request.headers.get("x-twilio-signature")
     if not verify_signature(settings.twilio_auth_token.get_secret_value(), url, params, signature):
-        logger.warning("webhook %s refused: %s signature", _app_path(request), "wrong" if signature else "missing")
+        logger.warning("webhook %s refused: %s signature", route_template(request), "wrong" if signature else "missing")
         raise HTTPException(status.HTTP_403_FORBIDDEN, "invalid signature")
     return TwilioForm(params=params, query=query)
 
@@ -114,6 +114,12 @@ def _parse_form(request: Request, body: bytes) -> dict[str, list[str]]:
     for name, value in pairs:
         params.setdefault(name, []).append(value)
     return params
+
+
+def route_template(request: Request) -> str:
+    """The matched route's template (``/r/{token}``), never the raw path: paths carry tokens."""
+    route = request.scope.get("route")
+    return str(getattr(route, "path", "an unmatched path"))
 
 
 def _app_path(request: Request) -> str:

@@ -7,6 +7,10 @@ It speaks just enough of the 2010-04-01 Messages API for the official client:
   shaped like Twilio's (sid "SM" + 32 hex, status "accepted" with a Messaging
   Service or "queued" with a From, num_segments computed for GSM-7/UCS-2...).
 - `GET /2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json` -> 200 or 404.
+- `GET /2010-04-01/Accounts/{AccountSid}/Messages.json` -> a page of messages,
+  newest first, filtered by `To`, `From`, `DateSent` / `DateSent<` / `DateSent>`
+  (on the send date: a message still queued has none), paged with `PageSize`,
+  `Page` and `PageToken` and Twilio's `next_page_uri` (what reconciliation reads).
 
 Errors use Twilio's legacy error shape `{"code", "message", "more_info",
 "status"}`, which the client turns into `TwilioRestException`.
@@ -38,7 +42,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from notifications.gsm import count_segments
 
@@ -228,6 +232,8 @@ class FakeTwilioServer:
             message["status"] = status
             message["error_code"] = error_code
             message["date_updated"] = _rfc2822_now()
+            if status in ("sent", "delivered", "undelivered", "read") and message["date_sent"] is None:
+                message["date_sent"] = message["date_updated"]
 
     # -- inspection --------------------------------------------------------
 
@@ -301,6 +307,29 @@ class FakeTwilioServer:
             message = self._state.messages.get(sid)
             return dict(message) if message is not None else None
 
+    def _list(self, query: dict[str, list[str]]) -> tuple[list[dict[str, Any]], int, int]:
+        """Messages matching Twilio's list filters, newest first; with the page and its size."""
+
+        def one(name: str) -> str | None:
+            values = query.get(name)
+            return values[0] if values else None
+
+        def sent_date(message: dict[str, Any]) -> datetime | None:
+            raw = message.get("date_sent")
+            return email.utils.parsedate_to_datetime(raw) if raw else None
+
+        bounds = [(op, _parse_filter_date(one(name))) for op, name in (("=", "DateSent"), ("<", "DateSent<"), (">", "DateSent>"))]
+        with self._state.lock:
+            found = [dict(m) for m in reversed(self._state.messages.values())]
+        found = [m for m in found if one("To") in (None, m["to"]) and one("From") in (None, m["from"])]
+        for op, bound in bounds:
+            if bound is None:
+                continue
+            found = [m for m in found if (sent := sent_date(m)) is not None and _date_matches(sent, op, bound)]
+        size = max(1, min(1000, int(one("PageSize") or 50)))
+        page = max(0, int(one("Page") or 0))
+        return found, page, size
+
     def _authorized(self, header: str | None) -> bool:
         if not header or not header.startswith("Basic "):
             return False
@@ -327,6 +356,23 @@ class _Server(ThreadingHTTPServer):
 
 def _rfc2822_now() -> str:
     return email.utils.format_datetime(datetime.now(timezone.utc).replace(microsecond=0), usegmt=False)
+
+
+def _parse_filter_date(raw: str | None) -> datetime | tuple[int, int, int] | None:
+    """A DateSent filter: an ISO 8601 instant (what the official client sends) or a day."""
+    if not raw:
+        return None
+    if "T" in raw:
+        return datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    year, month, day = (int(part) for part in raw.split("-"))
+    return (year, month, day)
+
+
+def _date_matches(sent: datetime, op: str, bound: datetime | tuple[int, int, int]) -> bool:
+    if isinstance(bound, tuple):
+        day = (sent.year, sent.month, sent.day)
+        return {"=": day == bound, "<": day <= bound, ">": day >= bound}[op]
+    return {"=": sent == bound, "<": sent <= bound, ">": sent >= bound}[op]
 
 
 def _error_body(status: int, code: int, to: str | None = None) -> dict[str, Any]:
@@ -427,6 +473,11 @@ def _make_handler(fake: FakeTwilioServer) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:  # noqa: N802 - stdlib naming
             request = self._read_request()
+            listing = _MESSAGES.match(request.path)
+            if listing is not None:
+                if self._check_auth(request, listing["account"]):
+                    self._send_page(request)
+                return
             match = _MESSAGE.match(request.path)
             if match is None:
                 self._send_json(404, _error_body(404, 20404))
@@ -438,6 +489,30 @@ def _make_handler(fake: FakeTwilioServer) -> type[BaseHTTPRequestHandler]:
                 self._send_json(404, _error_body(404, 20404))
                 return
             self._send_json(200, message)
+
+        def _send_page(self, request: RecordedRequest) -> None:
+            found, page, size = fake._list(request.query)
+            items = found[page * size : (page + 1) * size]
+            filters = {k: v[0] for k, v in request.query.items() if k not in ("Page", "PageSize", "PageToken")}
+
+            def uri(number: int) -> str:
+                params = {**filters, "PageSize": size, "Page": number}
+                if number:
+                    params["PageToken"] = f"PASM{secrets.token_hex(16)}"
+                return f"{request.path}?{urlencode(params)}"
+
+            has_next = (page + 1) * size < len(found)
+            self._send_json(200, {
+                "end": page * size + max(0, len(items) - 1),
+                "first_page_uri": uri(0),
+                "messages": items,
+                "next_page_uri": uri(page + 1) if has_next else None,
+                "page": page,
+                "page_size": size,
+                "previous_page_uri": uri(page - 1) if page else None,
+                "start": page * size,
+                "uri": f"{request.path}?{urlencode({**filters, 'PageSize': size, 'Page': page})}",
+            })
 
     return Handler
 

@@ -23,6 +23,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from mobile_services.conversation import SmsReply
 from mobile_services.domain.commands import ReceiveSms, RecordDeliveryStatus
+from mobile_services.domain.exceptions import NotFound, StatusCallbackRefused
 from mobile_services.service_layer.booking import renderer
 from mobile_services.web.deps import BusDep, SettingsDep, TwilioFormDep
 from notifications.webhooks import (
@@ -69,7 +70,11 @@ def inbound_sms(form: TwilioFormDep, bus: BusDep, settings: SettingsDep) -> Resp
 
 @router.post("/status", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
 def delivery_status(form: TwilioFormDep, bus: BusDep) -> Response:
-    """Twilio tells us what became of a message we sent; applying it twice changes nothing."""
+    """Twilio tells us what became of a message we sent; applying it twice changes nothing.
+
+    Only a row that was sent, with the SID it was sent with, moves: an unknown id is a
+    404, a row never sent or another SID a 409, an id that cannot be ours a 400.
+    """
     try:
         callback = parse_status_callback(form.params, form.query)
     except WebhookPayloadError as exc:
@@ -85,6 +90,12 @@ def delivery_status(form: TwilioFormDep, bus: BusDep) -> Response:
     )
     try:
         bus.handle(command)
+    except NotFound:
+        logger.warning("status callback %s for an unknown outbox row refused", callback.message_sid)
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "unknown message") from None
+    except StatusCallbackRefused as exc:
+        logger.warning("status callback %s refused: %s", callback.message_sid, exc)
+        raise HTTPException(status.HTTP_409_CONFLICT, "message not sent with this sid") from None
     except Exception as exc:  # noqa: BLE001 - Twilio retries nothing; the log must say where
         _log_failure("status callback", callback.message_sid, exc)
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "try again later") from None

@@ -43,7 +43,7 @@ def test_booking_queues_confirmation_and_two_reminders(bus: MessageBus, engine: 
     # 09:00 minus two hours falls in the quiet hours: sent at 08:00 Paris instead.
     assert queued[2].due_at.astimezone(PARIS).hour == 8
     assert queued[2].due_at < STOP_START
-    assert all(m.expires_at == STOP_START for m in queued)
+    assert [m.expires_at for m in queued] == [STOP_START, STOP_START, STOP_START - timedelta(minutes=15)]
 
 
 def test_a_full_slot_refuses_the_next_resident(bus: MessageBus, stop_at_saint_leger: Stop) -> None:

@@ -11,8 +11,7 @@ from sqlmodel import Session, select
 from config import Settings
 from mobile_services.bootstrap import bootstrap
 from mobile_services.domain import commands
-from mobile_services.service_layer.booking import record_status_callback
-from mobile_services.service_layer.dispatch import claim_due, DispatchReport, dispatch_due
+from mobile_services.service_layer.dispatch import DispatchReport, claim_next, dispatch_due
 from mobile_services.service_layer.messagebus import MessageBus
 from mobile_services.service_layer.unit_of_work import UnitOfWorkFactory
 from mobile_services.storage import tables as t
@@ -117,7 +116,7 @@ def test_server_error_and_refused_connection_are_retried(
     assert twilio.handle(commands.DispatchDueMessages()).sent == 1
 
 
-def test_read_timeout_becomes_unknown_and_is_reconciled_by_the_callback(
+def test_read_timeout_becomes_unknown_and_is_never_resent_blindly(
     twilio_bus: MessageBus, clock: FixedClock, engine: Engine, fake_twilio: FakeTwilioServer, stop_at_saint_leger: Stop
 ) -> None:
     twilio_bus.handle(commands.BookSlot(phone=MARIE, slot_id=stop_at_saint_leger.single_slot_id))
@@ -126,29 +125,28 @@ def test_read_timeout_becomes_unknown_and_is_reconciled_by_the_callback(
     clock.advance(timedelta(hours=1))
     twilio_bus.handle(commands.DispatchDueMessages())
     assert len(fake_twilio.messages_to(MARIE)) == 1, "never resent blindly after a timeout"
-    message = outbox(engine)["confirmation"]
-    assert message.status == "unknown"
-    sid = fake_twilio.messages_to(MARIE)[0]["sid"]
-    with session_scope(engine) as session:
-        record_status_callback(session, outbox_id=message.id, message_sid=sid, status="delivered", error_code=None, now=clock.now())
-        record_status_callback(session, outbox_id=message.id, message_sid=sid, status="sent", error_code=None, now=clock.now())
-    reconciled = outbox(engine)["confirmation"]
-    assert (reconciled.status, reconciled.provider_sid, reconciled.provider_status) == ("delivered", sid, "delivered")
+    assert outbox(engine)["confirmation"].status == "unknown"
 
 
-def test_crash_between_claim_and_send_never_sends_twice(
+def test_a_crash_after_the_attempt_leaves_only_that_row_uncertain(
     engine: Engine, settings: Settings, clock: FixedClock, twilio: TwilioSmsSender,
     twilio_bus: MessageBus, fake_twilio: FakeTwilioServer, stop_at_saint_leger: Stop,
 ) -> None:
     twilio_bus.handle(commands.BookSlot(phone=MARIE, slot_id=stop_at_saint_leger.single_slot_id))
-    claimed = claim_due(UnitOfWorkFactory(engine)(), clock.now(), settings, 10, DispatchReport())
-    assert [m.kind for m in claimed] == ["confirmation"]
-    # ...the process dies here, before calling Twilio. Later runs must not send it again.
-    for minutes in (1, 15, 60):
-        clock.advance(timedelta(minutes=minutes))
-        dispatch_due(UnitOfWorkFactory(engine)(), twilio, clock.now(), settings)
-    assert fake_twilio.requests == []
-    assert outbox(engine)["confirmation"].status == "unknown"
+    twilio_bus.handle(commands.BookSlot(phone="+33687654321", slot_id=stop_at_saint_leger.shared_slot_id))
+    attempted = claim_next(UnitOfWorkFactory(engine)(), clock.now(), settings, DispatchReport())
+    assert attempted is not None and attempted.recipient == MARIE
+    # ...the process dies here, before or during the call to Twilio.
+    with Session(engine) as session:
+        statuses = sorted(m.status for m in session.exec(select(t.Message).where(t.Message.kind == "confirmation")))
+    assert statuses == ["pending", "sending"], "only the attempted row left pending"
+    clock.advance(timedelta(seconds=settings.outbox_stale_after_seconds + 1))
+    report = dispatch_due(UnitOfWorkFactory(engine)(), twilio, clock.now(), settings)
+    assert (report.stale, report.sent) == (1, 1)
+    assert [r.field("To") for r in fake_twilio.requests] == ["+33687654321"]
+    with Session(engine) as session:
+        row = session.get(t.Message, attempted.id)
+    assert row is not None and row.status == "unknown", "settled by reconciliation, never resent blindly"
 
 
 def test_cancelled_booking_sends_no_reminder(

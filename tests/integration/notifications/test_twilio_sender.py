@@ -6,8 +6,10 @@ import re
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from twilio.rest import Client
 
 from notifications.ports import OutgoingSms, SendOutcome
 from notifications.twilio_sms import TwilioSmsSender
@@ -206,3 +208,61 @@ def test_one_sender_serves_concurrent_dispatch_workers(
     assert all(r.outcome is SendOutcome.SENT for r in results)
     assert len({r.provider_sid for r in results}) == 20
     assert sorted(m["to"] for m in fake_twilio.messages) == numbers
+
+
+# --------------------------------------------------------------------------- reconciliation lookups
+
+
+def test_fetch_reads_a_message_back_by_sid(fake_twilio: FakeTwilioServer, make_sender: SenderFactory) -> None:
+    sender = make_sender()
+    result = sender.send(sms())
+    assert result.provider_sid is not None
+    fake_twilio.set_status(result.provider_sid, "delivered")
+    found = sender.fetch(result.provider_sid)
+    assert found is not None
+    assert (found.sid, found.to, found.body, found.status) == (result.provider_sid, RESIDENT, sms().body, "delivered")
+    assert sender.fetch("SM" + "0" * 32) is None, "a 404 means Twilio has no such message"
+
+
+def test_find_pages_through_a_numbers_history_newest_first(
+    fake_twilio: FakeTwilioServer, make_sender: SenderFactory
+) -> None:
+    sender = make_sender()
+    start = datetime.now(UTC) - timedelta(seconds=5)
+    sids = [sender.send(sms(outbox_id=n)).provider_sid for n in range(1, 4)]
+    sender.send(sms(to=OTHER, outbox_id=9))
+    sender.send(OutgoingSms(to=RESIDENT, body="Autre texte", idempotency_key="other", outbox_id=10))
+    found = sender.find(to=RESIDENT, body=sms().body, created_after=start)
+    assert found is not None and [m.sid for m in found] == list(reversed(sids))
+    assert sender.find(to=OTHER, body=sms().body, created_after=start + timedelta(hours=1)) == []
+    lists = [r for r in fake_twilio.requests if r.method == "GET"]
+    assert all(r.query["To"] in ([RESIDENT], [OTHER]) for r in lists)
+
+
+def test_find_is_inconclusive_past_its_reading_limit(
+    fake_twilio: FakeTwilioServer, make_sender: SenderFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("notifications.twilio_sms.LOOKUP_LIMIT", 3)
+    sender = make_sender()
+    start = datetime.now(UTC) - timedelta(seconds=5)
+    for n in range(4):
+        sender.send(OutgoingSms(to=RESIDENT, body=f"Message {n}", idempotency_key=f"k{n}", outbox_id=n + 1))
+    assert sender.find(to=RESIDENT, body="Introuvable", created_after=start) is None
+    assert sender.find(to=RESIDENT, body="Message 3", created_after=start) is None, "the window was not read to its start"
+
+
+def test_the_fake_filters_the_list_on_the_send_date_as_twilio_does(
+    fake_twilio: FakeTwilioServer, make_sender: SenderFactory
+) -> None:
+    """A message Twilio still queues has no DateSent: a DateSent filter misses it (why find() does not use one)."""
+    sender = make_sender()
+    queued = sender.send(sms(outbox_id=1)).provider_sid
+    delivered = sender.send(sms(outbox_id=2)).provider_sid
+    assert queued is not None and delivered is not None
+    fake_twilio.set_status(delivered, "delivered")
+    client = Client(fake_twilio.account_sid, fake_twilio.auth_token)
+    client.api.base_url = fake_twilio.base_url
+    since = datetime.now(UTC) - timedelta(minutes=1)
+    listed = client.messages.list(to=RESIDENT, date_sent_after=since, page_size=1)
+    assert [m.sid for m in listed] == [delivered]
+    assert [m.sid for m in client.messages.list(to=RESIDENT, page_size=1)] == [delivered, queued]

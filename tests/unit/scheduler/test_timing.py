@@ -82,6 +82,7 @@ def test_every_reminder_is_after_now_before_the_appointment_and_outside_quiet_ho
 ) -> None:
     now = appointment - lead
     for reminder in reminders(appointment, now, RULES):
-        assert now < reminder.due_at < appointment
+        assert now < reminder.due_at < reminder.expires_at <= appointment
         assert not in_quiet_hours(reminder.due_at, RULES)
-        assert reminder.expires_at == appointment
+        expected_expiry = appointment - RULES.min_lead if reminder.kind == "reminder_hours_before" else appointment
+        assert reminder.expires_at == expected_expiry
