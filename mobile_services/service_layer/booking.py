@@ -125,6 +125,9 @@ class UpcomingBooking:
     start_at: datetime
     commune_name: str
     site_name: str
+    site_address: str = ""
+    service_id: int | None = None
+    token: str = ""
 
 
 # --------------------------------------------------------------------------- residents
@@ -659,7 +662,10 @@ def upcoming_bookings(session: Session, *, phone: str, now: datetime) -> list[Up
         .order_by(col(t.Slot.start_at))
     ).all()
     return [
-        UpcomingBooking(booking_id=b.id, start_at=s.start_at, commune_name=c.name, site_name=site.name)  # type: ignore[arg-type]
+        UpcomingBooking(
+            booking_id=b.id, start_at=s.start_at, commune_name=c.name, site_name=site.name,  # type: ignore[arg-type]
+            site_address=site.address or "", service_id=b.service_id, token=b.token or "",
+        )  # fmt: skip
         for b, s, site, c in rows
     ]
 

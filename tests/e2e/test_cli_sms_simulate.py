@@ -42,7 +42,8 @@ def test_scripted_messages_book_for_real_and_show_the_queued_confirmation(cli_en
     )
     assert result.exit_code == 0, result.output
     output = result.output
-    assert "> RDV\n< Bonjour ! Pour prendre RDV, répondez avec le nom de votre commune." in output
+    assert "> RDV\n< Bonjour ! Ici le bus France Services (Pays de Guéret)." in output  # a first contact: who writes
+    assert "répondez avec le nom de votre commune." in output
     assert "Confirmer le RDV CAF du jeu. 3 déc. à 9h30 à Chatel-Guyon ?" in output
     assert "RDV confirmé : CAF, jeu. 3 déc. à 9h30" in output and "(par la file d'envoi)" in output
     assert "(rappel de la veille prévu le 02/12 à 18:00)" in output  # not shown as received

@@ -34,7 +34,7 @@ class Silence:
 
 Step = tuple[str, str] | Silence
 
-ASK_COMMUNE = "Bonjour ! Pour prendre RDV, répondez avec le nom de votre commune."
+ASK_COMMUNE = "Pour prendre RDV, répondez avec le nom de votre commune."
 GUERET_OFFER = "Créneaux à Guéret :\n1) mar. 1er déc. 9h\n2) mar. 1er déc. 9h30\n3) mar. 1er déc. 10h\nRépondez 1, 2 ou 3"
 EXPIRED = "Sans réponse de votre part, votre demande a été abandonnée."
 
@@ -45,7 +45,8 @@ HAPPY_PATH: list[Step] = [
     ("2", "Confirmer le RDV CAF du jeu. 3 déc. à 9h30 à Chatel-Guyon ? Répondez OUI pour confirmer."),
     ("OUI", "RDV confirmé : CAF, jeu. 3 déc. à 9h30, Mairie de Chatel-Guyon, Chatel-Guyon.\n"
             "Apportez : numéro d'allocataire, RIB."),
-    ("Merci !", NOTHING),
+    ("Merci !", "Merci à vous et bonne journée !"),  # a short friendly word, never a new booking
+    ("merci encore", NOTHING),  # once is enough
     ("MES RDV", "Vos RDV :\n1) jeu. 3 déc. 9h30 Chatel-Guyon\nPour annuler, répondez ANNULER."),
 ]
 
@@ -55,7 +56,8 @@ TYPOS: list[Step] = [
     ("0", "Créneaux à Chatel-Guyon :"),  # 0: no particular service
     ("3", "Confirmer le RDV d'accompagnement du jeu. 3 déc. à 10h à Chatel-Guyon ?"),
     ("oui", "RDV confirmé : accompagnement numérique, jeu. 3 déc. à 10h"),
-    ("rdv", "Quel service ?"),  # the commune is known now: straight to the question
+    ("rdv", "Vous avez déjà un RDV le jeu. 3 déc. à 10h à Chatel-Guyon. Répondez ANNULER pour l'annuler ou RDV"),
+    ("rdv", "Quel service ?"),  # another one: the commune is known now, straight to the question
     ("st leger la montagn", "Créneaux à Saint-Léger-la-Montagne :\n1) mer. 2 déc. 14h\n2) mer. 2 déc. 14h30"),
     ("le 1", "Confirmer le RDV d'accompagnement du mer. 2 déc. à 14h à Saint-Léger-la-Montagne ?"),
     ("Oui.", "RDV confirmé : accompagnement numérique, mer. 2 déc. à 14h"),
@@ -135,11 +137,11 @@ UNKNOWN_WORDS: list[Step] = [
     ("Bonjour je voudrais voir quelqu'un pour mes papiers", ASK_COMMUNE),
     ("euh", "Désolé, nous n'avons pas compris votre réponse. Répondez avec le nom de votre commune. Envoyez AIDE"),
     ("Guéret", GUERET_OFFER),
-    ("demain ?", "Désolé, pas de créneau libre à ce moment-là près de chez vous. Répondez 1, 2 ou 3"),  # understood
+    ("demain ?", "Pas libre à ce moment-là. Au plus près, à Guéret :\n1) mar. 1er déc. 9h"),  # the nearest
     ("bof", "Désolé, nous n'avons pas compris votre réponse. Répondez 1, 2 ou 3."),
     ("AIDE", "Envoyez RDV pour prendre rendez-vous, MES RDV pour voir vos rendez-vous, ANNULER pour annuler"),
     ("3", "Confirmer le RDV d'accompagnement du mar. 1er déc. à 10h à Guéret ?"),  # AIDE kept the dialogue
-    ("YES", "Désolé, nous n'avons pas compris votre réponse. Répondez OUI."),  # YES is Twilio's word, never ours
+    ("YES", NOTHING),  # YES is Twilio's opt-in word, never ours: it leaves the dialogue where it was
     ("peut-être", "Répondez OUI."),
     ("NON", GUERET_OFFER),  # not this one: the offer again
     ("1", "à 9h à Guéret ?"),
