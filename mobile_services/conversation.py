@@ -195,8 +195,9 @@ def _handle_once(command: ReceiveSms, *, uow: UnitOfWork, now: datetime, setting
             for event in dialogue.events:
                 uow.emit(event)
             logger.info(
-                "sms %s: %s -> %s, %d message(s) in reply",
-                command.message_sid, dialogue.state_before, dialogue.state_after, len(messages),
+                "sms %s: read as %s, %s -> %s, %d message(s) in reply",
+                command.message_sid, dialogue.intent.kind if dialogue.intent else "-", dialogue.state_before,
+                dialogue.state_after, len(messages),
             )  # fmt: skip
         inbound.reply = encode_reply(messages)
         session.add(inbound)
@@ -358,6 +359,7 @@ class Dialogue:
             # No booking to answer about: read the message as it comes ("c'est ou a Gueret ?").
             intent = Intent(IntentKind.TEXT, text=intent.text)
             kind = intent.kind
+            self.intent = intent
         if (
             state is State.IDLE
             and kind in (IntentKind.BOOK, IntentKind.TEXT)

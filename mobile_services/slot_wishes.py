@@ -136,16 +136,14 @@ def nearest(wish: SlotWish, starts: Sequence[datetime], *, tz: ZoneInfo, today: 
 
     "mercredi" when the bus comes on Tuesday and Thursday, "jeudi a 15h" when Thursday's
     stop ends at 10h30: rather than "nothing then", the nearest ones. Closeness is the
-    number of days from the wished day (the next such weekday, or the date said), then
-    the minutes from the wished hour, the wished half-day counting as its middle.
+    number of days from the wished date (or, for a weekday, between weekdays: "mercredi"
+    is one day from Tuesday and from Thursday), then the minutes from the wished hour, the wished half-day counting as its middle.
     Ties keep the caller's order (the resident's own commune first).
     """
     if not wish.says_something or not starts:
         return []
     local = [start.astimezone(tz) for start in starts]
     wished_day = wish.day
-    if wished_day is None and wish.weekday is not None:
-        wished_day = today + timedelta(days=(wish.weekday - today.weekday()) % 7)
     if wished_day is None and wish.day_of_month is not None:
         wished_day = next(
             (today + timedelta(days=n) for n in range(62) if (today + timedelta(days=n)).day == wish.day_of_month), None
@@ -159,7 +157,13 @@ def nearest(wish: SlotWish, starts: Sequence[datetime], *, tz: ZoneInfo, today: 
 
     def distance(i: int) -> tuple[int, int, datetime]:
         start = local[i]
-        days = abs((start.date() - wished_day).days) if wished_day is not None else 0
+        if wished_day is not None:
+            days = abs((start.date() - wished_day).days)
+        elif wish.weekday is not None:  # "jeudi": any Thursday, else the weekdays either side
+            apart = abs(start.weekday() - wish.weekday)
+            days = min(apart, 7 - apart)
+        else:
+            days = 0
         minutes = abs(start.hour * 60 + start.minute - wished_minutes) if wished_minutes is not None else 0
         return days, minutes, start
 

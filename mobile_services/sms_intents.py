@@ -102,8 +102,12 @@ def parse_intent(body: str) -> Intent:
         return Intent(IntentKind.YES)  # a thumbs up to "Confirmer le RDV ... ?"
     words = normalise(raw).split()
     key = " ".join(words)
-    if key in _TWILIO_STOP:
+    if key in _TWILIO_STOP and _bare(raw) in _TWILIO_STOP:
+        # Exactly Twilio's word: Twilio answers it and blocks ours. "stop 🙏" or "Stop."
+        # may not be Twilio's match: acknowledged as ARRET (a reply Twilio blocks is harmless).
         return Intent(IntentKind.OPT_OUT_SILENT)
+    if key in _TWILIO_STOP:
+        return Intent(IntentKind.OPT_OUT)
     if key in _FRENCH_STOP or asks_to_stop(phrasing.split_elisions(words)):
         return Intent(IntentKind.OPT_OUT)
     if key in _START:
@@ -161,7 +165,7 @@ def _sentence_intent(words: list[str], raw: str) -> Intent:
         return Intent(IntentKind.CANT_COME)
     question = _question(core)
     if question is not None:
-        return Intent(question)
+        return Intent(question, text=raw)  # re-read as free text when there is no booking to answer about
     if phrasing.asks_my_bookings(core):
         return Intent(IntentKind.MY_BOOKINGS)
     choice = phrasing.choice_number(core)
@@ -171,10 +175,10 @@ def _sentence_intent(words: list[str], raw: str) -> Intent:
         return Intent(IntentKind.TEXT, text=raw)  # "non je prefere le matin": a wish, not a bare no
     if phrasing.means_yes(core):
         return Intent(IntentKind.YES)
+    if phrasing.wants_booking(core) and core[0] not in ("non", "nan", "nn"):
+        return Intent(IntentKind.BOOK, text=key)  # "je voudrais un autre rendez vous": not a no
     if phrasing.means_no(core):
         return Intent(IntentKind.NO)
-    if phrasing.wants_booking(core):
-        return Intent(IntentKind.BOOK, text=key)
     if core[0] == "merci":  # "merci pour tout", "merci de votre gentillesse"
         return Intent(IntentKind.THANKS)
     return Intent(IntentKind.TEXT, text=raw)
@@ -265,6 +269,11 @@ def _question(words: Sequence[str]) -> IntentKind | None:
     if any(w.startswith(_BRING_STEMS) for w in words) or any(_contains(words, p) for p in _BRING_PHRASES):
         return IntentKind.BRING
     return None
+
+
+def _bare(raw: str) -> str:
+    """The message as Twilio compares it with its keywords: trimmed, case and punctuation ignored."""
+    return " ".join(re.sub(r"[.!?,;:'\"()-]+", " ", raw).split()).casefold()
 
 
 def _contains(words: Sequence[str], phrase: Sequence[str]) -> bool:

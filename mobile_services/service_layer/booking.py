@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import math
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -54,6 +55,8 @@ __all__ = [
 ]
 
 DEFAULT_BRING = "pièce d'identité, identifiants, justificatifs"
+#: Room for the documents in the confirmation (booking_confirmation clips there as a last resort).
+CONFIRMATION_BRING_CHARS = 45
 #: Message kinds that answer something the resident just did: sent even in quiet hours.
 REPLY_KINDS = frozenset({"confirmation", "cancellation_ack", "login_code"})
 #: Crews leave before the quiet hours end: their day's SMS is not held until 08:00.
@@ -372,7 +375,7 @@ def book(
     link = f"{settings.base_url}/r/{booking.token}"
     render = renderer(settings.timezone).render
     label = service.short_label if service is not None else "accompagnement numérique"
-    bring = ", ".join(service.documents) if service is not None and service.documents else DEFAULT_BRING
+    bring = whole_documents(service.documents) if service is not None and service.documents else DEFAULT_BRING
     enqueue(
         session,
         resident=resident,
@@ -642,6 +645,26 @@ def services_offered(session: Session, *, commune_id: int, now: datetime, settin
         for s in services
         if (not s.is_group and (s.required_skill is None or s.required_skill in skills)) or (s.is_group and s.id in workshops)
     ]
+
+
+def whole_documents(documents: Sequence[str], limit: int = CONFIRMATION_BRING_CHARS) -> str:
+    """The documents line of the confirmation: whole items only, never one cut mid-phrase.
+
+    The confirmation has room for about ``limit`` characters of documents (it must also
+    carry the place, the link and how to cancel in two SMS); the items that do not fit are
+    replaced by "etc", the booking page (linked in the same SMS) listing them all, and the
+    resident can also ask « quels papiers ? » to get the whole list by SMS.
+    """
+    kept: list[str] = []
+    for index, item in enumerate(documents):
+        candidate = ", ".join([*kept, item])
+        last = index == len(documents) - 1
+        if len(candidate) + (0 if last else len(", etc")) > limit:
+            break
+        kept.append(item)
+    if len(kept) == len(documents):
+        return ", ".join(kept)
+    return ", ".join([*kept, "etc"]) if kept else "voir le lien"
 
 
 def upcoming_bookings(session: Session, *, phone: str, now: datetime) -> list[UpcomingBooking]:
