@@ -63,16 +63,16 @@ from config import Settings
 from mobile_services import sms_phrasing as phrasing
 from mobile_services.commune_matching import Matches, candidates_from_rows, match_communes, normalise
 from mobile_services.domain.exceptions import BookingRefused, InvalidInput, NotFound
-from mobile_services.domain.commands import ReceiveSms
+from mobile_services.domain.commands import BookSlot, CancelBooking, JoinWaitlist, ReceiveSms, SetOptOut
 from mobile_services.domain.messages import Event
 from mobile_services.domain.phones import territory_number
 from mobile_services.service_layer import booking, holds
-from mobile_services.service_layer.unit_of_work import UnitOfWork
+from mobile_services.service_layer.unit_of_work import JoinedUnitOfWork, UnitOfWork
 from mobile_services.slot_wishes import fitting, names_day_or_time, nearest, read_wish, wished_offer
 from mobile_services.sms_intents import Intent, IntentKind, parse_intent
 from mobile_services.storage import tables as t
 from notifications.gsm import count_segments
-from notifications.ports import Clock
+from notifications.ports import Clock, FixedClock
 from notifications.rendering import SmsRenderer, reply_with_number
 
 __all__ = [
@@ -334,7 +334,28 @@ class Dialogue:
         return None
 
     def _set_opt_out(self, opted_out: bool) -> None:
-        self.events.extend(booking.set_opt_out(self.session, phone=self.phone, opted_out=opted_out, now=self.now))
+        self._command(SetOptOut(phone=self.phone, opted_out=opted_out))
+
+    def _command(self, command: BookSlot | CancelBooking | JoinWaitlist | SetOptOut) -> Any:
+        """Run one of the bus's booking commands, with the very handler the web pages use.
+
+        Inside this SMS's transaction (a savepoint: `JoinedUnitOfWork`), so that the
+        inbound message, the dialogue state and the booking commit or fail together; a
+        refusal (BookingRefused, NotFound) rolls back the savepoint only and is raised to
+        the step, which answers it. Events go out with the SMS's own unit of work.
+        """
+        uow = JoinedUnitOfWork(self.session)
+        clock = FixedClock(self.now)
+        if isinstance(command, BookSlot):
+            result: Any = booking.book_slot(command, uow=uow, clock=clock, settings=self.settings)
+        elif isinstance(command, CancelBooking):
+            result = booking.cancel_booking(command, uow=uow, clock=clock, settings=self.settings)
+        elif isinstance(command, JoinWaitlist):
+            result = booking.add_to_waitlist(command, uow=uow, clock=clock)
+        else:
+            result = booking.change_opt_out(command, uow=uow, clock=clock)
+        self.events.extend(uow.collect_new_events())
+        return result
 
     # ------------------------------------------------------------------ routing
 
@@ -564,10 +585,7 @@ class Dialogue:
             self.session, commune_id=commune_id, now=self.now, settings=self.settings, service_id=service_id, limit=3
         )
         if not slots:
-            _, produced = booking.join_waitlist(
-                self.session, phone=self.phone, commune_id=commune_id, service_id=service_id, now=self.now
-            )
-            self.events.extend(produced)
+            self._command(JoinWaitlist(phone=self.phone, commune_id=commune_id, service_id=service_id))
             return _Outcome([self.render("waitlist_ack", commune=commune_name)])
         return self._offer(commune_id, commune_name, service_id, slots)
 
@@ -685,17 +703,12 @@ class Dialogue:
     def _book(self, context: dict[str, Any]) -> _Outcome:
         chosen = context["chosen"]
         try:
-            with self.session.begin_nested():
-                _, produced = booking.book(
-                    self.session,
-                    phone=self.phone,
-                    slot_id=int(chosen["slot_id"]),
-                    service_id=context.get("service_id"),
-                    channel="sms",
-                    now=self.now,
-                    settings=self.settings,
-                    resident_commune_id=context.get("commune_id"),
+            self._command(
+                BookSlot(
+                    phone=self.phone, slot_id=int(chosen["slot_id"]), service_id=context.get("service_id"),
+                    channel="sms", commune_id=context.get("commune_id"),
                 )
+            )  # fmt: skip
         except BookingRefused as refusal:
             code = getattr(refusal, "code", "")
             logger.info("sms booking refused: %s", code)
@@ -706,7 +719,6 @@ class Dialogue:
             return _Outcome([self.render("slot_unavailable")])
         except NotFound:
             return _Outcome([self.render("slot_unavailable")])
-        self.events.extend(produced)
         # No reply: the booking service queued the confirmation (date, place, what to
         # bring, link) in the same transaction; a second SMS would only repeat it.
         return _Outcome()
@@ -802,14 +814,9 @@ class Dialogue:
 
     def _cancel_booking(self, booking_id: int) -> _Outcome:
         try:
-            with self.session.begin_nested():
-                produced = booking.cancel(
-                    self.session, booking_id=booking_id, phone=self.phone, reason=CANCEL_REASON,
-                    now=self.now, settings=self.settings,
-                )  # fmt: skip
+            self._command(CancelBooking(booking_id=booking_id, phone=self.phone, reason=CANCEL_REASON))
         except (BookingRefused, NotFound):
             return self._my_bookings()  # cancelled or past meanwhile: show what is left
-        self.events.extend(produced)
         return _Outcome()  # the booking service queued cancellation_ack
 
     # ------------------------------------------------------------------ helpers

@@ -757,7 +757,7 @@ def book_slot(command: commands.BookSlot, *, uow: UnitOfWork, clock: Clock, sett
     with uow:
         confirmation, produced = book(
             uow.session, phone=command.phone, slot_id=command.slot_id, service_id=command.service_id,
-            channel=command.channel, now=clock.now(), settings=settings,
+            channel=command.channel, now=clock.now(), settings=settings, resident_commune_id=command.commune_id,
         )
         for event in produced:
             uow.emit(event)
