@@ -448,7 +448,24 @@ class Dialogue:
         if chosen is not None:
             return self._offer_slots(commune_id, commune_name, int(chosen["id"]))
         switched = self._switch_commune(intent)
+        if switched is None and intent.kind is IntentKind.TEXT:
+            elsewhere = self._service_not_offered(intent.text, context)
+            if elsewhere is not None:
+                body = self.render("service_not_offered", service=elsewhere, choices=len(services) + 1)
+                return _Outcome([body], State.CHOOSING_SERVICE, context)
         return switched or self._unknown(_numbers(len(services) + 1), State.CHOOSING_SERVICE, context)
+
+    def _service_not_offered(self, text: str, context: dict[str, Any]) -> str | None:
+        """The short label of a catalogue service the answer names ("passeport") that the coming
+        stops near the resident do not offer: said plainly rather than "not understood"."""
+        offered = {int(s["id"]) for s in context.get("offered") or context.get("services", [])}
+        catalogue = [
+            {"id": s.id, "label": _short(s.short_label or s.label), "code": s.code}
+            for s in self.session.exec(select(t.Service)).all()
+            if s.id not in offered
+        ]
+        named = _service_named(text, catalogue)
+        return str(named["label"]) if named is not None else None
 
     def _choosing_slot(self, intent: Intent, context: dict[str, Any], resident: t.Resident | None) -> _Outcome:
         offers: list[dict[str, Any]] = context.get("offers", [])

@@ -170,6 +170,7 @@ SERVICE_IN_THEIR_WORDS: list[Step] = [
     ("oui", "RDV confirmé : Impots"),
     ("rdv", "Vous avez déjà un RDV"),
     ("RDV", "Quel service ?"),
+    ("carte vitale", "Désolé, Ameli n'est pas proposé aux prochains passages près de chez vous."),
     ("c'est pour les allocs", "Créneaux à Chatel-Guyon"),  # CAF
 ]
 
