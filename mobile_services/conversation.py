@@ -374,7 +374,7 @@ class Dialogue:
         if kind is IntentKind.WHO:
             return _Outcome([self.render("who_we_are", territory=self._territory_name)], state, context)
         if kind in (IntentKind.WHERE, IntentKind.BRING):
-            answer = self._answer_question(kind)
+            answer = self._answer_question(kind) or (self._next_stop(resident, state, context) if kind is IntentKind.WHERE else None)
             if answer is not None:
                 return answer
             # No booking to answer about: read the message as it comes ("c'est ou a Gueret ?").
@@ -779,6 +779,25 @@ class Dialogue:
         if kind is IntentKind.WHERE:
             return _Outcome([self._place(first)], conversation_state, context)
         return _Outcome(self._documents(first), conversation_state, context)
+
+    def _next_stop(self, resident: t.Resident | None, state: State, context: dict[str, Any]) -> _Outcome | None:
+        """ "C'est ou le bus ?" with no booking: the next stop near the commune we know they live in.
+
+        None when we do not know it (the message is then read afresh, which asks for it).
+        """
+        if resident is None or resident.commune_id is None:
+            return None
+        free = booking.free_slots(
+            self.session, commune_id=resident.commune_id, now=self.now, settings=self.settings, limit=1
+        )
+        if not free:
+            return None
+        slot = free[0]
+        for site in (slot.site_name, ""):
+            body = self.render("next_stop", start=slot.start_at, site=site, commune=slot.commune_name)
+            if count_segments(body).segments == 1:
+                break
+        return _Outcome([body], state, context)
 
     def _place(self, upcoming: booking.UpcomingBooking) -> str:
         for site, address in ((upcoming.site_name, upcoming.site_address), (upcoming.site_name, ""), ("", "")):

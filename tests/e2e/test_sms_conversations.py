@@ -192,6 +192,9 @@ QUESTIONS: list[Step] = [
     ("c'est ou ?", "Votre RDV du jeu. 3 déc. à 9h : Mairie de Chatel-Guyon, Chatel-Guyon."),
     ("quels papiers je dois amener ?", "Pour votre RDV du jeu. 3 déc., apportez : numéro d'allocataire, RIB."),
     ("c'est a quelle heure deja ?", "Vos RDV :\n1) jeu. 3 déc. 9h Chatel-Guyon"),
+    ("ANNULER", "Votre RDV du jeu. 3 déc. à 9h à Chatel-Guyon est annulé."),
+    ("c'est ou le bus ?",  # no booking now: the next stop near where they live
+     "Pas de RDV à votre nom. Prochain passage : jeu. 3 déc. dès 9h, Mairie de Chatel-Guyon, Chatel-Guyon."),
 ]
 
 # 5. Existing bookings first; a thank-you gets a short friendly reply.

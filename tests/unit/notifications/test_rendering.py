@@ -62,6 +62,8 @@ LONGEST_FIELDS: dict[str, dict[str, Any]] = {
     "booking_documents": dict(start=LONGEST_START, documents=LONGEST_BRING.split(", ")[:3], more=True),
     "documents_more": dict(documents=["livret de famille", "relevé d'identité bancaire", "avis d'imposition"]),
     "existing_booking": dict(start=LONGEST_START, commune=LONGEST_COMMUNE, more=12),
+    # The dialogue drops the site when the SMS would not fit (never cut): the longest commune without it.
+    "next_stop": dict(start=LONGEST_START, site="", commune=LONGEST_COMMUNE),
     "service_not_offered": dict(service="Retraite (CARSAT) - pension de réversion", choices=9),
     "slot_nearest": dict(commune=LONGEST_COMMUNE, slots=[LONGEST_START] * 3),
     "thanks_reply": {},
