@@ -25,7 +25,13 @@ States (``Conversation.state``) and what moves them::
     idle --"je ne pourrai pas venir" (one booking)--> confirming_cancellation --OUI--> idle (cancelled)
                                                                              \\-NON--> idle (kept, listed)
 
-Commands valid in every state: AIDE, MES RDV, ANNULER [n], RDV, STOP/ARRET, START.
+Commands valid in every state: AIDE, MES RDV, ANNULER [n], RDV, STOP/ARRET, START, and
+the questions « c'est qui ? », « c'est ou ? », « quels papiers ? » (answered without
+leaving the state). What a message asks is read by the pure `sms_intents` module, anywhere
+in the sentence and with its priorities (a stop request always wins). A first reply to an
+unknown number says who writes; a request for a booking from someone who has one hears of
+it first. Bookings, cancellations, the waiting list and opt-outs go through the bus's
+commands and handlers, the web's own path, inside this SMS's transaction (`_command`).
 Residents rarely send bare keywords: whole sentences are read too (`sms_phrasing`:
 « oui je veux bien merci », « le deuxieme », « je ne pourrai pas venir »; `slot_wishes`:
 « jeudi a 10h »), measured on a phrasing corpus (`python -m benchmarks.sms_phrasing`).
@@ -36,8 +42,9 @@ Keyword rules forced by Twilio: CANCEL, END, QUIT, STOPALL, UNSUBSCRIBE are
 Twilio opt-out words and YES, UNSTOP opt-in words; Twilio acts on them before
 us, so we only mirror them and never give them another meaning (OUI confirms,
 ANNULER cancels). Twilio answers STOP itself and blocks our reply, so STOP gets
-an empty reply; ARRET, which Twilio does not know, gets ``opt_out_ack``. An
-opted-out number gets no reply at all until START.
+an empty reply; ARRET, which Twilio does not know, and a stop request in a sentence get
+``opt_out_ack``, once. An opted-out number gets no reply at all until START; YES, START and
+UNSTOP from a number that never opted out leave the dialogue untouched.
 
 Everything residents read comes from the French templates in
 ``notifications/templates/sms``; logs are English and carry no phone number
