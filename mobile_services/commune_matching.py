@@ -25,7 +25,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from rapidfuzz import fuzz
 
@@ -94,6 +94,8 @@ class CommuneCandidate:
     name: str
     postcodes: tuple[str, ...] = ()
     insee_code: str = ""
+    population: int = 0
+    """Listed first when a postcode alone names several communes (most residents live there)."""
 
 
 @dataclass(frozen=True)
@@ -146,11 +148,14 @@ class _Indexed:
     compact: str
 
 
-def candidates_from_rows(rows: Iterable[tuple[int, str, Sequence[str] | None, str | None]]) -> list[CommuneCandidate]:
-    """Build candidates from ``(id, name, postcodes, insee_code)`` rows of the commune table."""
+def candidates_from_rows(rows: Iterable[Sequence[Any]]) -> list[CommuneCandidate]:
+    """Build candidates from ``(id, name, postcodes, insee_code[, population])`` rows of the commune table."""
     return [
-        CommuneCandidate(commune_id=cid, name=name, postcodes=tuple(postcodes or ()), insee_code=insee or "")
-        for cid, name, postcodes, insee in rows
+        CommuneCandidate(
+            commune_id=row[0], name=row[1], postcodes=tuple(row[2] or ()), insee_code=row[3] or "",
+            population=int(row[4] or 0) if len(row) > 4 else 0,
+        )  # fmt: skip
+        for row in rows
     ]
 
 
@@ -168,7 +173,10 @@ def match_communes(query: str, candidates: Sequence[CommuneCandidate], *, limit:
         if not by_code:
             return Matches(())
         if not rest:
-            return Matches(tuple(sorted(by_code, key=lambda m: _sort_name(m.name))[:limit]))
+            # A postcode alone: its communes by population (most residents first), then by name.
+            population = {c.commune_id: c.population for c in candidates}
+            ranked = sorted(by_code, key=lambda m: (-population.get(m.commune_id, 0), _sort_name(m.name)))
+            return Matches(tuple(ranked[:limit]))
         # "23000 sainte feyre": the name chooses among the communes of that postcode.
         named = _by_name(rest, [i for i in index if i.candidate.commune_id in {m.commune_id for m in by_code}], limit)
         return named if named else Matches(tuple(by_code[:limit]))

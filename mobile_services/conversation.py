@@ -25,7 +25,13 @@ States (``Conversation.state``) and what moves them::
     idle --"je ne pourrai pas venir" (one booking)--> confirming_cancellation --OUI--> idle (cancelled)
                                                                              \\-NON--> idle (kept, listed)
 
-Commands valid in every state: AIDE, MES RDV, ANNULER [n], RDV, STOP/ARRET, START.
+Commands valid in every state: AIDE, MES RDV, ANNULER [n], RDV, STOP/ARRET, START, and
+the questions « c'est qui ? », « c'est ou ? », « quels papiers ? » (answered without
+leaving the state). What a message asks is read by the pure `sms_intents` module, anywhere
+in the sentence and with its priorities (a stop request always wins). A first reply to an
+unknown number says who writes; a request for a booking from someone who has one hears of
+it first. Bookings, cancellations, the waiting list and opt-outs go through the bus's
+commands and handlers, the web's own path, inside this SMS's transaction (`_command`).
 Residents rarely send bare keywords: whole sentences are read too (`sms_phrasing`:
 « oui je veux bien merci », « le deuxieme », « je ne pourrai pas venir »; `slot_wishes`:
 « jeudi a 10h »), measured on a phrasing corpus (`python -m benchmarks.sms_phrasing`).
@@ -36,8 +42,9 @@ Keyword rules forced by Twilio: CANCEL, END, QUIT, STOPALL, UNSUBSCRIBE are
 Twilio opt-out words and YES, UNSTOP opt-in words; Twilio acts on them before
 us, so we only mirror them and never give them another meaning (OUI confirms,
 ANNULER cancels). Twilio answers STOP itself and blocks our reply, so STOP gets
-an empty reply; ARRET, which Twilio does not know, gets ``opt_out_ack``. An
-opted-out number gets no reply at all until START.
+an empty reply; ARRET, which Twilio does not know, and a stop request in a sentence get
+``opt_out_ack``, once. An opted-out number gets no reply at all until START; YES, START and
+UNSTOP from a number that never opted out leave the dialogue untouched.
 
 Everything residents read comes from the French templates in
 ``notifications/templates/sms``; logs are English and carry no phone number
@@ -63,15 +70,16 @@ from config import Settings
 from mobile_services import sms_phrasing as phrasing
 from mobile_services.commune_matching import Matches, candidates_from_rows, match_communes, normalise
 from mobile_services.domain.exceptions import BookingRefused, InvalidInput, NotFound
-from mobile_services.domain.commands import ReceiveSms
+from mobile_services.domain.commands import BookSlot, CancelBooking, JoinWaitlist, ReceiveSms, SetOptOut
 from mobile_services.domain.messages import Event
 from mobile_services.domain.phones import territory_number
 from mobile_services.service_layer import booking, holds
-from mobile_services.service_layer.unit_of_work import UnitOfWork
-from mobile_services.slot_wishes import fitting, names_day_or_time, read_wish, wished_offer
+from mobile_services.service_layer.unit_of_work import JoinedUnitOfWork, UnitOfWork
+from mobile_services.slot_wishes import fitting, names_day_or_time, nearest, read_wish, wished_offer
+from mobile_services.sms_intents import Intent, IntentKind, parse_intent
 from mobile_services.storage import tables as t
 from notifications.gsm import count_segments
-from notifications.ports import Clock
+from notifications.ports import Clock, FixedClock
 from notifications.rendering import SmsRenderer, reply_with_number
 
 __all__ = [
@@ -142,150 +150,6 @@ def decode_reply(stored: str | None) -> tuple[str, ...]:
     return tuple(str(v) for v in value) if isinstance(value, list) else (str(value),)
 
 
-# --------------------------------------------------------------------------- intents (pure)
-
-
-class IntentKind(StrEnum):
-    OPT_OUT = "opt_out"  # ARRET: we acknowledge
-    OPT_OUT_SILENT = "opt_out_silent"  # STOP & co: Twilio acknowledges and blocks our reply
-    OPT_IN = "opt_in"  # START: we acknowledge
-    OPT_IN_SILENT = "opt_in_silent"  # YES, UNSTOP: Twilio's opt-in words, mirrored only, never "OUI"
-    HELP = "help"
-    MY_BOOKINGS = "my_bookings"
-    CANCEL = "cancel"
-    BOOK = "book"
-    YES = "yes"
-    NO = "no"
-    THANKS = "thanks"
-    NUMBER = "number"
-    CANT_COME = "cant_come"  # "je ne pourrai pas venir": a no to the slot asked about, else ANNULER
-    TEXT = "text"
-
-
-@dataclass(frozen=True)
-class Intent:
-    """What a message means before looking at the state: a keyword, a number or free text."""
-
-    kind: IntentKind
-    number: int | None = None
-    text: str = ""
-
-
-_TWILIO_STOP = frozenset(
-    {"stop", "stopall", "stop all", "unsubscribe", "cancel", "end", "quit", "optout", "opt out", "revoke"}
-)
-_FRENCH_STOP = frozenset({"arret", "arreter", "arretez", "arret sms", "stop sms"})
-_TWILIO_START_SILENT = frozenset({"yes", "unstop"})
-_START = frozenset({"start"})
-_HELP = frozenset({"aide", "help", "info", "aidez moi", "menu"})
-_MY_BOOKINGS = frozenset(
-    {"mes rdv", "mesrdv", "mes rdvs", "mon rdv", "mes rendez vous", "mes rendezvous", "mon rendez vous"}
-)
-_CANCEL_WORDS = frozenset({"annuler", "annule", "annulez", "annulation", "annul"})
-_BOOK = frozenset(
-    {"rdv", "rendez vous", "rendezvous", "rv", "bonjour", "bonsoir", "salut", "hello", "coucou", "allo",
-     "prendre rdv", "prendre rendez vous", "un rdv", "nouveau rdv", "rdv svp", "reserver", "reservation"}
-)  # fmt: skip
-_YES = frozenset(
-    {"oui", "o", "ouais", "oui oui", "oui svp", "oui s il vous plait", "ok", "okay", "d accord", "daccord",
-     "oui merci", "ok merci", "je confirme", "confirme", "confirmer", "entendu", "parfait", "super",
-     "super merci", "tres bien", "top", "genial", "c est note", "parfait merci"}
-)  # fmt: skip
-_NO = frozenset({"non", "n", "non merci", "pas possible", "aucun"})
-# Approvals ("parfait", "entendu") are in _YES: after "Confirmer le RDV ... ?" they mean yes,
-# and when nothing is asked a yes, like thanks, gets no reply.
-_THANKS = frozenset(
-    {"merci", "merci beaucoup", "merci bien", "au revoir", "bonne journee", "bonne soiree", "cool", "a bientot",
-     "bien recu"}
-)  # fmt: skip
-# Thumbs up and ticks, with the variation selector and skin tones phones add to them.
-_APPROVING_EMOJI = frozenset("👍👌✅🆗✔☑🙂😊\ufe0f\U0001f3fb\U0001f3fc\U0001f3fd\U0001f3fe\U0001f3ff")
-_NUMBER = re.compile(r"^(?:le |la |n |no |num |numero |choix |option )?(\d{1,2})$")
-_BOOK_PREFIXES = (("rdv",), ("rendezvous",), ("rendez", "vous"), ("rdv", "a"), ("rendez", "vous", "a"))
-
-
-def parse_intent(body: str) -> Intent:
-    """Read a message the way a counter agent would: case, accents and punctuation ignored."""
-    raw = body.strip()
-    if raw == "?":
-        return Intent(IntentKind.HELP)
-    if raw and all(ch in _APPROVING_EMOJI or ch.isspace() for ch in raw):
-        return Intent(IntentKind.YES)  # a thumbs up to "Confirmer le RDV ... ?"
-    words = normalise(raw).split()
-    key = " ".join(words)
-    if key in _TWILIO_STOP:
-        return Intent(IntentKind.OPT_OUT_SILENT)
-    if key in _FRENCH_STOP:
-        return Intent(IntentKind.OPT_OUT)
-    if key in _START:
-        return Intent(IntentKind.OPT_IN)
-    if key in _TWILIO_START_SILENT:
-        return Intent(IntentKind.OPT_IN_SILENT, text=raw)
-    if key in _HELP:
-        return Intent(IntentKind.HELP)
-    if key in _MY_BOOKINGS:
-        return Intent(IntentKind.MY_BOOKINGS)
-    if words and words[0] in _CANCEL_WORDS:
-        numbers = [int(w) for w in words[1:] if w.isdigit() and len(w) <= 2]
-        return Intent(IntentKind.CANCEL, number=numbers[0] if len(numbers) == 1 else None)
-    if key in _BOOK:
-        return Intent(IntentKind.BOOK)
-    for prefix in sorted(_BOOK_PREFIXES, key=len, reverse=True):
-        if len(words) > len(prefix) and tuple(words[: len(prefix)]) == prefix:
-            return Intent(IntentKind.BOOK, text=" ".join(words[len(prefix) :]))
-    if key in _YES:
-        return Intent(IntentKind.YES)
-    if key in _NO:
-        return Intent(IntentKind.NO)
-    if key in _THANKS:
-        return Intent(IntentKind.THANKS)
-    number = _NUMBER.match(key)
-    if number:
-        return Intent(IntentKind.NUMBER, number=int(number.group(1)))
-    return _sentence_intent(words, raw)
-
-
-def _sentence_intent(words: list[str], raw: str) -> Intent:
-    """Whole sentences, once the keywords did not match: "oui je veux bien merci madame".
-
-    Opt-out words keep their exact-match rule above (Twilio's own), except that "stop
-    merci", which Twilio does not read as STOP, is honoured and acknowledged like ARRET.
-    """
-    core = phrasing.strip_courtesy(phrasing.split_elisions(words))
-    key = " ".join(core)
-    if not core:
-        # Only courtesy: thanks ("merci beaucoup bonne journee") end a dialogue without
-        # a reply; a bare greeting ("bonjour madame") starts one.
-        return Intent(IntentKind.THANKS) if phrasing.thanks(words) else Intent(IntentKind.TEXT, text=raw)
-    if key in _TWILIO_STOP or key in _FRENCH_STOP:
-        return Intent(IntentKind.OPT_OUT)
-    for keywords, kind in ((_HELP, IntentKind.HELP), (_MY_BOOKINGS, IntentKind.MY_BOOKINGS), (_BOOK, IntentKind.BOOK),
-                           (_YES, IntentKind.YES), (_NO, IntentKind.NO), (_THANKS, IntentKind.THANKS)):  # fmt: skip
-        if key in keywords:
-            return Intent(kind)
-    if phrasing.mentions_cancel(core):
-        numbers = [int(w) for w in core if w.isdigit() and len(w) <= 2]
-        return Intent(IntentKind.CANCEL, number=numbers[0] if len(numbers) == 1 else None)
-    if phrasing.cannot_come(core):
-        return Intent(IntentKind.CANT_COME)
-    if phrasing.asks_my_bookings(core):
-        return Intent(IntentKind.MY_BOOKINGS)
-    choice = phrasing.choice_number(core)
-    if choice is not None:
-        return Intent(IntentKind.NUMBER, number=choice)
-    if names_day_or_time(raw):
-        return Intent(IntentKind.TEXT, text=raw)  # "non je prefere le matin": a wish, not a bare no
-    if phrasing.means_yes(core):
-        return Intent(IntentKind.YES)
-    if phrasing.means_no(core):
-        return Intent(IntentKind.NO)
-    if phrasing.wants_booking(core):
-        return Intent(IntentKind.BOOK, text=key)
-    if core[0] == "merci":  # "merci pour tout", "merci de votre gentillesse"
-        return Intent(IntentKind.THANKS)
-    return Intent(IntentKind.TEXT, text=raw)
-
-
 # --------------------------------------------------------------------------- the handler
 
 
@@ -338,8 +202,9 @@ def _handle_once(command: ReceiveSms, *, uow: UnitOfWork, now: datetime, setting
             for event in dialogue.events:
                 uow.emit(event)
             logger.info(
-                "sms %s: %s -> %s, %d message(s) in reply",
-                command.message_sid, dialogue.state_before, dialogue.state_after, len(messages),
+                "sms %s: read as %s, %s -> %s, %d message(s) in reply",
+                command.message_sid, dialogue.intent.kind if dialogue.intent else "-", dialogue.state_before,
+                dialogue.state_after, len(messages),
             )  # fmt: skip
         inbound.reply = encode_reply(messages)
         session.add(inbound)
@@ -377,16 +242,27 @@ class Dialogue:
         self.events: list[Event] = []
         self.state_before: State = State.IDLE
         self.state_after: State = State.IDLE
+        self.intent: Intent | None = None
+        """What the last message was read as (logged, and checked by the webhook corpus)."""
+        self._context_before: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ entry point
 
     def respond(self, body: str, *, opt_out_type: str | None = None) -> tuple[str, ...]:
         intent = parse_intent(body)
+        self.intent = intent
         resident = self.session.exec(select(t.Resident).where(t.Resident.phone == self.phone)).first()
+        first_contact = resident is None and not self._has_conversation()
         conversation = self._conversation()
         self.state_before = _state(conversation.state)
+        self.state_after = self.state_before
         opted_out = resident is not None and resident.opted_out
 
+        if not opted_out and _opt_in_word(intent, opt_out_type):
+            # START / YES / UNSTOP from a resident who never opted out: Twilio's opt-in words,
+            # which must not touch the dialogue ("yes" while asked OUI used to lose the booking).
+            # START alone is answered (it is what our own footer teaches); YES is Twilio's.
+            return (self.render("opt_in_ack"),) if intent.kind is IntentKind.OPT_IN else ()
         mirrored = self._mirror_opt_out(intent, opt_out_type, opted_out)
         if mirrored is not None:
             self._save(conversation, _Outcome(mirrored))
@@ -395,6 +271,7 @@ class Dialogue:
             return ()  # no message at all to an opted-out number
 
         state, context = self.state_before, dict(conversation.context or {})
+        self._context_before = dict(context)
         expired = state is not State.IDLE and conversation.expires_at is not None and self.now >= conversation.expires_at
         if expired:
             state, context = State.IDLE, {}
@@ -410,8 +287,39 @@ class Dialogue:
                 # notice already invites ("envoyez RDV"): one SMS is enough.
                 outcome = _Outcome()
             outcome.messages.insert(0, self.render("conversation_expired"))
+        if first_contact:
+            outcome = self._introduced(outcome)
         self._save(conversation, outcome)
         return tuple(outcome.messages)
+
+    def _introduced(self, outcome: _Outcome) -> _Outcome:
+        """A first reply to an unknown number says who writes (service and territory).
+
+        The question for the commune says it in the same SMS; any other first reply
+        (slots offered to "RDV Gueret") is followed by ``who_we_are``. A first message
+        that gets no reply ("merci") gets none.
+        """
+        territory = self._territory_name
+        who = self.render("who_we_are", territory=territory)
+        if not outcome.messages or who in outcome.messages:
+            return outcome
+        if outcome.messages == [self.render("ask_commune")]:
+            outcome.messages = [self.render("ask_commune", territory=territory)]
+            return outcome
+        outcome.messages.append(who)  # after the answer itself, which stays the first SMS read
+        return outcome
+
+    def _has_conversation(self) -> bool:
+        return self.session.exec(select(t.Conversation.id).where(t.Conversation.phone == self.phone)).first() is not None
+
+    @cached_property
+    def _territory_name(self) -> str:
+        """The territory of the number written to; else the only territory of the install; else ""."""
+        if self._territory_id is not None:
+            territory = self.session.get(t.Territory, self._territory_id)
+            return territory.name if territory is not None else ""
+        names = self.session.exec(select(t.Territory.name).limit(2)).all()
+        return names[0] if len(names) == 1 else ""
 
     def _mirror_opt_out(self, intent: Intent, opt_out_type: str | None, opted_out: bool) -> list[str] | None:
         """Opt-out and opt-in words, whatever the state; None when the message is not one."""
@@ -433,7 +341,28 @@ class Dialogue:
         return None
 
     def _set_opt_out(self, opted_out: bool) -> None:
-        self.events.extend(booking.set_opt_out(self.session, phone=self.phone, opted_out=opted_out, now=self.now))
+        self._command(SetOptOut(phone=self.phone, opted_out=opted_out))
+
+    def _command(self, command: BookSlot | CancelBooking | JoinWaitlist | SetOptOut) -> Any:
+        """Run one of the bus's booking commands, with the very handler the web pages use.
+
+        Inside this SMS's transaction (a savepoint: `JoinedUnitOfWork`), so that the
+        inbound message, the dialogue state and the booking commit or fail together; a
+        refusal (BookingRefused, NotFound) rolls back the savepoint only and is raised to
+        the step, which answers it. Events go out with the SMS's own unit of work.
+        """
+        uow = JoinedUnitOfWork(self.session)
+        clock = FixedClock(self.now)
+        if isinstance(command, BookSlot):
+            result: Any = booking.book_slot(command, uow=uow, clock=clock, settings=self.settings)
+        elif isinstance(command, CancelBooking):
+            result = booking.cancel_booking(command, uow=uow, clock=clock, settings=self.settings)
+        elif isinstance(command, JoinWaitlist):
+            result = booking.add_to_waitlist(command, uow=uow, clock=clock)
+        else:
+            result = booking.change_opt_out(command, uow=uow, clock=clock)
+        self.events.extend(uow.collect_new_events())
+        return result
 
     # ------------------------------------------------------------------ routing
 
@@ -449,6 +378,25 @@ class Dialogue:
             if state is State.CONFIRMING:  # answering "Confirmer le RDV ... ?": not this one
                 return self._confirming(Intent(IntentKind.NO), context, resident)
             return self._cancel(None, ask=True)
+        if kind is IntentKind.WHO:
+            return _Outcome([self.render("who_we_are", territory=self._territory_name)], state, context)
+        if kind in (IntentKind.WHERE, IntentKind.BRING):
+            answer = self._answer_question(kind) or (self._next_stop(resident, state, context) if kind is IntentKind.WHERE else None)
+            if answer is not None:
+                return answer
+            # No booking to answer about: read the message as it comes ("c'est ou a Gueret ?").
+            intent = Intent(IntentKind.TEXT, text=intent.text)
+            kind = intent.kind
+            self.intent = intent
+        if (
+            state is State.IDLE
+            and kind in (IntentKind.BOOK, IntentKind.TEXT)
+            and not context.get("told_existing")
+            and not (intent.text and self._match(intent.text))  # "RDV st leger": a new request, on purpose
+        ):
+            existing = self._existing_first()
+            if existing is not None:
+                return existing
         if kind is IntentKind.BOOK:
             return self._start_booking(intent.text, resident)
         handler = {
@@ -466,6 +414,9 @@ class Dialogue:
     # ------------------------------------------------------------------ states
 
     def _idle(self, intent: Intent, context: dict[str, Any], resident: t.Resident | None) -> _Outcome:
+        if intent.kind in (IntentKind.THANKS, IntentKind.YES) and not context.get("thanked") and self._upcoming():
+            # "merci bonne journee", "ok merci" after a booking: a short friendly word, once, never a new booking.
+            return _Outcome([self.render("thanks_reply")], State.IDLE, {"thanked": True})
         if intent.kind in (IntentKind.YES, IntentKind.NO, IntentKind.THANKS, IntentKind.OPT_IN_SILENT):
             # "merci", "ok" after a confirmation or a reminder: nothing to add. YES and
             # UNSTOP are Twilio's opt-in words, which Twilio answers itself.
@@ -504,7 +455,24 @@ class Dialogue:
         if chosen is not None:
             return self._offer_slots(commune_id, commune_name, int(chosen["id"]))
         switched = self._switch_commune(intent)
+        if switched is None and intent.kind is IntentKind.TEXT:
+            elsewhere = self._service_not_offered(intent.text, context)
+            if elsewhere is not None:
+                body = self.render("service_not_offered", service=elsewhere, choices=len(services) + 1)
+                return _Outcome([body], State.CHOOSING_SERVICE, context)
         return switched or self._unknown(_numbers(len(services) + 1), State.CHOOSING_SERVICE, context)
+
+    def _service_not_offered(self, text: str, context: dict[str, Any]) -> str | None:
+        """The short label of a catalogue service the answer names ("passeport") that the coming
+        stops near the resident do not offer: said plainly rather than "not understood"."""
+        offered = {int(s["id"]) for s in context.get("offered") or context.get("services", [])}
+        catalogue = [
+            {"id": s.id, "label": _short(s.short_label or s.label), "code": s.code}
+            for s in self.session.exec(select(t.Service)).all()
+            if s.id not in offered
+        ]
+        named = _service_named(text, catalogue)
+        return str(named["label"]) if named is not None else None
 
     def _choosing_slot(self, intent: Intent, context: dict[str, Any], resident: t.Resident | None) -> _Outcome:
         offers: list[dict[str, Any]] = context.get("offers", [])
@@ -565,7 +533,7 @@ class Dialogue:
         return _Outcome([self.render("ask_commune")], State.AWAITING_COMMUNE)
 
     def _match(self, text: str) -> Matches:
-        query = select(t.Commune.id, t.Commune.name, t.Commune.postcodes, t.Commune.insee_code)
+        query = select(t.Commune.id, t.Commune.name, t.Commune.postcodes, t.Commune.insee_code, t.Commune.population)
         territory_id = self._territory_id
         if territory_id is not None:
             query = query.where(t.Commune.territory_id == territory_id)
@@ -641,15 +609,13 @@ class Dialogue:
             self.session, commune_id=commune_id, now=self.now, settings=self.settings, service_id=service_id, limit=3
         )
         if not slots:
-            _, produced = booking.join_waitlist(
-                self.session, phone=self.phone, commune_id=commune_id, service_id=service_id, now=self.now
-            )
-            self.events.extend(produced)
+            self._command(JoinWaitlist(phone=self.phone, commune_id=commune_id, service_id=service_id))
             return _Outcome([self.render("waitlist_ack", commune=commune_name)])
         return self._offer(commune_id, commune_name, service_id, slots)
 
     def _offer(
-        self, commune_id: int, commune_name: str, service_id: int | None, slots: Sequence[booking.FreeSlot]
+        self, commune_id: int, commune_name: str, service_id: int | None, slots: Sequence[booking.FreeSlot],
+        *, template: str = "slot_offer",
     ) -> _Outcome:
         """The slot question on up to three of ``slots`` (free, soonest and nearest first)."""
         slots = slots[:3]
@@ -666,7 +632,7 @@ class Dialogue:
             "service_label": self._service_label(service_id),
             "offers": offers,
         }
-        body = self.render("slot_offer", commune=shown[0].commune_name, slots=[s.start_at for s in shown])
+        body = self.render(template, commune=shown[0].commune_name, slots=[s.start_at for s in shown])
         return _Outcome([body], State.CHOOSING_SLOT, context)
 
     def _service_label(self, service_id: int | None) -> str:
@@ -687,10 +653,33 @@ class Dialogue:
             return None
         offers = context.get("offers", [])
         if not found:
+            near = self._nearest_free(intent.text, context)
+            if near:
+                return self._offer(
+                    int(context["commune_id"]), str(context["commune_name"]), context.get("service_id"), near,
+                    template="slot_nearest",
+                )  # fmt: skip
             body = self.render("slot_not_offered", choices=max(1, len(offers)))
             state = State.CHOOSING_SLOT if offers else State.IDLE
             return _Outcome([body], state, context if offers else {})
         return self._offer_wished(context, found)
+
+    def _nearest_free(self, text: str, context: dict[str, Any]) -> list[booking.FreeSlot]:
+        """The free slots closest to a day or time that none fits ("mercredi" when the bus comes on Tuesday)."""
+        tz = self.settings.tz
+        today = self.now.astimezone(tz).date()
+        wish = read_wish(text, today=today)
+        free = booking.free_slots(
+            self.session, commune_id=int(context["commune_id"]), now=self.now, settings=self.settings,
+            service_id=context.get("service_id"), limit=WISHED_SLOTS_SEARCHED,
+        )  # fmt: skip
+        # One commune per offer (the template names one): the nearest slot's commune.
+        order = nearest(wish, [slot.start_at for slot in free], tz=tz, today=today, count=len(free))
+        if not order:
+            return []
+        commune_id = free[order[0]].commune_id
+        closest = [free[i] for i in order if free[i].commune_id == commune_id][:3]
+        return sorted(closest, key=lambda slot: slot.start_at)  # offered in time order
 
     def _free_slots_wished(self, text: str, context: dict[str, Any]) -> list[booking.FreeSlot] | None:
         """The free slots near the resident that fit the day or time in ``text``; None if it names none."""
@@ -738,17 +727,12 @@ class Dialogue:
     def _book(self, context: dict[str, Any]) -> _Outcome:
         chosen = context["chosen"]
         try:
-            with self.session.begin_nested():
-                _, produced = booking.book(
-                    self.session,
-                    phone=self.phone,
-                    slot_id=int(chosen["slot_id"]),
-                    service_id=context.get("service_id"),
-                    channel="sms",
-                    now=self.now,
-                    settings=self.settings,
-                    resident_commune_id=context.get("commune_id"),
+            self._command(
+                BookSlot(
+                    phone=self.phone, slot_id=int(chosen["slot_id"]), service_id=context.get("service_id"),
+                    channel="sms", commune_id=context.get("commune_id"),
                 )
+            )  # fmt: skip
         except BookingRefused as refusal:
             code = getattr(refusal, "code", "")
             logger.info("sms booking refused: %s", code)
@@ -759,7 +743,6 @@ class Dialogue:
             return _Outcome([self.render("slot_unavailable")])
         except NotFound:
             return _Outcome([self.render("slot_unavailable")])
-        self.events.extend(produced)
         # No reply: the booking service queued the confirmation (date, place, what to
         # bring, link) in the same transaction; a second SMS would only repeat it.
         return _Outcome()
@@ -768,6 +751,81 @@ class Dialogue:
 
     def _upcoming(self) -> list[booking.UpcomingBooking]:
         return booking.upcoming_bookings(self.session, phone=self.phone, now=self.now)
+
+    def _existing_first(self) -> _Outcome | None:
+        """A resident asking for a booking who already has one hears of it first, once.
+
+        Only a request that names no commune ("RDV", "bonjour je voudrais un rdv"): one
+        naming where is a new request made on purpose (one per stop stays the booking
+        service's rule, told by already_booked).
+
+        "RDV" again (as the reply invites) then books another: ``told_existing`` in the
+        idle context lets it through.
+        """
+        upcoming = self._upcoming()
+        if not upcoming:
+            return None
+        first = upcoming[0]
+        body = self.render("existing_booking", start=first.start_at, commune=first.commune_name, more=len(upcoming) - 1)
+        return _Outcome([body], State.IDLE, {"told_existing": True})
+
+    def _answer_question(self, kind: IntentKind) -> _Outcome | None:
+        """ "C'est ou ?" and "quels papiers ?" about the next booking; None without one.
+
+        The answer keeps the dialogue where it was (a question mid-booking does not end it).
+        Nothing is ever cut: the address, then the site's name, are left out when the place
+        does not fit one SMS; a list of documents too long for one SMS goes on in a second,
+        and beyond that the booking page holds it.
+        """
+        upcoming = self._upcoming()
+        if not upcoming:
+            return None
+        first = upcoming[0]
+        conversation_state = self.state_before
+        context = dict(self._context_before)
+        if kind is IntentKind.WHERE:
+            return _Outcome([self._place(first)], conversation_state, context)
+        return _Outcome(self._documents(first), conversation_state, context)
+
+    def _next_stop(self, resident: t.Resident | None, state: State, context: dict[str, Any]) -> _Outcome | None:
+        """ "C'est ou le bus ?" with no booking: the next stop near the commune we know they live in.
+
+        None when we do not know it (the message is then read afresh, which asks for it).
+        """
+        if resident is None or resident.commune_id is None:
+            return None
+        free = booking.free_slots(
+            self.session, commune_id=resident.commune_id, now=self.now, settings=self.settings, limit=1
+        )
+        if not free:
+            return None
+        slot = free[0]
+        for site in (slot.site_name, ""):
+            body = self.render("next_stop", start=slot.start_at, site=site, commune=slot.commune_name)
+            if count_segments(body).segments == 1:
+                break
+        return _Outcome([body], state, context)
+
+    def _place(self, upcoming: booking.UpcomingBooking) -> str:
+        for site, address in ((upcoming.site_name, upcoming.site_address), (upcoming.site_name, ""), ("", "")):
+            body = self.render("booking_place", start=upcoming.start_at, site=site, address=address, commune=upcoming.commune_name)
+            if count_segments(body).segments == 1:
+                return body
+        return body
+
+    def _documents(self, upcoming: booking.UpcomingBooking) -> list[str]:
+        service = self.session.get(t.Service, upcoming.service_id) if upcoming.service_id is not None else None
+        documents = list(service.documents) if service is not None and service.documents else [booking.DEFAULT_BRING]
+        first, rest = _pack(documents, lambda items, more: self.render("booking_documents", start=upcoming.start_at, documents=items, more=more))
+        link_sms = self.render("documents_more", link=f"{self.settings.base_url}/r/{upcoming.token}")
+        if not first:
+            return [link_sms]
+        if not rest:
+            return [first]
+        second, beyond = _pack(rest, lambda items, more: self.render("documents_more", documents=items))
+        if beyond or not second:
+            second = link_sms
+        return [first, second]
 
     def _my_bookings(self) -> _Outcome:
         upcoming = self._upcoming()
@@ -799,14 +857,9 @@ class Dialogue:
 
     def _cancel_booking(self, booking_id: int) -> _Outcome:
         try:
-            with self.session.begin_nested():
-                produced = booking.cancel(
-                    self.session, booking_id=booking_id, phone=self.phone, reason=CANCEL_REASON,
-                    now=self.now, settings=self.settings,
-                )  # fmt: skip
+            self._command(CancelBooking(booking_id=booking_id, phone=self.phone, reason=CANCEL_REASON))
         except (BookingRefused, NotFound):
             return self._my_bookings()  # cancelled or past meanwhile: show what is left
-        self.events.extend(produced)
         return _Outcome()  # the booking service queued cancellation_ack
 
     # ------------------------------------------------------------------ helpers
@@ -985,3 +1038,22 @@ def _has_phrase(words: Sequence[str], phrase: Sequence[str]) -> bool:
 
 def _listed(upcoming: Sequence[booking.UpcomingBooking]) -> list[dict[str, Any]]:
     return [{"start": b.start_at, "commune": b.commune_name} for b in upcoming[:BOOKINGS_LISTED]]
+
+
+def _opt_in_word(intent: Intent, opt_out_type: str | None) -> bool:
+    """START, YES, UNSTOP (Twilio's opt-in words), by our reading or Twilio's OptOutType."""
+    return intent.kind in (IntentKind.OPT_IN, IntentKind.OPT_IN_SILENT) or (opt_out_type or "").strip().upper() == "START"
+
+
+def _pack(items: Sequence[str], render: Any) -> tuple[str, list[str]]:
+    """The longest run of whole ``items`` that ``render(items, more)`` fits in one SMS, and the rest.
+
+    Items are never cut: what does not fit goes on in the next SMS. ``render`` is called
+    with ``more=True`` while items remain, so the SMS can say the list goes on.
+    """
+    for count in range(len(items), 0, -1):
+        rest = list(items[count:])
+        body = str(render(list(items[:count]), bool(rest)))
+        if count_segments(body).segments == 1:
+            return body, rest
+    return "", list(items)

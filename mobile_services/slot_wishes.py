@@ -24,7 +24,7 @@ from rapidfuzz import fuzz
 from mobile_services.commune_matching import normalise
 from mobile_services.sms_phrasing import strip_courtesy, with_digits
 
-__all__ = ["SlotWish", "fitting", "names_day_or_time", "read_wish", "wished_offer"]
+__all__ = ["SlotWish", "fitting", "names_day_or_time", "nearest", "read_wish", "wished_offer"]
 
 _WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
 _MONTHS = re.compile(r"^(janv|fev|mars|avr|mai|juin|juil|aout|sept|oct|nov|dec)")
@@ -129,6 +129,45 @@ def fitting(wish: SlotWish, starts: Sequence[datetime], *, tz: ZoneInfo) -> list
         return on_day
     exact = [i for i in on_day if _minutes_from(wish.at, local[i]) == 0]
     return exact or [i for i in on_day if _minutes_from(wish.at, local[i]) <= _NEAR_MINUTES]
+
+
+def nearest(wish: SlotWish, starts: Sequence[datetime], *, tz: ZoneInfo, today: date, count: int = 3) -> list[int]:
+    """Indexes of the ``count`` slots closest to a wish that none fits, closest first.
+
+    "mercredi" when the bus comes on Tuesday and Thursday, "jeudi a 15h" when Thursday's
+    stop ends at 10h30: rather than "nothing then", the nearest ones. Closeness is the
+    number of days from the wished date (or, for a weekday, between weekdays: "mercredi"
+    is one day from Tuesday and from Thursday), then the minutes from the wished hour, the wished half-day counting as its middle.
+    Ties keep the caller's order (the resident's own commune first).
+    """
+    if not wish.says_something or not starts:
+        return []
+    local = [start.astimezone(tz) for start in starts]
+    wished_day = wish.day
+    if wished_day is None and wish.day_of_month is not None:
+        wished_day = next(
+            (today + timedelta(days=n) for n in range(62) if (today + timedelta(days=n)).day == wish.day_of_month), None
+        )
+    wished_minutes: int | None = None
+    if wish.at is not None:
+        hour = wish.at.hour + 12 if wish.at.hour < _AFTERNOON_BEFORE else wish.at.hour
+        wished_minutes = hour * 60 + wish.at.minute
+    elif wish.half_day is not None:
+        wished_minutes = 10 * 60 if wish.half_day == "am" else 15 * 60
+
+    def distance(i: int) -> tuple[int, int, datetime]:
+        start = local[i]
+        if wished_day is not None:
+            days = abs((start.date() - wished_day).days)
+        elif wish.weekday is not None:  # "jeudi": any Thursday, else the weekdays either side
+            apart = abs(start.weekday() - wish.weekday)
+            days = min(apart, 7 - apart)
+        else:
+            days = 0
+        minutes = abs(start.hour * 60 + start.minute - wished_minutes) if wished_minutes is not None else 0
+        return days, minutes, start
+
+    return sorted(range(len(local)), key=distance)[:count]
 
 
 def _on_day(wish: SlotWish, start: datetime) -> bool:

@@ -14,7 +14,10 @@ replies stay in the SMS templates.
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
 
 from rapidfuzz import fuzz
 from text_to_num import alpha2digit
@@ -126,25 +129,18 @@ OTHER_SERVICE_PHRASES = (
     ("aucun",), ("aucune",), ("peu", "importe"), ("n", "importe"), ("divers",), ("pas", "dans", "la", "liste"),
 )  # fmt: skip
 
-#: What residents call the services, by catalogue code, beside the words of their labels.
-_SERVICE_WORDS: dict[str, tuple[str, ...]] = {
-    "caf": ("caf", "alloc", "allocation", "allocations", "apl", "rsa", "prime d activite", "aide au logement"),
-    "impots": ("impot", "impots", "declaration", "fisc", "fiscal", "taxe", "prelevement a la source"),
-    "ameli": ("ameli", "cpam", "secu", "securite sociale", "carte vitale", "vitale", "remboursement", "maladie"),
-    "france_travail": ("france travail", "pole emploi", "chomage", "emploi", "travail"),
-    "ants_carte_grise": ("carte grise", "immatriculation"),
-    "ants_permis": ("permis",),
-    "ants_titres": ("carte d identite", "identite", "cni", "passeport"),
-    "msa": ("msa", "mutualite sociale agricole", "agricole"),
-    "retraite": ("retraite", "carsat", "pension"),
-    "cheque_energie": ("cheque energie", "energie"),
-    "smartphone": ("smartphone", "portable", "telephone"),
-    "ordinateur": ("ordinateur", "ordi", "tablette"),
-    "messagerie": ("mail", "email", "courriel", "messagerie"),
-    "atelier_numerique": ("atelier", "cours"),
-    "atelier": ("atelier", "cours"),
-    "numerique": ("numerique", "internet"),
-}
+#: What residents call the services, by catalogue code: a table in data, read once.
+SYNONYMS_FILE = Path(__file__).with_name("service_synonyms.toml")
+
+
+@cache
+def service_synonyms() -> dict[str, tuple[str, ...]]:
+    """The synonym table of ``service_synonyms.toml`` (code -> phrases), normalised as messages are."""
+    with SYNONYMS_FILE.open("rb") as handle:
+        table = tomllib.load(handle)["synonyms"]
+    return {code: tuple(normalise(str(p)) for p in phrases) for code, phrases in table.items()}
+
+
 # Label words that do not tell services apart ("Aide numérique", "Carte grise").
 _WEAK_LABEL_WORDS = frozenset({"aide", "carte", "de", "des", "du", "la", "le", "les", "en", "et", "a", "d", "l", "ligne"})
 
@@ -217,7 +213,10 @@ def thanks(words: Sequence[str]) -> bool:
 def choice_number(words: Sequence[str]) -> int | None:
     """The number of a listed choice when the answer is only that: "le deuxieme", "numero 3", "un"."""
     numbers: list[int] = []
-    for word in with_digits(words):
+    digits = with_digits(words)
+    for index, word in enumerate(digits):
+        if word in ("un", "une") and index < len(digits) - 1:
+            continue  # an article ("je voudrais un rdv"), not the first choice ("le un")
         if word.isdigit() and len(word) <= 2:
             numbers.append(int(word))
         elif word in _ORDINALS:
@@ -310,7 +309,7 @@ def wants_booking(words: Sequence[str]) -> bool:
 def service_words(code: str | None, label: str) -> tuple[str, ...]:
     """The words and phrases that name one service: its label's distinctive words and what residents call it."""
     own = tuple(w for w in normalise(label).split() if w not in _WEAK_LABEL_WORDS and len(w) >= 3)
-    return own + (_SERVICE_WORDS.get(code or "", ()))
+    return own + service_synonyms().get(code or "", ())
 
 
 def names_phrase(words: Sequence[str], phrase: str) -> bool:

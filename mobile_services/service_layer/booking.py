@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import math
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -52,6 +53,8 @@ __all__ = [
 ]
 
 DEFAULT_BRING = "pièce d'identité, identifiants, justificatifs"
+#: Room for the documents in the confirmation (booking_confirmation clips there as a last resort).
+CONFIRMATION_BRING_CHARS = 45
 #: Message kinds that answer something the resident just did: sent even in quiet hours.
 REPLY_KINDS = frozenset({"confirmation", "cancellation_ack", "login_code"})
 #: Crews leave before the quiet hours end: their day's SMS is not held until 08:00.
@@ -124,6 +127,9 @@ class UpcomingBooking:
     start_at: datetime
     commune_name: str
     site_name: str
+    site_address: str = ""
+    service_id: int | None = None
+    token: str = ""
 
 
 # --------------------------------------------------------------------------- residents
@@ -368,7 +374,7 @@ def book(
     link = f"{settings.base_url}/r/{booking.token}"
     render = renderer(settings.timezone).render
     label = service.short_label if service is not None else "accompagnement numérique"
-    bring = ", ".join(service.documents) if service is not None and service.documents else DEFAULT_BRING
+    bring = whole_documents(service.documents) if service is not None and service.documents else DEFAULT_BRING
     enqueue(
         session,
         resident=resident,
@@ -640,6 +646,26 @@ def services_offered(session: Session, *, commune_id: int, now: datetime, settin
     ]
 
 
+def whole_documents(documents: Sequence[str], limit: int = CONFIRMATION_BRING_CHARS) -> str:
+    """The documents line of the confirmation: whole items only, never one cut mid-phrase.
+
+    The confirmation has room for about ``limit`` characters of documents (it must also
+    carry the place, the link and how to cancel in two SMS); the items that do not fit are
+    replaced by "etc", the booking page (linked in the same SMS) listing them all, and the
+    resident can also ask « quels papiers ? » to get the whole list by SMS.
+    """
+    kept: list[str] = []
+    for index, item in enumerate(documents):
+        candidate = ", ".join([*kept, item])
+        last = index == len(documents) - 1
+        if len(candidate) + (0 if last else len(", etc")) > limit:
+            break
+        kept.append(item)
+    if len(kept) == len(documents):
+        return ", ".join(kept)
+    return ", ".join([*kept, "etc"]) if kept else "voir le lien"
+
+
 def upcoming_bookings(session: Session, *, phone: str, now: datetime) -> list[UpcomingBooking]:
     """Live bookings of a resident that have not started yet, soonest first."""
     phone = normalise_phone(phone)
@@ -658,7 +684,10 @@ def upcoming_bookings(session: Session, *, phone: str, now: datetime) -> list[Up
         .order_by(col(t.Slot.start_at))
     ).all()
     return [
-        UpcomingBooking(booking_id=b.id, start_at=s.start_at, commune_name=c.name, site_name=site.name)  # type: ignore[arg-type]
+        UpcomingBooking(
+            booking_id=b.id, start_at=s.start_at, commune_name=c.name, site_name=site.name,  # type: ignore[arg-type]
+            site_address=site.address or "", service_id=b.service_id, token=b.token or "",
+        )  # fmt: skip
         for b, s, site, c in rows
     ]
 
@@ -670,7 +699,7 @@ def book_slot(command: commands.BookSlot, *, uow: UnitOfWork, clock: Clock, sett
     with uow:
         confirmation, produced = book(
             uow.session, phone=command.phone, slot_id=command.slot_id, service_id=command.service_id,
-            channel=command.channel, now=clock.now(), settings=settings,
+            channel=command.channel, now=clock.now(), settings=settings, resident_commune_id=command.commune_id,
         )
         for event in produced:
             uow.emit(event)

@@ -7,7 +7,7 @@ a successful commit, so a rolled-back booking never triggers its confirmation.
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
@@ -70,3 +70,53 @@ class UnitOfWorkFactory:
 
     def __call__(self) -> UnitOfWork:
         return UnitOfWork(self._sessions)
+
+
+class JoinedUnitOfWork(UnitOfWork):
+    """A command run inside a transaction already open (a savepoint of the caller's session).
+
+    The SMS dialogue handles one inbound SMS in one transaction (the message stored once,
+    the dialogue state, the booking), yet books, cancels, waits and opts out through the
+    same command handlers as the web pages (``BookSlot``, ``CancelBooking``, ``JoinWaitlist``,
+    ``SetOptOut``): those handlers open ``with uow:`` and ``commit()``, which here open and
+    release a savepoint. A refusal rolls the savepoint back and leaves the caller's
+    transaction usable; the events are released to the caller (``collect_new_events``), who
+    emits them on its own unit of work, so they reach the bus only if the whole SMS commits.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self._outer = session
+        self._pending = []
+        self._committed = []
+        self._savepoint: Any = None
+
+    def __enter__(self) -> Self:
+        self.session = self._outer
+        self._pending = []
+        self._savepoint = self._outer.begin_nested()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._savepoint is not None and self._savepoint.is_active:
+            self._savepoint.rollback()  # not committed: nothing of it stays
+        self._savepoint = None
+        self._pending = []  # the caller's session stays open: it is the caller's
+
+    def commit(self) -> None:
+        self._outer.flush()
+        if self._savepoint is not None and self._savepoint.is_active:
+            self._savepoint.commit()
+        self._savepoint = None
+        self._committed.extend(self._pending)
+        self._pending = []
+
+    def rollback(self) -> None:
+        if self._savepoint is not None and self._savepoint.is_active:
+            self._savepoint.rollback()
+        self._savepoint = None
+        self._pending = []

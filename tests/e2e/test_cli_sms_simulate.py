@@ -8,12 +8,18 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
+from fastapi.testclient import TestClient
 from typer.testing import CliRunner
+
+from config import Settings
 
 from mobile_services.cli import app
 from mobile_services.storage import tables as t
 from mobile_services.storage.db import make_engine, upgrade
-from tests.fixtures.valley import Valley, build_valley
+from mobile_services.web.app import create_app
+from notifications.fakes import FakeSmsSender
+from notifications.ports import FixedClock
+from tests.fixtures.valley import NOW, Valley, build_valley
 
 runner = CliRunner()
 AT = "2026-11-23T10:00"  # the valley's "now": Monday before its week
@@ -42,7 +48,8 @@ def test_scripted_messages_book_for_real_and_show_the_queued_confirmation(cli_en
     )
     assert result.exit_code == 0, result.output
     output = result.output
-    assert "> RDV\n< Bonjour ! Pour prendre RDV, répondez avec le nom de votre commune." in output
+    assert "> RDV\n< Bonjour ! Ici le bus France Services (Pays de Guéret)." in output  # a first contact: who writes
+    assert "répondez avec le nom de votre commune." in output
     assert "Confirmer le RDV CAF du jeu. 3 déc. à 9h30 à Chatel-Guyon ?" in output
     assert "RDV confirmé : CAF, jeu. 3 déc. à 9h30" in output and "(par la file d'envoi)" in output
     assert "(rappel de la veille prévu le 02/12 à 18:00)" in output  # not shown as received
@@ -66,3 +73,27 @@ def test_bad_sender_or_time_is_one_french_line(cli_env: Valley) -> None:
     assert bad_sender.exit_code == 1 and "Numéro d'habitant invalide : « 12 »." in bad_sender.output
     bad_time = runner.invoke(app, ["sms", "simulate", "--at", "lundi", "RDV"])
     assert bad_time.exit_code == 1 and "Heure invalide : « lundi »" in bad_time.output
+
+
+def test_a_booking_made_by_simulation_shows_in_the_outbox_and_on_its_booking_page(
+    cli_env: Valley, migrated_engine: Engine, tmp_path: Path
+) -> None:
+    """End to end: the coordinator's simulated resident books; `sms outbox` lists the
+    confirmation (pending: nothing is sent) and the booking page the SMS links to shows it."""
+    result = runner.invoke(
+        app, ["sms", "simulate", "--at", AT, "--from", "06 98 76 54 32", "bonjour je voudrais un rdv a chatel guyon pour la caf", "le deuxieme", "oui merci"]
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "RDV confirmé : CAF, jeu. 3 déc. à 9h30" in result.output
+    outbox = runner.invoke(app, ["sms", "outbox", "--full"])
+    assert outbox.exit_code == 0, outbox.output
+    assert "confirmation" in outbox.output and "+33698765432" in outbox.output and "pending" in outbox.output
+    with Session(migrated_engine) as session:
+        booking = session.exec(select(t.Booking).join(t.Resident).where(t.Resident.phone == "+33698765432")).one()
+        confirmation = session.exec(select(t.Message).where(t.Message.kind == "confirmation")).one()
+    assert f"/r/{booking.token}" in confirmation.body
+    settings = Settings(data_dir=tmp_path / "web", public_base_url="https://rdv.example.fr")
+    with TestClient(create_app(settings, engine=migrated_engine, clock=FixedClock(NOW), sms=FakeSmsSender())) as client:
+        page = client.get(f"/r/{booking.token}")
+    assert page.status_code == 200
+    assert "Châtel-Guyon" in page.text and "9h30" in page.text and "CAF" in page.text

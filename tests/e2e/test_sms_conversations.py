@@ -34,7 +34,7 @@ class Silence:
 
 Step = tuple[str, str] | Silence
 
-ASK_COMMUNE = "Bonjour ! Pour prendre RDV, répondez avec le nom de votre commune."
+ASK_COMMUNE = "Pour prendre RDV, répondez avec le nom de votre commune."
 GUERET_OFFER = "Créneaux à Guéret :\n1) mar. 1er déc. 9h\n2) mar. 1er déc. 9h30\n3) mar. 1er déc. 10h\nRépondez 1, 2 ou 3"
 EXPIRED = "Sans réponse de votre part, votre demande a été abandonnée."
 
@@ -45,7 +45,8 @@ HAPPY_PATH: list[Step] = [
     ("2", "Confirmer le RDV CAF du jeu. 3 déc. à 9h30 à Chatel-Guyon ? Répondez OUI pour confirmer."),
     ("OUI", "RDV confirmé : CAF, jeu. 3 déc. à 9h30, Mairie de Chatel-Guyon, Chatel-Guyon.\n"
             "Apportez : numéro d'allocataire, RIB."),
-    ("Merci !", NOTHING),
+    ("Merci !", "Merci à vous et bonne journée !"),  # a short friendly word, never a new booking
+    ("merci encore", NOTHING),  # once is enough
     ("MES RDV", "Vos RDV :\n1) jeu. 3 déc. 9h30 Chatel-Guyon\nPour annuler, répondez ANNULER."),
 ]
 
@@ -55,7 +56,8 @@ TYPOS: list[Step] = [
     ("0", "Créneaux à Chatel-Guyon :"),  # 0: no particular service
     ("3", "Confirmer le RDV d'accompagnement du jeu. 3 déc. à 10h à Chatel-Guyon ?"),
     ("oui", "RDV confirmé : accompagnement numérique, jeu. 3 déc. à 10h"),
-    ("rdv", "Quel service ?"),  # the commune is known now: straight to the question
+    ("rdv", "Vous avez déjà un RDV le jeu. 3 déc. à 10h à Chatel-Guyon. Répondez ANNULER pour l'annuler ou RDV"),
+    ("rdv", "Quel service ?"),  # another one: the commune is known now, straight to the question
     ("st leger la montagn", "Créneaux à Saint-Léger-la-Montagne :\n1) mer. 2 déc. 14h\n2) mer. 2 déc. 14h30"),
     ("le 1", "Confirmer le RDV d'accompagnement du mer. 2 déc. à 14h à Saint-Léger-la-Montagne ?"),
     ("Oui.", "RDV confirmé : accompagnement numérique, mer. 2 déc. à 14h"),
@@ -72,7 +74,7 @@ AMBIGUOUS_COMMUNE: list[Step] = [
 
 POSTCODE: list[Step] = [
     ("RDV", ASK_COMMUNE),
-    ("23000", "Quelle commune ?\n1) Guéret\n2) Saint-Léger-le-Guérétois\n3) Sainte-Feyre\nRépondez 1, 2 ou 3"),
+    ("23000", "Quelle commune ?\n1) Guéret\n2) Sainte-Feyre\n3) Saint-Léger-le-Guérétois\nRépondez 1, 2 ou 3"),  # by population
     ("ste feyre", GUERET_OFFER),  # typing the name instead of its number works too
     ("2", "à 9h30 à Guéret ?"),
     ("OUI", "RDV confirmé : accompagnement numérique, mar. 1er déc. à 9h30"),
@@ -135,15 +137,96 @@ UNKNOWN_WORDS: list[Step] = [
     ("Bonjour je voudrais voir quelqu'un pour mes papiers", ASK_COMMUNE),
     ("euh", "Désolé, nous n'avons pas compris votre réponse. Répondez avec le nom de votre commune. Envoyez AIDE"),
     ("Guéret", GUERET_OFFER),
-    ("demain ?", "Désolé, pas de créneau libre à ce moment-là près de chez vous. Répondez 1, 2 ou 3"),  # understood
+    ("demain ?", "Pas libre à ce moment-là. Au plus près, à Guéret :\n1) mar. 1er déc. 9h"),  # the nearest
     ("bof", "Désolé, nous n'avons pas compris votre réponse. Répondez 1, 2 ou 3."),
     ("AIDE", "Envoyez RDV pour prendre rendez-vous, MES RDV pour voir vos rendez-vous, ANNULER pour annuler"),
     ("3", "Confirmer le RDV d'accompagnement du mar. 1er déc. à 10h à Guéret ?"),  # AIDE kept the dialogue
-    ("YES", "Désolé, nous n'avons pas compris votre réponse. Répondez OUI."),  # YES is Twilio's word, never ours
+    ("YES", NOTHING),  # YES is Twilio's opt-in word, never ours: it leaves the dialogue where it was
     ("peut-être", "Répondez OUI."),
     ("NON", GUERET_OFFER),  # not this one: the offer again
     ("1", "à 9h à Guéret ?"),
     ("OUI", "RDV confirmé"),
+]
+
+# ----------------------------------------------------------------------------- issue 17, point by point
+
+WHO_WRITES = "Ici le bus France Services (Pays de Guéret)"
+
+# 1. Intents anywhere in the message, a stop request always winning.
+STOP_IN_A_SENTENCE: list[Step] = [
+    ("bonjour je voudrais un rdv a gueret", "Créneaux à Guéret"),
+    ("le premier", "Confirmer le RDV d'accompagnement du mar. 1er déc. à 9h à Guéret ?"),
+    ("non en fait arretez de m'envoyer des messages", "C'est noté : vous ne recevrez plus nos SMS"),  # once
+    ("je ne veux plus de sms", NOTHING),  # acknowledged once; after an opt-out, silence
+    ("rdv", NOTHING),
+    ("START", "vous recevrez à nouveau nos SMS"),
+    ("je voudrais annuler mon rendez-vous", "Vous n'avez aucun RDV à venir."),  # cancel, read in a sentence
+]
+
+# 2. Services by what people call them; commune and service in one message.
+SERVICE_IN_THEIR_WORDS: list[Step] = [
+    ("Bonjour, je voudrais un rendez-vous a Chatel Guyon pour ma declaration d'impots", "Créneaux à Chatel-Guyon :\n1) jeu. 3 déc. 9h"),
+    ("le deuxieme", "Confirmer le RDV Impots du jeu. 3 déc. à 9h30 à Chatel-Guyon ?"),
+    ("oui", "RDV confirmé : Impots"),
+    ("rdv", "Vous avez déjà un RDV"),
+    ("RDV", "Quel service ?"),
+    ("carte vitale", "Désolé, Ameli n'est pas proposé aux prochains passages près de chez vous."),
+    ("c'est pour les allocs", "Créneaux à Chatel-Guyon"),  # CAF
+]
+
+# 3. Slots by day, time, part of day or ordinal; the nearest when none fits.
+SLOT_IN_THEIR_WORDS: list[Step] = [
+    ("RDV Guéret", GUERET_OFFER),
+    ("plutot mercredi", "Pas libre à ce moment-là. Au plus près, à Guéret :\n1) mar. 1er déc. 9h"),
+    ("celui de 10h", "Confirmer le RDV d'accompagnement du mar. 1er déc. à 10h à Guéret ?"),
+    ("non plutot le plus tot possible", "à 9h à Guéret ?"),
+    ("ok", "RDV confirmé : accompagnement numérique, mar. 1er déc. à 9h"),
+]
+
+# 4. Answers to questions about a booking, never cut.
+QUESTIONS: list[Step] = [
+    ("RDV Chatel-Guyon", "Quel service ?"),
+    ("caf", "Créneaux à Chatel-Guyon"),
+    ("1", "Confirmer le RDV CAF"),
+    ("OUI", "Apportez : numéro d'allocataire, RIB."),
+    ("c'est ou ?", "Votre RDV du jeu. 3 déc. à 9h : Mairie de Chatel-Guyon, Chatel-Guyon."),
+    ("quels papiers je dois amener ?", "Pour votre RDV du jeu. 3 déc., apportez : numéro d'allocataire, RIB."),
+    ("c'est a quelle heure deja ?", "Vos RDV :\n1) jeu. 3 déc. 9h Chatel-Guyon"),
+    ("ANNULER", "Votre RDV du jeu. 3 déc. à 9h à Chatel-Guyon est annulé."),
+    ("c'est ou le bus ?",  # no booking now: the next stop near where they live
+     "Pas de RDV à votre nom. Prochain passage : jeu. 3 déc. dès 9h, Mairie de Chatel-Guyon, Chatel-Guyon."),
+]
+
+# 5. Existing bookings first; a thank-you gets a short friendly reply.
+EXISTING_FIRST: list[Step] = [
+    ("RDV Guéret", GUERET_OFFER),
+    ("1", "Guéret ?"),
+    ("OUI", "RDV confirmé"),
+    ("merci bonne journee", "Merci à vous et bonne journée !"),
+    ("bonjour je voudrais un rendez vous",
+     "Vous avez déjà un RDV le mar. 1er déc. à 9h à Guéret. Répondez ANNULER pour l'annuler ou RDV pour un autre."),
+    ("RDV", "Créneaux à Guéret :\n1) mar. 1er déc. 9h30"),  # another one, on purpose
+]
+
+# 6. Twilio keywords: YES/START from someone who never opted out leave the dialogue alone.
+TWILIO_KEYWORDS: list[Step] = [
+    ("RDV Guéret", GUERET_OFFER),
+    ("2", "Confirmer le RDV d'accompagnement du mar. 1er déc. à 9h30 à Guéret ?"),
+    ("yes", NOTHING),  # Twilio's opt-in word: Twilio answers it; the question still stands
+    ("START", "vous recevrez à nouveau nos SMS"),
+    ("OUI", "RDV confirmé : accompagnement numérique, mar. 1er déc. à 9h30"),  # not lost
+    ("stop svp", "C'est noté : vous ne recevrez plus nos SMS"),
+    ("aide", NOTHING),  # after an opt-out only START / ARRET-like words
+]
+
+# 7. Who we are, on a first contact; a postcode alone by population.
+WHO_WE_ARE: list[Step] = [
+    ("c'est qui ?", WHO_WRITES + " : des conseillers pour vos démarches, près de chez vous. Pour prendre RDV, envoyez RDV."),
+    ("mauvais numero", WHO_WRITES),
+]
+FIRST_CONTACT: list[Step] = [
+    ("23000", "Quelle commune ?\n1) Guéret\n2) Sainte-Feyre\n3) Saint-Léger-le-Guérétois"),  # most residents first
+    ("1", GUERET_OFFER),
 ]
 
 TRANSCRIPTS = {
@@ -157,6 +240,14 @@ TRANSCRIPTS = {
     "opt_out": OPT_OUT,
     "expiry": EXPIRY,
     "unknown_words": UNKNOWN_WORDS,
+    "stop_in_a_sentence": STOP_IN_A_SENTENCE,
+    "service_in_their_words": SERVICE_IN_THEIR_WORDS,
+    "slot_in_their_words": SLOT_IN_THEIR_WORDS,
+    "questions": QUESTIONS,
+    "existing_first": EXISTING_FIRST,
+    "twilio_keywords": TWILIO_KEYWORDS,
+    "who_we_are": WHO_WE_ARE,
+    "first_contact_postcode": FIRST_CONTACT,
 }
 
 

@@ -35,7 +35,9 @@ def stored_inbound(engine: Engine) -> int:
 def test_a_correctly_signed_sms_is_answered_and_stored(twilio: TwilioWebhooks, engine: Engine) -> None:
     response = twilio.inbound("RDV", sender=SENDER)
     assert response.status_code == 200
-    assert twiml_messages(response.text) == ["Bonjour ! Pour prendre RDV, répondez avec le nom de votre commune."]
+    assert twiml_messages(response.text) == [  # a first contact: who writes, in the same SMS
+        "Bonjour ! Ici le bus France Services (Pays de Guéret). Pour prendre RDV, répondez avec le nom de votre commune."
+    ]
     assert stored_inbound(engine) == 1
 
 

@@ -62,9 +62,12 @@ def test_the_hour_nearest_a_planned_start_is_taken(chat: Chat, afternoon_at_guer
     assert chat("vendredi vers 14h05").messages[0].startswith("Confirmer le RDV d'accompagnement du ven. 4 déc. à 14h ")
 
 
-def test_a_day_with_nothing_near_keeps_the_offers(chat: Chat, engine: Engine) -> None:
+def test_a_day_with_nothing_near_offers_the_nearest_slots(chat: Chat, engine: Engine) -> None:
     chat("RDV Guéret")
-    assert chat("mercredi").messages == (NOT_OFFERED,)  # Wednesday's stop is 40 km away
+    assert chat("mercredi").messages == (  # Wednesday's stop is 40 km away: Tuesday's, a day before
+        "Pas libre à ce moment-là. Au plus près, à Guéret :\n"
+        "1) mar. 1er déc. 9h\n2) mar. 1er déc. 9h30\n3) mar. 1er déc. 10h\nRépondez 1, 2 ou 3",
+    )
     assert conversation_state(engine) == State.CHOOSING_SLOT
     assert chat("2").messages[0].startswith("Confirmer le RDV d'accompagnement du mar. 1er déc. à 9h30")
 

@@ -54,7 +54,20 @@ NINE_SERVICES = [
 
 LONGEST_FIELDS: dict[str, dict[str, Any]] = {
     "already_booked": {},
-    "ask_commune": {},
+    "ask_commune": dict(territory="Communauté de communes Creuse Sud-Ouest et Pays Sostranien"),
+    # The dialogue leaves the address out when the place does not fit (never cut): the
+    # longest site and commune without one, the longest address with a short site.
+    "booking_place": dict(start=LONGEST_START, site=LONGEST_SITE, address="", commune=LONGEST_COMMUNE),
+    # Whole documents only, packed by the dialogue until the SMS is full; the rest goes on in documents_more.
+    "booking_documents": dict(start=LONGEST_START, documents=LONGEST_BRING.split(", ")[:3], more=True),
+    "documents_more": dict(documents=["livret de famille", "relevé d'identité bancaire", "avis d'imposition"]),
+    "existing_booking": dict(start=LONGEST_START, commune=LONGEST_COMMUNE, more=12),
+    # The dialogue drops the site when the SMS would not fit (never cut): the longest commune without it.
+    "next_stop": dict(start=LONGEST_START, site="", commune=LONGEST_COMMUNE),
+    "service_not_offered": dict(service="Retraite (CARSAT) - pension de réversion", choices=9),
+    "slot_nearest": dict(commune=LONGEST_COMMUNE, slots=[LONGEST_START] * 3),
+    "thanks_reply": {},
+    "who_we_are": dict(territory="Communauté de communes Creuse Sud-Ouest et Pays Sostranien"),
     "booking_confirmation": dict(
         service=LONGEST_SERVICE,
         start=LONGEST_START,
