@@ -431,7 +431,8 @@ class Dialogue:
         if intent.kind is IntentKind.TEXT:
             matches = self._match(intent.text)
             if matches:
-                return self._communes_found(matches, said=intent.text)
+                earlier = str(context.get("said", ""))
+                return self._communes_found(matches, said=f"{earlier} {intent.text}".strip())
         return self._unknown("avec le nom de votre commune", State.AWAITING_COMMUNE, context)
 
     def _choosing_commune(self, intent: Intent, context: dict[str, Any], resident: t.Resident | None) -> _Outcome:
@@ -530,7 +531,9 @@ class Dialogue:
             territory_id = self._territory_id
             if commune is not None and territory_id in (None, commune.territory_id):
                 return self._with_commune(commune.id, commune.name, said=text)  # type: ignore[arg-type]
-        return _Outcome([self.render("ask_commune")], State.AWAITING_COMMUNE)
+        # what the first message said besides (« ... pour ma carte vitale », « mardi ») is kept
+        # for when the commune comes: nobody should have to say it twice
+        return _Outcome([self.render("ask_commune")], State.AWAITING_COMMUNE, {"said": text} if text else {})
 
     def _match(self, text: str) -> Matches:
         query = select(t.Commune.id, t.Commune.name, t.Commune.postcodes, t.Commune.insee_code, t.Commune.population)
@@ -788,15 +791,15 @@ class Dialogue:
         return _Outcome(self._documents(first), conversation_state, context)
 
     def _next_stop(self, resident: t.Resident | None, state: State, context: dict[str, Any]) -> _Outcome | None:
-        """ "C'est ou le bus ?" with no booking: the next stop near the commune we know they live in.
+        """ "C'est ou le bus ?" with no booking: the next stop near the commune we know of.
 
         None when we do not know it (the message is then read afresh, which asks for it).
         """
-        if resident is None or resident.commune_id is None:
+        # in the middle of a booking, the commune they just named; else where they live
+        commune_id = context.get("commune_id") or (resident.commune_id if resident is not None else None)
+        if commune_id is None:
             return None
-        free = booking.free_slots(
-            self.session, commune_id=resident.commune_id, now=self.now, settings=self.settings, limit=1
-        )
+        free = booking.free_slots(self.session, commune_id=int(commune_id), now=self.now, settings=self.settings, limit=1)
         if not free:
             return None
         slot = free[0]

@@ -150,7 +150,7 @@ def _sms_booking(engine: Engine, current: Settings, plan_id: int) -> None:
 def _breakdown(engine: Engine, current: Settings) -> None:
     """The vehicle of the demo booking is out for the day of that booking: the system re-plans by itself.
 
-    Its crew have (fictitious) mobile numbers, so the SMS they get is in the outbox too.
+    Its crew get demo mobile numbers, so the SMS they are sent shows in the outbox too.
     """
     with Session(engine) as session:
         resident = session.exec(select(t.Resident).where(t.Resident.phone == DEMO_PHONE)).first()
@@ -184,16 +184,16 @@ def _breakdown(engine: Engine, current: Settings) -> None:
             print_change(change)
 
 
-#: ARCEP's numbers for fiction (06 39 98 xx xx): never anybody's phone
-FICTION_MOBILES = "+3363998{:04d}"
+#: crews' numbers in the demo, next to the demo resident's: the demo only writes to the local outbox
+DEMO_CREW_PHONES = "+3361234560{}"
 
 
 def _give_crews_phones(engine: Engine) -> None:
-    """Counsellors of the synthetic territory get fictitious mobiles, to show what crews are sent."""
+    """Counsellors of the synthetic territory get demo mobiles, to show what crews are sent."""
     with session_scope(engine) as session:
-        for n, counsellor in enumerate(session.exec(select(t.Counsellor).order_by(t.Counsellor.id)).all(), 1):  # type: ignore[arg-type]
-            if counsellor.phone is None:
-                counsellor.phone = FICTION_MOBILES.format(n)
+        for n, counsellor in enumerate(session.exec(select(t.Counsellor).order_by(t.Counsellor.id)).all()):  # type: ignore[arg-type]
+            if counsellor.phone is None and n < 10:
+                counsellor.phone = DEMO_CREW_PHONES.format(n)
                 session.add(counsellor)
 
 

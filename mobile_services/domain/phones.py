@@ -44,6 +44,21 @@ def is_mobile(e164: str) -> bool:
     return phonenumbers.number_type(number) in _MOBILE_TYPES
 
 
+def reachable_mobile(raw: str | None) -> str | None:
+    """``raw`` as E.164 when it can receive SMS; None when missing, not a number, or a landline.
+
+    For numbers typed by coordinators (drivers, counsellors, the coordinator): a bad one
+    means that person is not texted, never that a whole job fails.
+    """
+    if not raw:
+        return None
+    try:
+        number = normalise_phone(raw)
+    except InvalidInput:
+        return None
+    return number if is_mobile(number) else None
+
+
 def mask(e164: str | None) -> str:
     """A phone number for logs: never the whole number (no personal data in logs)."""
     if not e164:

@@ -16,7 +16,7 @@ from config import Settings
 from mobile_services.domain import commands, events
 from mobile_services.domain.calendar import week_of
 from mobile_services.domain.exceptions import UserFacingError
-from mobile_services.domain.phones import is_mobile, normalise_phone
+from mobile_services.domain.phones import reachable_mobile
 from mobile_services.service_layer.booking import renderer
 from mobile_services.service_layer.planning import latest_plan
 from mobile_services.service_layer.unit_of_work import UnitOfWork
@@ -27,14 +27,10 @@ logger = logging.getLogger(__name__)
 
 
 def _coordinator(settings: Settings) -> str | None:
-    if not settings.coordinator_phone:
-        return None
-    try:
-        phone = normalise_phone(settings.coordinator_phone)
-    except UserFacingError:
-        logger.warning("coordinator_phone is not a phone number: nobody told")
-        return None
-    return phone if is_mobile(phone) else None
+    phone = reachable_mobile(settings.coordinator_phone)
+    if settings.coordinator_phone and phone is None:
+        logger.warning("coordinator_phone is not a mobile number: nobody told")
+    return phone
 
 
 def _tell(session: Session, phone: str, kind: str, body: str, key: str, now: datetime) -> None:

@@ -32,6 +32,7 @@ from config import Settings
 from mobile_services.domain import commands, events
 from mobile_services.domain.calendar import week_days, week_of
 from mobile_services.domain.exceptions import InvalidInput, NotFound, UserFacingError
+from mobile_services.domain.phones import reachable_mobile
 from mobile_services.reports import publish_diff
 from mobile_services.service_layer.access import link_for, private_url
 from mobile_services.service_layer.booking import renderer
@@ -375,8 +376,9 @@ def _tell_staff(
             for c in (session.get(t.Counsellor, cid) for cid in sorted(crew)) if c is not None
         ]
         end_of_day = datetime.combine(day + timedelta(days=1), time(0), settings.tz)
-        for name, phone, kind, subject_id in people:
-            if not phone:
+        for name, raw_phone, kind, subject_id in people:
+            phone = reachable_mobile(raw_phone)
+            if phone is None:
                 continue
             link = private_url(settings.base_url, kind, link_for(
                 session, territory_id=plan.territory_id, kind=kind, subject_id=subject_id, now=now))  # fmt: skip

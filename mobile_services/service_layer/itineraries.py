@@ -17,8 +17,7 @@ from sqlmodel import Session, col, select
 
 from config import Settings
 from mobile_services.domain import commands
-from mobile_services.domain.phones import is_mobile, normalise_phone
-from mobile_services.domain.exceptions import UserFacingError
+from mobile_services.domain.phones import reachable_mobile
 from mobile_services.service_layer.access import link_for, private_url
 from mobile_services.service_layer.booking import renderer
 from mobile_services.service_layer.unit_of_work import UnitOfWork
@@ -73,18 +72,7 @@ def _phones(session: Session, kind: str, subject_id: int) -> list[str]:
     else:
         counsellor = session.get(t.Counsellor, subject_id)
         raw = [counsellor.phone] if counsellor is not None else []
-    phones = []
-    for phone in raw:
-        if not phone:
-            continue
-        try:
-            number = normalise_phone(phone)
-        except UserFacingError:
-            logger.warning("%s %s has a phone number that is not one: no morning SMS", kind, subject_id)
-            continue
-        if is_mobile(number):
-            phones.append(number)
-    return phones
+    return [phone for phone in (reachable_mobile(p) for p in raw) if phone is not None]
 
 
 def _queue(

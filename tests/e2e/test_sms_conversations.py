@@ -174,6 +174,14 @@ SERVICE_IN_THEIR_WORDS: list[Step] = [
     ("c'est pour les allocs", "Créneaux à Chatel-Guyon"),  # CAF
 ]
 
+# The service said before the commune is not asked again once the commune comes.
+SERVICE_BEFORE_COMMUNE: list[Step] = [
+    ("bonjour je voudrais un rendez vous pour ma declaration d'impots", "répondez avec le nom de votre commune"),
+    ("chatel guyon", "Créneaux à Chatel-Guyon :\n1) jeu. 3 déc. 9h"),
+    ("c'est ou deja ?", "Chatel-Guyon"),  # answered, and the slots still stand
+    ("le deuxieme", "Confirmer le RDV Impots du jeu. 3 déc. à 9h30 à Chatel-Guyon ?"),
+]
+
 # 3. Slots by day, time, part of day or ordinal; the nearest when none fits.
 SLOT_IN_THEIR_WORDS: list[Step] = [
     ("RDV Guéret", GUERET_OFFER),
@@ -242,6 +250,7 @@ TRANSCRIPTS = {
     "unknown_words": UNKNOWN_WORDS,
     "stop_in_a_sentence": STOP_IN_A_SENTENCE,
     "service_in_their_words": SERVICE_IN_THEIR_WORDS,
+    "service_before_commune": SERVICE_BEFORE_COMMUNE,
     "slot_in_their_words": SLOT_IN_THEIR_WORDS,
     "questions": QUESTIONS,
     "existing_first": EXISTING_FIRST,
