@@ -393,12 +393,24 @@ def _visits(session: Session, plan: t.Plan) -> list[tuple[int, str, str, datetim
 def _stop_changes(
     old: list[tuple[int, str, str, datetime, datetime]], new: list[tuple[int, str, str, datetime, datetime]]
 ) -> tuple[int, list[StopChange], list[StopChange], list[StopChange]]:
-    """(kept, added, moved, removed): a stop of the same site, same day first, nearest in time, is the same stop."""
+    """(kept, added, moved, removed): a stop of the same site, same day first, nearest in time, is the same stop.
+
+    Stops unchanged (same site, same times) are paired first: a day that lost one of a
+    bourg's stops must not show its untouched stop of another day as moved and removed.
+    """
     unmatched = list(new)
     kept = 0
+    remaining_old = []
+    for stop in old:
+        same = next((v for v in unmatched if (v[0], v[3], v[4]) == (stop[0], stop[3], stop[4])), None)
+        if same is None:
+            remaining_old.append(stop)
+        else:
+            unmatched.remove(same)
+            kept += 1
     moved: list[StopChange] = []
     removed: list[StopChange] = []
-    for site_id, commune, site, start, end in old:
+    for site_id, commune, site, start, end in remaining_old:
         pool = [v for v in unmatched if v[0] == site_id]
         if not pool:
             removed.append(StopChange(commune=commune, site=site, before=(start, end)))
