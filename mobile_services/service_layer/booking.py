@@ -272,6 +272,20 @@ def held_seats(session: Session, slot_ids: list[int], now: datetime, *, except_r
     return held
 
 
+def seats_taken(session: Session, slot_ids: list[int], now: datetime) -> dict[int, int]:
+    """Seats of each slot booked or held (open, unexpired holds): what a free-seat count subtracts."""
+    counts: dict[int, int] = dict(
+        session.exec(
+            select(t.Booking.slot_id, func.count())
+            .where(col(t.Booking.slot_id).in_(slot_ids), col(t.Booking.status).in_(t.LIVE_BOOKING_STATUSES))
+            .group_by(t.Booking.slot_id)
+        ).all()
+    )
+    for slot_id, seats in held_seats(session, slot_ids, now).items():
+        counts[slot_id] = counts.get(slot_id, 0) + len(seats)
+    return counts
+
+
 def live_seats(session: Session, slot_id: int, now: datetime, *, resident_id: int | None = None) -> set[int]:
     """Seats of the slot that are booked, or held for someone other than ``resident_id``."""
     booked = set(
@@ -570,15 +584,7 @@ def free_slots(
         )
         .order_by(col(t.Slot.start_at), col(t.Slot.desk))
     ).all()
-    counts = dict(
-        session.exec(
-            select(t.Booking.slot_id, func.count())
-            .where(col(t.Booking.slot_id).in_([s.id for s in slots]), col(t.Booking.status).in_(t.LIVE_BOOKING_STATUSES))
-            .group_by(t.Booking.slot_id)
-        ).all()
-    )
-    for slot_id, seats in held_seats(session, [s.id for s in slots], now).items():  # type: ignore[misc]
-        counts[slot_id] = counts.get(slot_id, 0) + len(seats)
+    counts = seats_taken(session, [s.id for s in slots], now)  # type: ignore[misc]
     by_visit = {v.id: (v, s) for v, s in visits}
     with_common = {s.visit_id for s in slots if s.service_id is None}
     group_ids = set(session.exec(select(t.Service.id).where(t.Service.is_group == True)).all()) if service is None else set()  # noqa: E712

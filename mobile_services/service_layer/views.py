@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, select
 
 from mobile_services.service_layer.booking import DEFAULT_BRING
 from mobile_services.service_layer.holds import open_hold_for
@@ -139,7 +139,7 @@ class StopOffer:
 
 def stop_offer(session: Session, visit: t.Visit, now: datetime, cutoff_minutes: int) -> StopOffer:
     """Free slots of a published stop by service (individual times, group workshops)."""
-    from mobile_services.service_layer.booking import crew_skills, held_seats
+    from mobile_services.service_layer.booking import crew_skills, seats_taken
 
     site = session.get(t.Site, visit.site_id)
     assert site is not None
@@ -154,15 +154,7 @@ def stop_offer(session: Session, visit: t.Visit, now: datetime, cutoff_minutes: 
         .where(t.Slot.visit_id == visit.id, t.Slot.walk_in == False, t.Slot.start_at >= not_before)  # noqa: E712
         .order_by(col(t.Slot.start_at), col(t.Slot.desk))
     ).all()
-    taken = dict(
-        session.exec(
-            select(t.Booking.slot_id, func.count())
-            .where(col(t.Booking.slot_id).in_([s.id for s in slots]), col(t.Booking.status).in_(t.LIVE_BOOKING_STATUSES))
-            .group_by(t.Booking.slot_id)
-        ).all()
-    )
-    for slot_id, seats in held_seats(session, [s.id for s in slots], now).items():  # type: ignore[misc]
-        taken[slot_id] = taken.get(slot_id, 0) + len(seats)
+    taken = seats_taken(session, [s.id for s in slots], now)  # type: ignore[misc]
     times: list[FreeTime] = []
     longer: list[tuple[OfferedService, FreeTime]] = []
     workshops: list[tuple[OfferedService, FreeTime]] = []
