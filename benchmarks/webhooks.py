@@ -1,6 +1,6 @@
 """Throughput and latency of the inbound SMS webhook, end to end.
 
-    python -m benchmarks.webhooks --requests 2000 --concurrency 8 [--database-url URL]
+    python -m benchmarks.webhooks --requests 2000 --concurrency 8 [--database-url URL] [--workers N]
 
 What it does:
 
@@ -8,15 +8,17 @@ What it does:
    schema (dropped afterwards) in the PostgreSQL database named by
    ``--database-url``; migrated with Alembic like ``mobile-services serve`` does;
 2. a synthetic territory (``--communes``), the service catalogue, and a
-   published plan for week 2026-W49, so there are slots to book;
-3. the app under uvicorn in a separate process (so the load generator does not
-   share its interpreter lock), with a fixed clock on the Monday before;
-   ``--servers N`` starts N such processes (like N web workers behind a load
-   balancer) and spreads the clients over them;
-4. ``--concurrency`` workers, each playing residents one after the other, each
+   published plan for the week after next, so there are slots to book;
+3. the app as it is deployed: ``mobile-services serve --workers N --no-scheduler``
+   in its own process group, configured by environment variables only (INFO logs
+   to its file, as in production);
+4. ``--concurrency`` clients, each playing residents one after the other, each
    resident from its own phone number: RDV, a commune name (sometimes without
    accents or in lower case), 0 at the service question, 1 at the slot offer,
-   OUI, and now and then MES RDV. Every request is signed like Twilio's.
+   OUI, and now and then MES RDV. Every request is signed like Twilio's. Clients
+   keep their connection open (as Twilio's does) and are plain ``http.client``:
+   on a small machine the load generator shares the cores with the server, and a
+   heavier client would measure itself.
 
 It prints throughput (requests per second over the whole run) and latency
 percentiles, with what the load did (bookings, waiting-list entries). Numbers
@@ -26,10 +28,15 @@ depend on the machine: compare runs on the same one.
 from __future__ import annotations
 
 import argparse
-import multiprocessing
+import http.client
+import os
 import random
 import shutil
+import signal
+import socket
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -38,18 +45,15 @@ import uuid
 import xml.etree.ElementTree as ET
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
-import httpx
-from pydantic import SecretStr
 from sqlalchemy import create_engine, func, text
 from sqlmodel import Session, select
 from twilio.request_validator import RequestValidator
 
-NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # Monday before the planned week, 10:00 in Paris
-WEEK = "2026-W49"
 PUBLIC_BASE = "https://bench.example.fr"
 AUTH_TOKEN = "bench0123456789abcdef0123456789"
 OUR_NUMBER = "+33939000000"
@@ -102,7 +106,13 @@ def fresh_database(database_url: str | None) -> Database:
     )
 
 
-def prepare(url: str, communes: int, seed: int, plan_seconds: float) -> tuple[list[str], int]:
+def planned_week(now: datetime) -> str:
+    """The week after next: wholly in the future, so every slot of it can be booked."""
+    year, week, _ = (now + timedelta(days=14)).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def prepare(url: str, communes: int, seed: int, plan_seconds: float, week: str) -> tuple[list[str], int]:
     """Migrate, create the territory and publish a week; return commune names and bookable seats."""
     from config import Settings
     from mobile_services.bootstrap import bootstrap
@@ -113,7 +123,7 @@ def prepare(url: str, communes: int, seed: int, plan_seconds: float) -> tuple[li
     from mobile_services.territory.generator import generate_territory
     from mobile_services.territory.store import import_territory_data
     from notifications.fakes import FakeSmsSender
-    from notifications.ports import FixedClock
+    from notifications.ports import SystemClock
 
     db.upgrade(url)
     engine = db.make_engine(url)
@@ -124,9 +134,9 @@ def prepare(url: str, communes: int, seed: int, plan_seconds: float) -> tuple[li
         with Session(engine) as session:
             territory_id = session.exec(select(t.Territory.id)).one()
         assert territory_id is not None
-        bus = bootstrap(Settings(), engine=engine, sms=FakeSmsSender(), clock=FixedClock(NOW))
-        bus.handle(commands.PlanWeek(territory_id=territory_id, week=WEEK, time_limit_s=plan_seconds, seed=seed))
-        bus.handle(commands.PublishPlan(territory_id=territory_id, week=WEEK))
+        bus = bootstrap(Settings(), engine=engine, sms=FakeSmsSender(), clock=SystemClock())
+        bus.handle(commands.PlanWeek(territory_id=territory_id, week=week, time_limit_s=plan_seconds, seed=seed))
+        bus.handle(commands.PublishPlan(territory_id=territory_id, week=week))
         with Session(engine) as session:
             names = list(session.exec(select(t.Commune.name)).all())
             seats = int(
@@ -160,32 +170,34 @@ def outcome_counts(url: str) -> dict[str, int]:
 # --------------------------------------------------------------------------- server process
 
 
-def _serve(url: str, data_dir: str, ready: Any) -> None:
-    """Child process: the app under uvicorn on a free port, reported through `ready`."""
-    import logging
-    import socket
+def start_server(url: str, data_dir: str, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+    """``mobile-services serve --workers N`` on a free port, configured as in production."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        **os.environ,
+        "MOBILE_SERVICES_DATABASE_URL": url,
+        "MOBILE_SERVICES_DATA_DIR": data_dir,
+        "MOBILE_SERVICES_PUBLIC_BASE_URL": PUBLIC_BASE,
+        "MOBILE_SERVICES_TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+    }
+    command = [
+        str(Path(sys.executable).with_name("mobile-services")), "serve",
+        "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), "--no-scheduler",
+    ]  # fmt: skip
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    return server, f"127.0.0.1:{port}"
 
-    import uvicorn
 
-    from config import Settings
-    from mobile_services.storage import db
-    from mobile_services.web.app import create_app
-    from notifications.fakes import FakeSmsSender
-    from notifications.ports import FixedClock
-
-    logging.basicConfig(level=logging.WARNING)
-    settings = Settings(
-        data_dir=Path(data_dir),
-        public_base_url=PUBLIC_BASE,  # type: ignore[arg-type]  # pydantic validates the string
-        twilio_auth_token=SecretStr(AUTH_TOKEN),
-    )
-    app = create_app(settings, engine=db.make_engine(url), clock=FixedClock(NOW), sms=FakeSmsSender())
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    ready.put(sock.getsockname()[1])
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
-    uvicorn.Server(config).run(sockets=[sock])
+def stop_server(server: subprocess.Popen[bytes]) -> None:
+    if server.poll() is None:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
 
 
 # --------------------------------------------------------------------------- load
@@ -234,10 +246,12 @@ def _sloppy(name: str, rng: random.Random) -> str:
     return name.lower() if rng.random() < 0.6 else name
 
 
-def _worker(client: httpx.Client, load: Load, worker: int) -> None:
+def _worker(address: str, load: Load, worker: int) -> None:
     rng = random.Random(load.seed * 1000 + worker)
     validator = RequestValidator(AUTH_TOKEN)
     url = f"{PUBLIC_BASE}/sms/inbound"
+    host, port = address.split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=60)
 
     def say(phone: str, body: str) -> str | None:
         if not load.take():
@@ -250,53 +264,58 @@ def _worker(client: httpx.Client, load: Load, worker: int) -> None:
             "Body": body,
             "NumMedia": "0",
         }
-        headers = {"X-Twilio-Signature": validator.compute_signature(url, form)}
+        headers = {
+            "X-Twilio-Signature": validator.compute_signature(url, form),
+            "Content-Type": "application/x-www-form-urlencoded",
+        }
+        payload = urlencode(form)
         started = time.perf_counter()
-        response = client.post("/sms/inbound", data=form, headers=headers)
+        connection.request("POST", "/sms/inbound", body=payload, headers=headers)
+        response = connection.getresponse()
+        text = response.read().decode()
         elapsed = time.perf_counter() - started
-        messages = [m.text or "" for m in ET.fromstring(response.text).findall("Message")] if response.status_code == 200 else []
+        messages = [m.text or "" for m in ET.fromstring(text).findall("Message")] if response.status == 200 else []
         reply = "\n".join(messages)
-        load.record(elapsed, response.status_code, " ".join(reply.split()[:2]) or "(no reply)")
+        load.record(elapsed, response.status, " ".join(reply.split()[:2]) or "(no reply)")
         return reply
 
-    while True:
-        phone = load.next_phone()
-        steps = ["RDV", _sloppy(rng.choice(load.communes), rng)]
-        reply = ""
-        for body in steps:
-            answer = say(phone, body)
-            if answer is None:
+    try:
+        while True:
+            phone = load.next_phone()
+            steps = ["RDV", _sloppy(rng.choice(load.communes), rng)]
+            reply = ""
+            for body in steps:
+                answer = say(phone, body)
+                if answer is None:
+                    return
+                reply = answer
+            for _ in range(4):  # answer whatever question comes next, up to the booking
+                if reply.startswith("Quel service"):
+                    body = "0"
+                elif reply.startswith(("Créneaux", "Quelle commune")):
+                    body = "1"
+                elif reply.startswith("Confirmer"):
+                    body = "OUI"
+                else:
+                    break
+                answer = say(phone, body)
+                if answer is None:
+                    return
+                reply = answer
+            if rng.random() < 0.2 and say(phone, "MES RDV") is None:
                 return
-            reply = answer
-        for _ in range(4):  # answer whatever question comes next, up to the booking
-            if reply.startswith("Quel service"):
-                body = "0"
-            elif reply.startswith(("Créneaux", "Quelle commune")):
-                body = "1"
-            elif reply.startswith("Confirmer"):
-                body = "OUI"
-            else:
-                break
-            answer = say(phone, body)
-            if answer is None:
-                return
-            reply = answer
-        if rng.random() < 0.2 and say(phone, "MES RDV") is None:
-            return
+    finally:
+        connection.close()
 
 
-def run_load(base_urls: list[str], load: Load, concurrency: int) -> float:
-    clients = [httpx.Client(base_url=base_urls[i % len(base_urls)], timeout=60) for i in range(concurrency)]
-    threads = [threading.Thread(target=_worker, args=(clients[i], load, i)) for i in range(concurrency)]
+def run_load(address: str, load: Load, concurrency: int) -> float:
+    threads = [threading.Thread(target=_worker, args=(address, load, i)) for i in range(concurrency)]
     started = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    elapsed = time.perf_counter() - started
-    for client in clients:
-        client.close()
-    return elapsed
+    return time.perf_counter() - started
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -314,34 +333,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--communes", type=int, default=60, help="communes of the synthetic territory")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--plan-seconds", type=float, default=5.0, help="solver time for the week's plan")
-    parser.add_argument("--servers", type=int, default=1, help="app processes (web workers) sharing the database")
+    parser.add_argument("--workers", type=int, default=1, help="web processes: mobile-services serve --workers N")
     args = parser.parse_args(argv)
-    if args.requests < 1 or args.concurrency < 1 or args.servers < 1:
-        parser.error("--requests, --concurrency and --servers must be at least 1")
+    if args.requests < 1 or args.concurrency < 1 or args.workers < 1:
+        parser.error("--requests, --concurrency and --workers must be at least 1")
 
     database = fresh_database(args.database_url)
     data_dir = tempfile.mkdtemp(prefix="ms-bench-data-")
-    servers: list[multiprocessing.process.BaseProcess] = []
+    week = planned_week(datetime.now(UTC))
+    server: subprocess.Popen[bytes] | None = None
     try:
-        print(f"Preparing {database.label}: {args.communes} communes, plan of {WEEK}...", flush=True)
-        communes, seats = prepare(database.url, args.communes, args.seed, args.plan_seconds)
-        context = multiprocessing.get_context("spawn")
-        ready = context.Queue()
-        for _ in range(args.servers):
-            servers.append(context.Process(target=_serve, args=(database.url, data_dir, ready), daemon=True))
-            servers[-1].start()
-        base_urls = [f"http://127.0.0.1:{ready.get(timeout=60)}" for _ in servers]
-        for base_url in base_urls:
-            _wait_healthy(base_url)
-
+        print(f"Preparing {database.label}: {args.communes} communes, plan of {week}...", flush=True)
+        communes, seats = prepare(database.url, args.communes, args.seed, args.plan_seconds, week)
+        server, address = start_server(database.url, data_dir, args.workers)
+        _wait_healthy(address, server)
         load = Load(budget=args.requests, communes=communes, seed=args.seed)
-        elapsed = run_load(base_urls, load, args.concurrency)
+        elapsed = run_load(address, load, args.concurrency)
         counts = outcome_counts(database.url)
     finally:
-        for server in servers:
-            server.terminate()
-        for server in servers:
-            server.join(timeout=10)
+        if server is not None:
+            stop_server(server)
         database.drop()
         shutil.rmtree(data_dir, ignore_errors=True)
 
@@ -349,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(
         f"Inbound SMS webhook, {database.label.split(' (')[0]}: {len(latencies_ms)} requests, "
-        f"concurrency {args.concurrency}, {args.servers} app process{'es' if args.servers > 1 else ''}"
+        f"concurrency {args.concurrency}, serve --workers {args.workers}"
     )
     print(f"  territory      {len(communes)} communes, {seats} bookable seats")
     print(f"  throughput     {len(latencies_ms) / elapsed:,.1f} req/s  ({elapsed:.1f} s)")
@@ -364,15 +375,20 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if set(load.statuses) == {200} else 1
 
 
-def _wait_healthy(base_url: str, timeout_s: float = 30.0) -> None:
+def _wait_healthy(address: str, server: subprocess.Popen[bytes], timeout_s: float = 60.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
+        if server.poll() is not None:
+            error = server.stderr.read().decode(errors="replace") if server.stderr else ""
+            raise RuntimeError(f"mobile-services serve stopped (exit code {server.returncode}): {error[-2000:]}")
         try:
-            if httpx.get(f"{base_url}/healthz", timeout=2).status_code == 200:
+            connection = http.client.HTTPConnection(*address.split(":"), timeout=2)  # type: ignore[arg-type]
+            connection.request("GET", "/healthz")
+            if connection.getresponse().status == 200:
                 return
-        except httpx.TransportError:
+        except OSError:
             pass
-        time.sleep(0.1)
+        time.sleep(0.2)
     raise RuntimeError("the app did not become healthy")
 
 

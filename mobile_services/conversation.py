@@ -184,15 +184,6 @@ def _handle_once(command: ReceiveSms, *, uow: UnitOfWork, now: datetime, setting
         except InvalidInput:
             phone = None
         body = _clean(command.body)
-        inbound = t.InboundMessage(
-            message_sid=command.message_sid,
-            from_phone=phone,
-            to_phone=command.to_number[:20],
-            body=body,
-            received_at=now,
-        )
-        session.add(inbound)
-        session.flush()
         if phone is None:
             logger.info("sms %s: sender is not a valid phone number, no reply", command.message_sid)
             messages: tuple[str, ...] = ()
@@ -206,8 +197,19 @@ def _handle_once(command: ReceiveSms, *, uow: UnitOfWork, now: datetime, setting
                 command.message_sid, dialogue.intent.kind if dialogue.intent else "-", dialogue.state_before,
                 dialogue.state_after, len(messages),
             )  # fmt: skip
-        inbound.reply = encode_reply(messages)
-        session.add(inbound)
+        # Stored with its reply, last: a concurrent delivery of the same MessageSid fails
+        # here on the unique index, rolls back the whole dialogue step, and is retried to
+        # find this row (nothing of the step is kept or told twice).
+        session.add(
+            t.InboundMessage(
+                message_sid=command.message_sid,
+                from_phone=phone,
+                to_phone=command.to_number[:20],
+                body=body,
+                received_at=now,
+                reply=encode_reply(messages),
+            )
+        )
         uow.commit()
         return SmsReply(messages)
 
@@ -252,8 +254,9 @@ class Dialogue:
         intent = parse_intent(body)
         self.intent = intent
         resident = self.session.exec(select(t.Resident).where(t.Resident.phone == self.phone)).first()
-        first_contact = resident is None and not self._has_conversation()
-        conversation = self._conversation()
+        conversation = self._conversation_row()
+        first_contact = resident is None and conversation is None
+        conversation = conversation or self._new_conversation()
         self.state_before = _state(conversation.state)
         self.state_after = self.state_before
         opted_out = resident is not None and resident.opted_out
@@ -308,9 +311,6 @@ class Dialogue:
             return outcome
         outcome.messages.append(who)  # after the answer itself, which stays the first SMS read
         return outcome
-
-    def _has_conversation(self) -> bool:
-        return self.session.exec(select(t.Conversation.id).where(t.Conversation.phone == self.phone)).first() is not None
 
     @cached_property
     def _territory_name(self) -> str:
@@ -873,14 +873,16 @@ class Dialogue:
     def render(self, name: str, /, **fields: Any) -> str:
         return self.renderer.render(name, **fields)
 
-    def _conversation(self) -> t.Conversation:
-        conversation = self.session.exec(
+    def _conversation_row(self) -> t.Conversation | None:
+        """This number's dialogue, locked: two SMS of one resident are answered one after the other."""
+        return self.session.exec(
             select(t.Conversation).where(t.Conversation.phone == self.phone).with_for_update()
         ).first()
-        if conversation is None:
-            conversation = t.Conversation(phone=self.phone, state=State.IDLE, context={}, updated_at=self.now)
-            self.session.add(conversation)
-            self.session.flush()  # a concurrent first message of this number fails here, and is retried
+
+    def _new_conversation(self) -> t.Conversation:
+        conversation = t.Conversation(phone=self.phone, state=State.IDLE, context={}, updated_at=self.now)
+        self.session.add(conversation)
+        self.session.flush()  # a concurrent first message of this number fails here, and is retried
         return conversation
 
     def _save(self, conversation: t.Conversation, outcome: _Outcome) -> None:

@@ -16,6 +16,7 @@ from typing import Annotated
 
 import typer
 import uvicorn
+from uvicorn.supervisors import Multiprocess
 from sqlalchemy import Engine
 
 from config import Settings
@@ -77,6 +78,19 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _uvicorn_config(app: object, workers: int) -> uvicorn.Config:
+    """One process serves ``app`` itself; several each build theirs from the environment."""
+    return uvicorn.Config(
+        app if workers == 1 else "mobile_services.web.app:create_app_from_environment",  # type: ignore[arg-type]
+        factory=workers > 1,
+        workers=workers,
+        log_config=None,  # uvicorn's lines go through our logging: to the file, English
+        access_log=False,  # it records client IP addresses: personal data once residents use the pages
+        proxy_headers=True,
+        server_header=False,
+    )
+
+
 def _url_host(host: str) -> str:
     """``::1`` -> ``[::1]``, as in a URL."""
     return f"[{host}]" if ":" in host and not host.startswith("[") else host
@@ -118,24 +132,32 @@ def serve(
     with_scheduler: Annotated[
         bool, typer.Option("--scheduler/--no-scheduler", help="Lancer aussi les tâches planifiées (envoi des SMS...).")
     ] = True,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Processus web (un par cœur environ ; plusieurs processus demandent PostgreSQL).",
+        ),
+    ] = 1,
 ) -> None:
     """Lance l'application web : webhooks SMS de Twilio (/sms/inbound, /sms/status) et /healthz."""
     current = settings()
     setup_logging(current)  # log lines held until the server listens, then live
+    sqlite = current.effective_database_url.startswith("sqlite")
+    if workers > 1 and sqlite:
+        # SQLite takes one writer at a time: extra processes only queue on its lock.
+        err_console.print(
+            f"[yellow]--workers {workers} avec SQLite : les processus attendront chacun leur tour pour écrire ; "
+            "pour plusieurs processus web, utilisez PostgreSQL (MOBILE_SERVICES_DATABASE_URL).[/yellow]",
+            soft_wrap=True,
+        )
     sock = listening_socket(host, port)
     try:
-        engine = open_engine(current)
+        engine = open_engine(current)  # migrates once, before any worker starts
         try:
             app = create_app(current, engine=engine)
-            server = uvicorn.Server(
-                uvicorn.Config(
-                    app,
-                    log_config=None,  # uvicorn's lines go through our logging: to the file, English
-                    access_log=False,  # it records client IP addresses: personal data once residents use the pages
-                    proxy_headers=True,
-                    server_header=False,
-                )
-            )
+            server = uvicorn.Server(_uvicorn_config(app, workers))
             if not current.twilio_auth_token.get_secret_value():
                 console.print(
                     "[yellow]MOBILE_SERVICES_TWILIO_AUTH_TOKEN n'est pas défini : "
@@ -147,17 +169,24 @@ def serve(
                 soft_wrap=True,
             )
             configure_logging(current)
-            logger.info("web app listening on %s:%s", host, port)
+            logger.info("web app listening on %s:%s (%d web process%s)", host, port, workers, "es" if workers > 1 else "")
             with background_jobs(current, app.state.bus, engine, enabled=with_scheduler):
-                try:
-                    server.run(sockets=[sock])
-                except KeyboardInterrupt:  # uvicorn re-raises Ctrl+C once it has shut down cleanly
-                    pass
+                if workers == 1:
+                    try:
+                        server.run(sockets=[sock])
+                    except KeyboardInterrupt:  # uvicorn re-raises Ctrl+C once it has shut down cleanly
+                        pass
+                    started = server.started
+                else:
+                    # uvicorn's supervisor: N spawned processes accept on this very socket,
+                    # a worker that dies is replaced, and the scheduler stays here, once.
+                    Multiprocess(server.config, sockets=[sock]).run()
+                    started = True
         finally:
             engine.dispose()
     finally:
         sock.close()
-    if not server.started:  # the app's start-up failed; uvicorn logged why
+    if not started:  # the app's start-up failed; uvicorn logged why
         err_console.print("[red]L'application web n'a pas pu démarrer : le détail est dans le journal technique.[/red]")
         raise typer.Exit(code=3)
     console.print("Application web arrêtée.")

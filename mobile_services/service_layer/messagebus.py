@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import inspect
 import logging
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
+from functools import cache
 from typing import Any
 
 from mobile_services.domain.messages import Command, Event
@@ -18,6 +20,7 @@ from mobile_services.service_layer.unit_of_work import UnitOfWork
 logger = logging.getLogger(__name__)
 
 Handler = Callable[..., Any]
+HANDLED_KEPT = 1000
 
 
 class MessageBus:
@@ -33,7 +36,9 @@ class MessageBus:
         self.command_handlers = dict(command_handlers)
         self.event_handlers = {k: list(v) for k, v in event_handlers.items()}
         self.dependencies = dict(dependencies)
-        self.handled: list[Command | Event] = []
+        #: The latest messages handled, for tests and debugging; bounded, since a web
+        #: worker handles every SMS of a territory through one bus for weeks.
+        self.handled: deque[Command | Event] = deque(maxlen=HANDLED_KEPT)
 
     def handle(self, message: Command | Event) -> Any:
         """Handle a message and every event it leads to; return the command's result."""
@@ -78,8 +83,14 @@ class MessageBus:
 
     def _call(self, handler: Handler, message: Command | Event, uow: UnitOfWork) -> Any:
         available = {"uow": uow, "bus": self, **self.dependencies}
-        parameters = list(inspect.signature(handler).parameters.values())[1:]
+        parameters = _parameters(handler)
         missing = [p.name for p in parameters if p.name not in available and p.default is inspect.Parameter.empty]
         if missing:
             raise LookupError(f"handler {handler.__name__} needs unknown dependencies {missing}")
         return handler(message, **{p.name: available[p.name] for p in parameters if p.name in available})
+
+
+@cache
+def _parameters(handler: Handler) -> list[inspect.Parameter]:
+    """A handler's dependency parameters (all but the message), read once per handler."""
+    return list(inspect.signature(handler).parameters.values())[1:]

@@ -26,7 +26,7 @@ from mobile_services.web.routes import health
 from mobile_services.web.routes import sms as sms_routes
 from notifications.ports import Clock, SmsSender
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "create_app_from_environment"]
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +53,23 @@ def create_app(
     app.include_router(staff.router)
     app.add_exception_handler(RequestValidationError, _bad_request)
     return app
+
+
+def create_app_from_environment() -> FastAPI:
+    """The app of one web worker of ``serve --workers N`` (uvicorn's factory, in a new process).
+
+    Each worker is a fresh interpreter: it reads the same settings (environment and
+    ``.env``) as the ``serve`` that started it, logs to the same file, and opens its own
+    connection pool. ``serve`` migrated the database before starting any worker, and runs
+    the scheduler itself: workers only answer HTTP.
+    """
+    from config import load_settings
+    from mobile_services.cli.common import configure_logging
+    from mobile_services.storage import db
+
+    current = load_settings()
+    configure_logging(current)
+    return create_app(current, engine=db.make_engine(current.effective_database_url))
 
 
 async def _bad_request(request: Request, exc: Exception) -> JSONResponse:

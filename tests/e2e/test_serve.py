@@ -152,3 +152,52 @@ def test_serve_on_an_address_it_cannot_bind_says_so_in_one_french_line(tmp_path:
         result,
         f"{expected} : choisissez-en une autre avec --host (127.0.0.1 : cette machine seule ; 0.0.0.0 : toutes ses interfaces).",
     )
+
+
+def test_serve_with_two_workers_starts_both_answers_and_stops_them_all(tmp_path: Path, empty_database_url: str) -> None:
+    """``--workers 2``: two web processes share the port and answer signed webhooks; stopping serve stops both."""
+    from twilio.request_validator import RequestValidator
+
+    token = "serve0123456789abcdef0123456789"
+    port = free_port()
+    env_settings = {"twilio_auth_token": token, "public_base_url": "https://rdv.example.fr"}
+    env = {
+        **os.environ,
+        "MOBILE_SERVICES_DATABASE_URL": empty_database_url,
+        "MOBILE_SERVICES_DATA_DIR": str(tmp_path / "data"),
+        **{f"MOBILE_SERVICES_{name.upper()}": value for name, value in env_settings.items()},
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-c", SERVE, "--port", str(port), "--workers", "2", "--no-scheduler"],
+        env=env, cwd=Path(__file__).resolve().parents[2], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    log_file = tmp_path / "data" / "mobile-services.log"
+    validator = RequestValidator(token)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 90
+        while not log_file.exists() or log_file.read_text(encoding="utf-8").count("Application startup complete.") < 2:
+            assert process.poll() is None, process.stdout.read() if process.stdout else "serve exited"
+            assert time.monotonic() < deadline, "two workers did not start within 90 s"
+            time.sleep(0.3)
+        replies = []
+        with httpx.Client(base_url=base, timeout=30) as client:
+            for i in range(6):
+                form = {"MessageSid": f"SM{i:032x}", "From": f"+3361234567{i}", "To": "+33939000000", "Body": "RDV"}
+                signature = validator.compute_signature("https://rdv.example.fr/sms/inbound", form)
+                response = client.post("/sms/inbound", data=form, headers={"X-Twilio-Signature": signature})
+                assert response.status_code == 200
+                replies.append(response.text)
+        assert all("<Message>" in reply for reply in replies), replies
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=30)
+    log = log_file.read_text(encoding="utf-8")
+    assert f"web app listening on 127.0.0.1:{port} (2 web processes)" in log
+    workers = set(re.findall(r"Started server process \[(\d+)\]", log))
+    assert len(workers) == 2, log
+    for pid in workers:  # every worker stopped with serve: none left serving the port
+        assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
+    if empty_database_url.startswith("sqlite"):
+        assert "--workers 2 avec SQLite" in output  # one writer at a time: PostgreSQL advised
+    assert "+3361234567" not in log, "no phone number in the log file"
