@@ -125,6 +125,8 @@ class Settings(BaseSettings):
     quiet_hours_end: time = time(8, 0)
     booking_cutoff_minutes: int = Field(60, ge=0, le=7 * 24 * 60)
     conversation_timeout_minutes: int = Field(30, ge=1, le=24 * 60)
+    #: territories, communes and services are kept this long by each web process (0: read every time)
+    reference_cache_seconds: float = Field(30, ge=0, le=3600)
     seat_hold_hours: int = Field(24, ge=1, le=7 * 24)
     #: a seat freed at a stop is kept this long for the first person waiting, then passed on
     waitlist_hold_minutes: int = Field(30, ge=5, le=24 * 60)

@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 
 from config import Settings
 from mobile_services.adapters.travel_times import HaversineProvider, HttpxTableFetcher, MatrixProvider, OsrmProvider
-from mobile_services.service_layer import handlers
+from mobile_services.service_layer import handlers, reference_data
 from mobile_services.service_layer.messagebus import MessageBus
 from mobile_services.service_layer.unit_of_work import UnitOfWorkFactory
 from mobile_services.storage.db import make_engine
@@ -53,6 +53,7 @@ def bootstrap(
     **extra: Any,
 ) -> MessageBus:
     engine = engine or make_engine(settings.effective_database_url)
+    reference_data.configure(settings.reference_cache_seconds)
     dependencies: dict[str, Any] = {
         "settings": settings,
         "sms": sms or default_sms_sender(settings),

@@ -73,7 +73,7 @@ from mobile_services.domain.exceptions import BookingRefused, InvalidInput, NotF
 from mobile_services.domain.commands import BookSlot, CancelBooking, JoinWaitlist, ReceiveSms, SetOptOut
 from mobile_services.domain.messages import Event
 from mobile_services.domain.phones import territory_number
-from mobile_services.service_layer import booking, holds
+from mobile_services.service_layer import booking, holds, reference_data
 from mobile_services.service_layer.unit_of_work import JoinedUnitOfWork, UnitOfWork
 from mobile_services.slot_wishes import fitting, names_day_or_time, nearest, read_wish, wished_offer
 from mobile_services.sms_intents import Intent, IntentKind, parse_intent
@@ -315,11 +315,10 @@ class Dialogue:
     @cached_property
     def _territory_name(self) -> str:
         """The territory of the number written to; else the only territory of the install; else ""."""
+        names = reference_data.territory_names(self.session)
         if self._territory_id is not None:
-            territory = self.session.get(t.Territory, self._territory_id)
-            return territory.name if territory is not None else ""
-        names = self.session.exec(select(t.Territory.name).limit(2)).all()
-        return names[0] if len(names) == 1 else ""
+            return names.get(self._territory_id, "")
+        return next(iter(names.values())) if len(names) == 1 else ""
 
     def _mirror_opt_out(self, intent: Intent, opt_out_type: str | None, opted_out: bool) -> list[str] | None:
         """Opt-out and opt-in words, whatever the state; None when the message is not one."""
@@ -469,7 +468,7 @@ class Dialogue:
         offered = {int(s["id"]) for s in context.get("offered") or context.get("services", [])}
         catalogue = [
             {"id": s.id, "label": _short(s.short_label or s.label), "code": s.code}
-            for s in self.session.exec(select(t.Service)).all()
+            for s in reference_data.services(self.session)
             if s.id not in offered
         ]
         named = _service_named(text, catalogue)
@@ -527,21 +526,22 @@ class Dialogue:
             if matches:
                 return self._communes_found(matches, said=text)
         if resident is not None and resident.commune_id is not None:
-            commune = self.session.get(t.Commune, resident.commune_id)
+            commune = reference_data.communes(self.session).get(resident.commune_id)
             territory_id = self._territory_id
             if commune is not None and territory_id in (None, commune.territory_id):
-                return self._with_commune(commune.id, commune.name, said=text)  # type: ignore[arg-type]
+                return self._with_commune(commune.id, commune.name, said=text)
         # what the first message said besides (« ... pour ma carte vitale », « mardi ») is kept
         # for when the commune comes: nobody should have to say it twice
         return _Outcome([self.render("ask_commune")], State.AWAITING_COMMUNE, {"said": text} if text else {})
 
     def _match(self, text: str) -> Matches:
-        query = select(t.Commune.id, t.Commune.name, t.Commune.postcodes, t.Commune.insee_code, t.Commune.population)
         territory_id = self._territory_id
-        if territory_id is not None:
-            query = query.where(t.Commune.territory_id == territory_id)
-        rows = self.session.exec(query).all()
-        return match_communes(text, candidates_from_rows(rows))  # type: ignore[arg-type]
+        rows = [
+            (c.id, c.name, c.postcodes, c.insee_code, c.population)
+            for c in reference_data.communes(self.session).values()
+            if territory_id is None or c.territory_id == territory_id
+        ]
+        return match_communes(text, candidates_from_rows(rows))
 
     @cached_property
     def _territory_id(self) -> int | None:
@@ -549,7 +549,7 @@ class Dialogue:
         number = territory_number(self.to_number)
         if number is None:
             return None
-        return self.session.exec(select(t.Territory.id).where(t.Territory.sms_number == number)).first()
+        return reference_data.territory_id_for_number(self.session, number)
 
     def _switch_commune(self, intent: Intent) -> _Outcome | None:
         """Mid-dialogue, a commune name means "not there, here": start over with it."""

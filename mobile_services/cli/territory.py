@@ -22,6 +22,7 @@ from sqlmodel import Session, select
 from mobile_services.cli.common import console, friendly_errors, open_engine, settings
 from mobile_services.domain.exceptions import InvalidInput, NotFound
 from mobile_services.domain.phones import territory_number
+from mobile_services.service_layer import reference_data
 from mobile_services.storage.db import session_scope
 from mobile_services.storage.tables import Commune, Counsellor, Organisation, Service, Site, Territory, Vehicle
 from mobile_services.territory.catalogue import seed_catalogue
@@ -262,6 +263,7 @@ def number_command(
     # into several arguments, which are one number here.
     number = " ".join(words)
     with _engine() as engine, session_scope(engine) as session:
+        reference_data.forget_after_commit(session)
         row = _one_territory(session, territory, organisation)
         if number.strip().lower() in ("aucun", "none", ""):
             row.sms_number = None

@@ -14,7 +14,6 @@ outbox): a booking never exists without its messages, nor messages without a boo
 from __future__ import annotations
 
 import logging
-import math
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,11 +28,11 @@ from mobile_services.domain import commands, events
 from mobile_services.domain.exceptions import BookingRefused, NotFound
 from mobile_services.domain.messages import Event
 from mobile_services.domain.phones import is_mobile, mask, normalise_phone
+from mobile_services.service_layer import reference_data
 from mobile_services.service_layer.unit_of_work import UnitOfWork
 from mobile_services.storage import tables as t
 from notifications.ports import Clock
 from notifications.rendering import SmsRenderer
-from routing.matrix import haversine_m
 from scheduler.timing import MessagingRules, reminders
 
 logger = logging.getLogger(__name__)
@@ -520,24 +519,11 @@ def set_opt_out(session: Session, *, phone: str, opted_out: bool, now: datetime)
 # --------------------------------------------------------------------------- queries
 
 
-def _nearby_communes(session: Session, commune_id: int, radius_km: float) -> dict[int, tuple[t.Commune, float]]:
-    origin = session.get(t.Commune, commune_id)
-    if origin is None:
+def _nearby_communes(session: Session, commune_id: int, radius_km: float) -> dict[int, tuple[reference_data.CommuneInfo, float]]:
+    nearby = reference_data.nearby_communes(session, commune_id, radius_km)
+    if nearby is None:
         raise NotFound(f"commune {commune_id} not found", "Commune inconnue.")
-    result: dict[int, tuple[t.Commune, float]] = {}
-    dlat = radius_km / 111.0
-    dlon = radius_km / (111.0 * max(0.1, math.cos(math.radians(origin.latitude))))
-    for commune in session.exec(
-        select(t.Commune).where(
-            t.Commune.territory_id == origin.territory_id,
-            col(t.Commune.latitude).between(origin.latitude - dlat, origin.latitude + dlat),
-            col(t.Commune.longitude).between(origin.longitude - dlon, origin.longitude + dlon),
-        )
-    ):
-        distance = haversine_m(origin.latitude, origin.longitude, commune.latitude, commune.longitude) / 1000
-        if commune.id == commune_id or distance <= radius_km:
-            result[commune.id] = (commune, 0.0 if commune.id == commune_id else distance)  # type: ignore[index]
-    return result
+    return nearby
 
 
 def _upcoming_visits(
@@ -571,7 +557,8 @@ def free_slots(
     """The next bookable slots for a resident of ``commune_id``: own commune first, then nearby."""
     nearby = _nearby_communes(session, commune_id, radius_km)
     not_before = now + timedelta(minutes=settings.booking_cutoff_minutes)
-    service = session.get(t.Service, service_id) if service_id is not None else None
+    catalogue = reference_data.services(session)
+    service = next((s for s in catalogue if s.id == service_id), None) if service_id is not None else None
     visits = _upcoming_visits(session, list(nearby), not_before)
     if not visits:
         return []
@@ -587,7 +574,7 @@ def free_slots(
     counts = seats_taken(session, [s.id for s in slots], now)  # type: ignore[misc]
     by_visit = {v.id: (v, s) for v, s in visits}
     with_common = {s.visit_id for s in slots if s.service_id is None}
-    group_ids = set(session.exec(select(t.Service.id).where(t.Service.is_group == True)).all()) if service is None else set()  # noqa: E712
+    group_ids = {s.id for s in catalogue if s.is_group} if service is None else set()
     skills_of = crew_skills_by_visit(session, [v for v, _ in visits]) if service is not None and service.required_skill else {}
     candidates: list[tuple[float, datetime, FreeSlot]] = []
     seen_times: set[tuple[int, datetime]] = set()
@@ -636,7 +623,7 @@ def services_offered(session: Session, *, commune_id: int, now: datetime, settin
     if not visits:
         return []
     skills: set[str] = set().union(*crew_skills_by_visit(session, [v for v, _ in visits]).values())
-    services = session.exec(select(t.Service).order_by(col(t.Service.id))).all()
+    services = reference_data.services(session)
     # group workshops are offered where a coming stop holds one
     workshops = set(
         session.exec(

@@ -224,12 +224,14 @@ def seed_catalogue(target: Session | Engine) -> SeedResult:
     from sqlalchemy import Engine
     from sqlmodel import col, select
 
+    from mobile_services.service_layer import reference_data
     from mobile_services.storage.db import session_scope
     from mobile_services.storage.tables import Service
 
     if isinstance(target, Engine):
         with session_scope(target) as session:
             return seed_catalogue(session)
+    reference_data.forget_after_commit(target)
     records = catalogue()
     codes = [record.code for record in records]
     present = set(target.exec(select(Service.code).where(col(Service.code).in_(codes))))

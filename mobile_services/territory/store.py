@@ -36,6 +36,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session, SQLModel, col, select
 
 from config.settings import DEFAULT_SITE_HOURS, parse_week_hours
+from mobile_services.service_layer import reference_data
 from mobile_services.storage.db import session_scope
 from mobile_services.storage.tables import Commune, Counsellor, Organisation, Service, Site, Territory, Vehicle, Visit
 from mobile_services.territory.catalogue import service_values
@@ -166,8 +167,10 @@ def import_territory_data(
     try:
         if isinstance(target, Engine):
             with session_scope(target) as session:
+                reference_data.forget_after_commit(session)
                 return _import(session, data, organisation, territory_name, progress, default_site_hours)
         with target.begin_nested():
+            reference_data.forget_after_commit(target)
             return _import(target, data, organisation, territory_name, progress, default_site_hours)
     except DBAPIError as exc:  # not attributable to a row (those are reported by _Writer), e.g. at commit
         log.warning("territory import failed in the database: %s", exc.orig.__class__.__name__)
