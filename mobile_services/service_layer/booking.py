@@ -237,14 +237,15 @@ def _minutes(slot: t.Slot) -> int:
 
 
 def _visit_context(session: Session, visit_id: int) -> tuple[t.Visit, t.Plan, t.Site, t.Commune]:
-    visit = session.get(t.Visit, visit_id)
-    assert visit is not None
-    plan = session.get(t.Plan, visit.plan_id)
-    site = session.get(t.Site, visit.site_id)
-    assert plan is not None and site is not None
-    commune = session.get(t.Commune, site.commune_id)
-    assert commune is not None
-    return visit, plan, site, commune
+    """A stop with its plan, site and commune, in one query (every booking reads them)."""
+    row = session.exec(
+        select(t.Visit, t.Plan, t.Site, t.Commune)
+        .join(t.Plan, col(t.Plan.id) == t.Visit.plan_id)
+        .join(t.Site, col(t.Site.id) == t.Visit.site_id)
+        .join(t.Commune, col(t.Commune.id) == t.Site.commune_id)
+        .where(t.Visit.id == visit_id)
+    ).one()
+    return row  # type: ignore[return-value]
 
 
 def crew_skills(session: Session, visit: t.Visit) -> set[str]:
