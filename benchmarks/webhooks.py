@@ -1,6 +1,7 @@
 """Throughput and latency of the inbound SMS webhook, end to end.
 
     python -m benchmarks.webhooks --requests 2000 --concurrency 8 [--database-url URL] [--workers N]
+    python -m benchmarks.webhooks --rate 50 --concurrency 32 ...   # latency at a given arrival rate
 
 What it does:
 
@@ -20,7 +21,11 @@ What it does:
    on a small machine the load generator shares the cores with the server, and a
    heavier client would measure itself.
 
-It prints throughput (requests per second over the whole run) and latency
+Two loads: by default each client sends its next message as soon as it is
+answered (closed loop: the throughput is the capacity, and the latency grows with
+the queue); with ``--rate R`` messages go out at R per second whatever the answers
+(open loop, as Twilio delivers them at a peak), so the latency is the one residents
+meet at that rate. It prints throughput (requests per second over the whole run) and latency
 percentiles, with what the load did (bookings, waiting-list entries). Numbers
 depend on the machine: compare runs on the same one.
 """
@@ -210,19 +215,30 @@ class Load:
     budget: int
     communes: list[str]
     seed: int
+    rate: float | None = None
+    """Requests per second to send at (open loop, as Twilio does); None: as fast as answered."""
     latencies: list[float] = field(default_factory=list)
     statuses: Counter[int] = field(default_factory=Counter)
     replies: Counter[str] = field(default_factory=Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _issued: int = 0
     _phones: int = 0
+    _next_at: float = 0.0
 
     def take(self) -> bool:
+        """One more request may go: at once, or at its turn when a rate is set."""
         with self._lock:
             if self._issued >= self.budget:
                 return False
             self._issued += 1
-            return True
+            if self.rate is None:
+                return True
+            now = time.perf_counter()
+            self._next_at = max(self._next_at + 1 / self.rate, now) if self._next_at else now
+            wait = self._next_at - now
+        if wait > 0:
+            time.sleep(wait)
+        return True
 
     def next_phone(self) -> str:
         with self._lock:
@@ -334,9 +350,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--plan-seconds", type=float, default=5.0, help="solver time for the week's plan")
     parser.add_argument("--workers", type=int, default=1, help="web processes: mobile-services serve --workers N")
+    parser.add_argument(
+        "--rate", type=float, default=None,
+        help="send at this many requests/s (open loop, as Twilio does at a peak) with enough clients; "
+        "default: closed loop, each client sends when answered (the capacity)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
-    if args.requests < 1 or args.concurrency < 1 or args.workers < 1:
-        parser.error("--requests, --concurrency and --workers must be at least 1")
+    if args.requests < 1 or args.concurrency < 1 or args.workers < 1 or (args.rate is not None and args.rate <= 0):
+        parser.error("--requests, --concurrency, --workers and --rate must be positive")
 
     database = fresh_database(args.database_url)
     data_dir = tempfile.mkdtemp(prefix="ms-bench-data-")
@@ -347,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
         communes, seats = prepare(database.url, args.communes, args.seed, args.plan_seconds, week)
         server, address = start_server(database.url, data_dir, args.workers)
         _wait_healthy(address, server)
-        load = Load(budget=args.requests, communes=communes, seed=args.seed)
+        load = Load(budget=args.requests, communes=communes, seed=args.seed, rate=args.rate)
         elapsed = run_load(address, load, args.concurrency)
         counts = outcome_counts(database.url)
     finally:
@@ -361,6 +382,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"Inbound SMS webhook, {database.label.split(' (')[0]}: {len(latencies_ms)} requests, "
         f"concurrency {args.concurrency}, serve --workers {args.workers}"
+        + (f", sent at {args.rate:g} req/s" if args.rate else "")
     )
     print(f"  territory      {len(communes)} communes, {seats} bookable seats")
     print(f"  throughput     {len(latencies_ms) / elapsed:,.1f} req/s  ({elapsed:.1f} s)")
