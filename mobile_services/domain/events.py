@@ -29,11 +29,19 @@ class PlanPublished(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class SlotBooked(Event):
+    """A resident booked a seat: their other requests for the same help are served.
+
+    The booking serves them wherever they wait for it (the next village's stop serves a
+    request for their own commune), and a seat still held for them elsewhere is let go.
+    """
+
     booking_id: int
     slot_id: int
     visit_id: int
     resident_id: int
     channel: str
+    hold_id: int | None = None
+    """The hold whose seat this booking took (an offer answered OUI), if any."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,6 +60,35 @@ class JoinedWaitlist(Event):
     entry_id: int
     resident_id: int
     commune_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class HeldSeatDeclined(Event):
+    """A seat held for a resident was let go before its time: passed on to the next person waiting.
+
+    ``reason``: ``said_no`` (NON to the offer), ``booked`` (they booked another seat),
+    ``opted_out`` or ``unreachable`` (no offer can reach them any more).
+    """
+
+    hold_id: int
+    slot_id: int
+    resident_id: int
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class HoldExpired(Event):
+    """Nobody answered a held seat in time: the seat is passed on, and a resident who had
+    lost their booking (the seat replaced it) joins their commune's waiting list.
+
+    Its own event rather than a declined hold because silence is not a refusal: the
+    waiting resident may be offered the stop again, and the one who lost a booking still
+    needs a stop.
+    """
+
+    hold_id: int
+    slot_id: int
+    resident_id: int
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -428,8 +428,9 @@ def book(
         link=link,
     )
     event = events.SlotBooked(
-        booking_id=booking.id, slot_id=slot.id, visit_id=visit.id, resident_id=resident.id, channel=channel  # type: ignore[arg-type]
-    )
+        booking_id=booking.id, slot_id=slot.id, visit_id=visit.id, resident_id=resident.id, channel=channel,  # type: ignore[arg-type]
+        hold_id=hold.id if hold is not None else None,
+    )  # fmt: skip
     return confirmation, [event]
 
 

@@ -6,9 +6,12 @@ Waiting lists must not spam: an entry is offered each new stop of its commune on
 A freed seat is worth more than a notice: it is *held* for the oldest request of the
 commune for ``waitlist_hold_minutes`` (nobody else can take it meanwhile) and offered by
 SMS; OUI books it (the dialogue waits on that seat, :func:`conversation.await_hold_answer`),
-NON or silence passes it to the next request (:func:`pass_on_freed_seats`, every minute),
+NON passes it to the next request at once (:class:`~events.HeldSeatDeclined`), and so does
+silence as soon as the every-minute pass sees the hold run out (:class:`~events.HoldExpired`);
 at most ``MAX_OFFERS_PER_STOP`` offers of one stop per request, never to opted-out or
 unreachable numbers. Requests close after ``waitlist_entry_days`` and the resident is told.
+A booking serves its resident's requests for the same help wherever they wait
+(:func:`settle_requests_served`).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from mobile_services.service_layer.booking import (
     messaging_rules,
     renderer,
 )
-from mobile_services.service_layer.holds import HeldSeat
+from mobile_services.service_layer.holds import HeldSeat, lapse_all, release_hold
 from mobile_services.service_layer.unit_of_work import UnitOfWork
 from mobile_services.storage import tables as t
 from notifications.ports import Clock
@@ -123,36 +126,63 @@ def offer_freed_seat(event: events.BookingCancelled, *, uow: UnitOfWork, clock: 
 
 
 def pass_on_freed_seats(command: commands.PassOnFreedSeats, *, uow: UnitOfWork, clock: Clock, settings: Settings) -> int:
-    """Seats freed by a cancellation and still free go to the next person waiting (every minute).
+    """Holds that ran out lapse, and seats freed by a cancellation and still free go to the
+    next person waiting (every minute).
 
-    Covers a hold declined (NON) or left to expire, and a seat freed during the quiet hours
-    (no SMS then: the offer waits for the morning). Returns the number of new offers.
+    A lapsed hold is an event (:class:`events.HoldExpired`) whose handlers pass its seat on
+    and look after a resident who lost a booking; this pass also offers a seat freed during
+    the quiet hours (no SMS then: the offer waits for the morning). Returns the number of
+    new offers this pass made.
     """
     now = clock.now()
-    offered = 0
     with uow:
-        session = uow.session
-        freed = session.exec(
-            select(t.Booking, t.Slot)
-            .join(t.Slot, col(t.Slot.id) == t.Booking.slot_id)
-            .join(t.Visit, col(t.Visit.id) == t.Booking.visit_id)
-            .join(t.Plan, col(t.Plan.id) == t.Visit.plan_id)
-            .join(t.Site, col(t.Site.id) == t.Visit.site_id)
-            .where(
-                t.Booking.status == "cancelled",
-                t.Plan.status == "published",
-                t.Visit.status == "planned",
-                t.Slot.start_at > now + timedelta(minutes=settings.booking_cutoff_minutes),
-                exists().where(t.WaitlistEntry.commune_id == t.Site.commune_id, t.WaitlistEntry.status == "open"),
-            )
-            .order_by(col(t.Slot.start_at), col(t.Booking.id))
-        ).all()
-        for booking_row, slot in freed:
-            if offer_seat(session, slot=slot, seat=booking_row.seat, freed_booking_id=booking_row.id, now=now, settings=settings):  # type: ignore[arg-type]
-                offered += 1
+        lapsed = lapse_all(uow.session, now=now)
+        offered = _offer_freed_seats(uow.session, now=now, settings=settings)
+        uow.commit()
+    if offered or lapsed:
+        logger.info("%d holds ran out; %d freed seats offered to the waiting list", lapsed, offered)
+    return offered
+
+
+def pass_on_released_seat(
+    event: events.HeldSeatDeclined | events.HoldExpired, *, uow: UnitOfWork, clock: Clock, settings: Settings
+) -> None:
+    """A held seat let go or run out goes to the next person waiting at once, not a minute later.
+
+    The same rule as the every-minute pass, for this one slot: only a seat some cancellation
+    freed is offered (a free seat that was never booked is announced by the stop's own notice),
+    and an offer already made is never made twice (the seat is held again once offered).
+    """
+    now = clock.now()
+    with uow:
+        offered = _offer_freed_seats(uow.session, now=now, settings=settings, slot_id=event.slot_id)
         uow.commit()
     if offered:
-        logger.info("%d freed seats offered to the waiting list", offered)
+        logger.info("hold %s ended (%s): its seat offered to the next person waiting", event.hold_id, type(event).__name__)
+
+
+def _offer_freed_seats(session: Session, *, now: datetime, settings: Settings, slot_id: int | None = None) -> int:
+    """Offer each seat freed by a cancellation, still free, at a published stop where people wait."""
+    query = (
+        select(t.Booking, t.Slot)
+        .join(t.Slot, col(t.Slot.id) == t.Booking.slot_id)
+        .join(t.Visit, col(t.Visit.id) == t.Booking.visit_id)
+        .join(t.Plan, col(t.Plan.id) == t.Visit.plan_id)
+        .join(t.Site, col(t.Site.id) == t.Visit.site_id)
+        .where(
+            t.Booking.status == "cancelled",
+            t.Plan.status == "published",
+            t.Visit.status == "planned",
+            t.Slot.start_at > now + timedelta(minutes=settings.booking_cutoff_minutes),
+            exists().where(t.WaitlistEntry.commune_id == t.Site.commune_id, t.WaitlistEntry.status == "open"),
+        )
+    )
+    if slot_id is not None:
+        query = query.where(t.Booking.slot_id == slot_id)
+    offered = 0
+    for booking_row, slot in session.exec(query.order_by(col(t.Slot.start_at), col(t.Booking.id))).all():
+        if offer_seat(session, slot=slot, seat=booking_row.seat, freed_booking_id=booking_row.id, now=now, settings=settings):  # type: ignore[arg-type]
+            offered += 1
     return offered
 
 
@@ -174,12 +204,7 @@ def offer_seat(
     if expires_at - now < MIN_HOLD or in_quiet_hours(now, messaging_rules(settings)):
         return None
     locked = session.exec(select(t.Slot).where(t.Slot.id == slot.id).with_for_update()).one()
-    for stale in session.exec(
-        select(t.SeatHold).where(t.SeatHold.slot_id == locked.id, t.SeatHold.status == "open", t.SeatHold.expires_at <= now)
-    ):
-        stale.status = "expired"  # its seat may be held again
-        session.add(stale)
-    session.flush()
+    lapse_all(session, now=now, slot_id=locked.id)  # their seats may be held again
     if seat in live_seats(session, locked.id, now):  # type: ignore[arg-type]
         return None
     found = _next_waiting(session, commune_id=commune.id, visit=visit, slot=locked, now=now, settings=settings)  # type: ignore[arg-type]
@@ -317,9 +342,10 @@ def forget_unreachable(
     """A resident who said STOP, or whose number cannot get SMS, waits for nothing and holds nothing.
 
     Their waiting-list requests close (no offer could reach them) and a seat held for them
-    is let go at once, so the next person waiting gets it at the next pass.
+    is let go at once (:class:`events.HeldSeatDeclined`), so the next person waiting gets it.
     """
     now = clock.now()
+    reason = "opted_out" if isinstance(event, events.ResidentOptedOut) else "unreachable"
     with uow:
         session = uow.session
         for entry in session.exec(
@@ -327,9 +353,52 @@ def forget_unreachable(
         ).all():
             entry.status = "closed"
             session.add(entry)
+        for hold_id in session.exec(
+            select(t.SeatHold.id).where(t.SeatHold.resident_id == event.resident_id, t.SeatHold.status == "open")
+        ).all():
+            release_hold(session, hold_id=hold_id, now=now, reason=reason)  # type: ignore[arg-type]
+        uow.commit()
+
+
+def settle_requests_served(event: events.SlotBooked, *, uow: UnitOfWork, clock: Clock) -> None:
+    """A booking serves its resident's other requests for the same help, wherever they wait.
+
+    Why: a resident of a hamlet offered a slot in the next village (slots nearby are offered
+    when their own commune has none) still had a request open for their own commune: it
+    went on counting as demand there, and brought them offers they no longer needed. Their
+    open requests for the same service (or for any help) are marked served, and a seat
+    still held for them elsewhere is let go (:class:`events.HeldSeatDeclined`, ``booked``) to
+    the next person waiting. A request for another service stays open.
+    """
+    now = clock.now()
+    with uow:
+        session = uow.session
+        booking_row = session.get(t.Booking, event.booking_id)
+        if booking_row is None or booking_row.status not in t.LIVE_BOOKING_STATUSES:
+            return  # cancelled meanwhile: it serves nothing
+        service_id = booking_row.service_id
+
+        def same_help(wanted: int | None) -> bool:
+            return wanted is None or service_id is None or wanted == service_id
+
+        served = 0
+        for entry in session.exec(
+            select(t.WaitlistEntry).where(t.WaitlistEntry.resident_id == event.resident_id, t.WaitlistEntry.status == "open")
+        ).all():
+            if same_help(entry.service_id):
+                entry.status = "served"
+                session.add(entry)
+                served += 1
+        phone = session.exec(select(t.Resident.phone).where(t.Resident.id == event.resident_id)).first()
         for hold in session.exec(
             select(t.SeatHold).where(t.SeatHold.resident_id == event.resident_id, t.SeatHold.status == "open")
         ).all():
-            hold.status = "expired" if hold.expires_at <= now else "declined"
-            session.add(hold)
+            if hold.id == event.hold_id or not same_help(hold.service_id):
+                continue
+            if release_hold(session, hold_id=hold.id, now=now, reason="booked") and phone:  # type: ignore[arg-type]
+                from mobile_services.conversation import drop_hold_answer  # the dialogue module imports this one
+
+                drop_hold_answer(session, phone=phone, hold_id=hold.id, now=now)  # type: ignore[arg-type]
         uow.commit()
+    if served:
+        logger.info("booking %s served %d other waiting-list requests of its resident", event.booking_id, served)

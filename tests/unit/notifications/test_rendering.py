@@ -100,6 +100,7 @@ LONGEST_FIELDS: dict[str, dict[str, Any]] = {
     "login_code": dict(code="123456", minutes=10),
     "hold_moved": dict(offer_start=LONGEST_START, offer_commune=LONGEST_COMMUNE, hold_until=LONGEST_START),
     "hold_withdrawn": dict(offer_start=LONGEST_START, offer_commune=LONGEST_COMMUNE),
+    "hold_expired": dict(offer_start=LONGEST_START, offer_commune=LONGEST_COMMUNE),
     "my_bookings": dict(
         bookings=[
             dict(start=LONGEST_START, commune=LONGEST_COMMUNE),
