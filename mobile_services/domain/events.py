@@ -57,6 +57,10 @@ class BookingCancelled(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class JoinedWaitlist(Event):
+    """A resident waits for a stop in a commune: the planner counts them (open requests are
+    demand), and the coordinator hears of a commune whose waiting list keeps growing with no
+    stop ahead, where only a re-plan can help."""
+
     entry_id: int
     resident_id: int
     commune_id: int

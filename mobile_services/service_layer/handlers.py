@@ -89,7 +89,7 @@ def event_handlers() -> dict[type[Event], list[Callable[..., Any]]]:
         events.PlanPublished: [plan_pages.write_page],
         events.SlotBooked: [waitlist.settle_requests_served],
         events.BookingCancelled: [waitlist.offer_freed_seat],
-        events.JoinedWaitlist: [],
+        events.JoinedWaitlist: [coordination.tell_coordinator_of_waiting_demand],
         # a held seat let go or run out goes on to the next person waiting at once
         events.HeldSeatDeclined: [waitlist.pass_on_released_seat],
         events.HoldExpired: [holds.after_replacement_lapsed, waitlist.pass_on_released_seat],

@@ -89,6 +89,7 @@ LONGEST_FIELDS: dict[str, dict[str, Any]] = {
     "confirm_question": dict(service=LONGEST_SERVICE, start=LONGEST_START, commune=LONGEST_COMMUNE),
     "conversation_expired": {},
     "coordinator_draft": dict(week="2026-W52", version=12, communes=248, people=2253, left_out=204),
+    "coordinator_waitlist": dict(waiting=1250, commune=LONGEST_COMMUNE),
     "coordinator_replanned": dict(
         what="Salle polyvalente Georges-Brassens (derrière la mairie) indisponible", week="2026-W52", version=12,
         moved=120, cancelled=45,
