@@ -163,6 +163,7 @@ def enqueue(
     now: datetime,
     expires_at: datetime | None = None,
     booking_id: int | None = None,
+    visit_id: int | None = None,
 ) -> t.Message | None:
     """Insert an outbox row once per idempotency key; nothing to opted-out or non-mobile numbers."""
     if resident.opted_out or resident.phone is None or not is_mobile(resident.phone):
@@ -173,6 +174,7 @@ def enqueue(
         recipient=resident.phone,
         resident_id=resident.id,
         booking_id=booking_id,
+        visit_id=visit_id,
         kind=kind,
         body=body,
         idempotency_key=key,

@@ -63,7 +63,21 @@ def _open_entries(session: Session, commune_id: int) -> list[t.WaitlistEntry]:
     )
 
 
-def _offer(session: Session, entry: t.WaitlistEntry, visit: t.Visit, commune: t.Commune, key: str, settings: Settings, now) -> bool:  # type: ignore[no-untyped-def]
+#: A notice the resident has had, or is about to have (pending): they know of that stop.
+_TOLD = ("pending", "sending", "sent", "delivered", "unknown")
+
+
+def _offer(
+    session: Session,
+    entry: t.WaitlistEntry,
+    visit: t.Visit,
+    commune: t.Commune,
+    key: str,
+    settings: Settings,
+    now: datetime,
+    *,
+    instead: datetime | None = None,
+) -> bool:
     resident = session.get(t.Resident, entry.resident_id)
     if resident is None:
         return False
@@ -71,11 +85,12 @@ def _offer(session: Session, entry: t.WaitlistEntry, visit: t.Visit, commune: t.
         session,
         resident=resident,
         kind="waitlist_offer",
-        body=renderer(settings.timezone).render("waitlist_offer", commune=commune.name, start=visit.start_at),
+        body=renderer(settings.timezone).render("waitlist_offer", commune=commune.name, start=visit.start_at, instead=instead),
         key=key,
         due_at=now,
         now=now,
         expires_at=visit.start_at,
+        visit_id=visit.id,
     )
     if message is None:
         return False
@@ -89,7 +104,17 @@ def offer_new_stops(session: Session, *, plan_id: int, now: datetime, settings: 
 
     Called inside the publishing transaction (:mod:`publishing`), so the offers are part of
     what a publication shows before it is confirmed, and are rolled back with it.
+
+    A new version of a published week re-points what waiting residents were told of the
+    earlier ones, by the last notice each had about their commune (:func:`_last_notices`):
+    a notice not sent yet about an old version's stop is withdrawn (the new version's own
+    replaces it), a stop the new version keeps (same place, same time) is not announced
+    again, and a resident told of a stop the new version dropped hears of the next one
+    there instead ("pas de passage le ..., le prochain est le ...") or, when none is left,
+    that it is cancelled (``waitlist_stop_cancelled``).
     """
+    plan = session.get(t.Plan, plan_id)
+    assert plan is not None
     rows = session.exec(
         select(t.Visit, t.Commune)
         .join(t.Site, col(t.Site.id) == t.Visit.site_id)
@@ -100,13 +125,102 @@ def offer_new_stops(session: Session, *, plan_id: int, now: datetime, settings: 
     first_visit: dict[int, tuple[t.Visit, t.Commune]] = {}
     for visit, commune in rows:
         first_visit.setdefault(commune.id, (visit, commune))  # type: ignore[arg-type]
+    kept = {(visit.site_id, visit.start_at) for visit, _ in rows}
+    versions = set(
+        session.exec(
+            select(t.Plan.id).where(t.Plan.territory_id == plan.territory_id, t.Plan.week == plan.week, t.Plan.id != plan_id)
+        ).all()
+    )
+    if versions:
+        _withdraw_pending_notices(session, versions)  # type: ignore[arg-type]
+    last = _last_notices(session, territory_id=plan.territory_id, now=now)
+    dropped = {
+        key: visit
+        for key, (message, visit) in last.items()
+        if message.kind == "waitlist_offer" and visit.plan_id in versions and (visit.site_id, visit.start_at) not in kept
+    }
     offered = 0
     for visit, commune in first_visit.values():
         for entry in _open_entries(session, commune.id):  # type: ignore[arg-type]
-            if _offer(session, entry, visit, commune, f"waitlist:{entry.id}:plan:{plan_id}", settings, now):
+            key = (entry.resident_id, commune.id)
+            gone = dropped.pop(key, None)  # type: ignore[arg-type]
+            told = last.get(key)  # type: ignore[arg-type]
+            if gone is None and told is not None and told[0].kind == "waitlist_offer" and _same_stop(told[1], visit):
+                continue  # they know of this very stop already
+            instead = gone.start_at if gone is not None else None
+            if _offer(session, entry, visit, commune, f"waitlist:{entry.id}:plan:{plan_id}", settings, now, instead=instead):
                 offered += 1
+    render = renderer(settings.timezone).render
+    for (resident_id, commune_id), gone in dropped.items():
+        entry = session.exec(
+            select(t.WaitlistEntry).where(
+                t.WaitlistEntry.resident_id == resident_id, t.WaitlistEntry.commune_id == commune_id,
+                t.WaitlistEntry.status == "open",
+            )
+        ).first()  # fmt: skip
+        resident = session.get(t.Resident, resident_id)
+        commune_row = session.get(t.Commune, commune_id)
+        if entry is None or resident is None or commune_row is None:
+            continue  # served or closed meanwhile: nothing they wait for was taken away
+        enqueue(
+            session, resident=resident, kind="waitlist_stop_cancelled",
+            body=render("waitlist_stop_cancelled", commune=commune_row.name, start=gone.start_at),
+            key=f"waitlist:{entry.id}:plan:{plan_id}:dropped", due_at=now, now=now, expires_at=gone.start_at,
+            visit_id=gone.id,
+        )  # fmt: skip
     logger.info("plan %s: %d new-stop offers queued for waiting residents", plan_id, offered)
     return offered
+
+
+#: What the waiting list is told about stops: a stop planned, a stop announced then dropped.
+_NOTICE_KINDS = ("waitlist_offer", "waitlist_stop_cancelled")
+
+
+def _same_stop(a: t.Visit, b: t.Visit) -> bool:
+    return (a.site_id, a.start_at) == (b.site_id, b.start_at)
+
+
+def _withdraw_pending_notices(session: Session, plan_ids: set[int]) -> None:
+    """Notices not sent yet about stops of other versions are withdrawn (and give the offer back)."""
+    for message, commune_id in session.exec(
+        select(t.Message, t.Site.commune_id)
+        .join(t.Visit, col(t.Visit.id) == t.Message.visit_id)
+        .join(t.Site, col(t.Site.id) == t.Visit.site_id)
+        .where(col(t.Message.kind).in_(_NOTICE_KINDS), t.Message.status == "pending", col(t.Visit.plan_id).in_(plan_ids))
+    ).all():
+        message.status = "withdrawn"
+        session.add(message)
+        entry = session.exec(
+            select(t.WaitlistEntry).where(
+                t.WaitlistEntry.resident_id == message.resident_id, t.WaitlistEntry.commune_id == commune_id,
+                t.WaitlistEntry.status == "open",
+            )
+        ).first()  # fmt: skip
+        if message.kind == "waitlist_offer" and entry is not None and entry.notified_count > 0:
+            entry.notified_count -= 1  # never sent: it does not use up one of the request's offers
+            session.add(entry)
+    session.flush()
+
+
+def _last_notices(session: Session, *, territory_id: int, now: datetime) -> dict[tuple[int, int], tuple[t.Message, t.Visit]]:
+    """(resident, commune) -> the last notice they had (or will have) about a coming stop there, with its stop."""
+    last: dict[tuple[int, int], tuple[t.Message, t.Visit]] = {}
+    for message, visit, commune_id in session.exec(
+        select(t.Message, t.Visit, t.Commune.id)
+        .join(t.Visit, col(t.Visit.id) == t.Message.visit_id)
+        .join(t.Site, col(t.Site.id) == t.Visit.site_id)
+        .join(t.Commune, col(t.Commune.id) == t.Site.commune_id)
+        .where(
+            col(t.Message.kind).in_(_NOTICE_KINDS),
+            col(t.Message.status).in_(_TOLD),
+            col(t.Message.resident_id).is_not(None),
+            t.Commune.territory_id == territory_id,
+            t.Visit.start_at > now,
+        )
+        .order_by(col(t.Message.id))
+    ).all():
+        last[(message.resident_id, commune_id)] = (message, visit)  # type: ignore[index]
+    return last
 
 
 # --------------------------------------------------------------------------- freed seats
@@ -232,6 +346,7 @@ def offer_seat(
         due_at=now,
         now=now,
         expires_at=expires_at,
+        visit_id=visit.id,
     )
     entry.notified_count += 1
     session.add(entry)

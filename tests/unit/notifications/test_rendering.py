@@ -132,7 +132,9 @@ LONGEST_FIELDS: dict[str, dict[str, Any]] = {
     "technical_error": {},
     "unknown_answer": dict(expected="1, 2 ou 3"),
     "waitlist_ack": dict(commune=LONGEST_COMMUNE),
-    "waitlist_offer": dict(commune=LONGEST_COMMUNE, start=LONGEST_START),
+    # the longer of its two texts: a notice replacing one about a stop the week no longer has
+    "waitlist_offer": dict(commune=LONGEST_COMMUNE, start=LONGEST_START, instead=LONGEST_START),
+    "waitlist_stop_cancelled": dict(commune=LONGEST_COMMUNE, start=LONGEST_START),
     "waitlist_seat_offer": dict(commune=LONGEST_COMMUNE, start=LONGEST_START, hold_until=LONGEST_START),
     "waitlist_expired": dict(commune=LONGEST_COMMUNE, since=LONGEST_START.date()),
 }
