@@ -28,6 +28,21 @@ class PlanPublished(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class PlanSuperseded(Event):
+    """The published version of a week was replaced by a newer one.
+
+    Its stops are history from now on: whatever still points at them outside the
+    publication's own transaction (a dialogue offering their slots, a hold left open past
+    its time) is re-pointed to the new version or let go.
+    """
+
+    plan_id: int
+    by_plan_id: int
+    territory_id: int
+    week: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class SlotBooked(Event):
     """A resident booked a seat: their other requests for the same help are served.
 

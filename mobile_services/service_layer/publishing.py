@@ -231,6 +231,12 @@ def _publish(uow: UnitOfWork, command: commands.PublishPlan, now: datetime, sett
             superseded_plan_id=previous.id if previous else None,
         )
     )
+    if previous is not None:
+        uow.emit(
+            events.PlanSuperseded(
+                plan_id=previous.id, by_plan_id=target.id, territory_id=command.territory_id, week=command.week,  # type: ignore[arg-type]
+            )
+        )
     seats = session.exec(
         select(t.Slot.capacity)
         .join(t.Visit, col(t.Visit.id) == t.Slot.visit_id)

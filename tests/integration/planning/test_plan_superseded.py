@@ -1,9 +1,10 @@
-"""A published version replaced by a newer one: nothing keeps pointing at it.
+"""A published version replaced by a newer one (PlanSuperseded): nothing keeps pointing at it.
 
 Versions are hand-made copies of the valley's published week (no solver): the same stops,
 one moved or dropped. Waiting residents are told of a stop once across versions, a notice
 not yet sent about an old stop is withdrawn, one told of a stop the new version dropped
-hears of it. Every backend.
+hears of it; a dialogue that offered the old version's slots books the same time in the
+new one. Every backend.
 """
 
 from __future__ import annotations
@@ -79,6 +80,17 @@ def _all_sent(engine: Engine) -> None:
         session.commit()
 
 
+def test_a_replaced_version_is_superseded_once(bus: MessageBus, engine: Engine, valley: Valley) -> None:
+    with Session(engine) as session:
+        first = session.exec(select(t.Plan.id).where(t.Plan.status == "published")).one()
+    second = _republish(bus, engine, valley)
+    assert [e for e in bus.handled if isinstance(e, events.PlanSuperseded)] == [
+        events.PlanSuperseded(plan_id=first, by_plan_id=second, territory_id=valley.territory_id, week=WEEK)
+    ]
+    bus.handle(commands.PublishPlan(territory_id=valley.territory_id, week=WEEK))  # already published: nothing
+    assert len([e for e in bus.handled if isinstance(e, events.PlanSuperseded)]) == 1
+
+
 def test_waiting_residents_hear_of_a_stop_once_across_versions_and_of_its_change(
     bus: MessageBus, engine: Engine, valley: Valley
 ) -> None:
@@ -118,3 +130,47 @@ def test_waiting_residents_hear_of_a_stop_once_across_versions_and_of_its_change
     with Session(engine) as session:
         # the notice withdrawn before it went out did not use up one of the request's offers
         assert session.exec(select(t.WaitlistEntry.notified_count)).one() == 2
+
+
+def _sms(bus: MessageBus, body: str) -> list[str]:
+    reply = bus.handle(commands.ReceiveSms(message_sid=f"SM{next(_sids):032d}", from_number=RESIDENT, body=body))
+    return list(reply.messages)
+
+
+def test_a_dialogue_offering_the_old_versions_slots_books_the_same_time_in_the_new_one(
+    bus: MessageBus, engine: Engine, valley: Valley
+) -> None:
+    offer = _sms(bus, "rdv gueret")[0]
+    assert offer.startswith("Créneaux à Guéret :\n1) mar. 1er déc. 9h\n")
+    second = _republish(bus, engine, valley, drop="Châtel-Guyon")
+    _sms(bus, "1")
+    assert _sms(bus, "oui") == []  # booked: the confirmation goes through the outbox
+
+    with Session(engine) as session:
+        booking, slot, visit = session.exec(
+            select(t.Booking, t.Slot, t.Visit)
+            .join(t.Slot, col(t.Slot.id) == t.Booking.slot_id)
+            .join(t.Visit, col(t.Visit.id) == t.Slot.visit_id)
+        ).one()
+        first_slot = session.get(t.Slot, valley.slots["Guéret"][0])
+        assert first_slot is not None
+    assert booking.status == "confirmed"
+    assert visit.plan_id == second and slot.start_at == first_slot.start_at
+
+
+def test_a_hold_left_open_on_the_old_version_past_its_time_lapses_with_it(
+    bus: MessageBus, engine: Engine, valley: Valley
+) -> None:
+    booked = bus.handle(commands.BookSlot(phone=RESIDENT, slot_id=valley.slots["Guéret"][0]))
+    bus.handle(commands.CancelBooking(booking_id=booked.booking_id, phone=RESIDENT))
+    with Session(engine) as session:
+        resident_id = session.exec(select(t.Resident.id)).one()
+        hold = t.SeatHold(slot_id=valley.slots["Guéret"][1], resident_id=resident_id, cancelled_booking_id=booked.booking_id,  # type: ignore[arg-type]
+                          seat=1, created_at=NOW - timedelta(hours=2), expires_at=NOW - timedelta(minutes=5))  # fmt: skip
+        session.add(hold)
+        session.commit()
+        hold_id = hold.id
+    _republish(bus, engine, valley)
+    assert [e.hold_id for e in bus.handled if isinstance(e, events.HoldExpired)] == [hold_id]  # type: ignore[attr-defined]
+    with Session(engine) as session:
+        assert session.get(t.SeatHold, hold_id).status == "expired"  # type: ignore[union-attr]
