@@ -132,11 +132,12 @@ def carry_bookings(session: Session, previous: t.Plan, new: t.Plan, now: datetim
             session.add(booking)
             resident = session.get(t.Resident, booking.resident_id)
             assert resident is not None
+            # a new time, or a new place at the same time (the site has no stop left, another
+            # site of the commune has): either way the resident is told and reminded anew
             if new_slot.start_at != old_slot.start_at or visit.site_id != booking_site_id[booking.id]:
                 booking.ical_sequence += 1  # the calendar event changed: SEQUENCE goes up
                 booking.changed_at = now
                 session.add(booking)
-            if new_slot.start_at != old_slot.start_at:
                 withdraw_pending(session, booking_id=booking.id)
                 enqueue(
                     session, resident=resident, kind="stop_moved",

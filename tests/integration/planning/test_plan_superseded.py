@@ -34,8 +34,12 @@ def bus(engine: Engine, tmp_path: Path) -> MessageBus:
     return bootstrap(Settings(data_dir=tmp_path), engine=engine, sms=FakeSmsSender(), clock=FixedClock(NOW))
 
 
-def _republish(bus: MessageBus, engine: Engine, valley: Valley, *, drop: str | None = None, move: str | None = None) -> int:
-    """A new version of the week: the published stops, ``drop``'s left out, ``move``'s a day later."""
+def _republish(
+    bus: MessageBus, engine: Engine, valley: Valley, *, drop: str | None = None, move: str | None = None,
+    elsewhere: tuple[str, int] | None = None,
+) -> int:
+    """A new version of the week: the published stops, ``drop``'s left out, ``move``'s a day
+    later, ``elsewhere`` = (commune, site): that commune's stop at another of its sites, same time."""
     with Session(engine) as session:
         published = session.exec(
             select(t.Plan).where(t.Plan.territory_id == valley.territory_id, t.Plan.status == "published")
@@ -48,8 +52,9 @@ def _republish(bus: MessageBus, engine: Engine, valley: Valley, *, drop: str | N
             if name == drop:
                 continue
             shift = timedelta(days=1) if name == move else timedelta()
+            site_id = elsewhere[1] if elsewhere is not None and name == elsewhere[0] else visit.site_id
             session.add(t.Visit(
-                plan_id=new.id, site_id=visit.site_id, day=visit.day + shift, half_day=visit.half_day,  # type: ignore[arg-type]
+                plan_id=new.id, site_id=site_id, day=visit.day + shift, half_day=visit.half_day,  # type: ignore[arg-type]
                 start_at=visit.start_at + shift, end_at=visit.end_at + shift, vehicle_id=visit.vehicle_id, crew=visit.crew,
             ))  # fmt: skip
         session.commit()
@@ -174,3 +179,31 @@ def test_a_hold_left_open_on_the_old_version_past_its_time_lapses_with_it(
     assert [e.hold_id for e in bus.handled if isinstance(e, events.HoldExpired)] == [hold_id]  # type: ignore[attr-defined]
     with Session(engine) as session:
         assert session.get(t.SeatHold, hold_id).status == "expired"  # type: ignore[union-attr]
+
+
+def test_a_booking_moved_to_another_site_at_the_same_time_is_told_and_reminded_there(
+    bus: MessageBus, engine: Engine, valley: Valley
+) -> None:
+    """The stop's site has no stop in the new version, another site of the commune has one
+    at the same time: the booking follows it, and the resident is told where (it used to be
+    silent, its reminders naming the old place)."""
+    booked = bus.handle(commands.BookSlot(phone=RESIDENT, slot_id=valley.slots["Guéret"][0]))
+    with Session(engine) as session:
+        hall = t.Site(commune_id=valley.communes["Guéret"], name="Salle des fêtes", latitude=46.17, longitude=1.87)
+        session.add(hall)
+        session.commit()
+        hall_id = hall.id
+    _republish(bus, engine, valley, elsewhere=("Guéret", hall_id))  # type: ignore[arg-type]
+
+    with Session(engine) as session:
+        booking, visit = session.exec(
+            select(t.Booking, t.Visit).join(t.Visit, col(t.Visit.id) == t.Booking.visit_id).where(t.Booking.id == booked.booking_id)
+        ).one()
+        messages = session.exec(
+            select(t.Message).where(t.Message.booking_id == booked.booking_id).order_by(col(t.Message.id))
+        ).all()
+    assert booking.status == "confirmed" and visit.site_id == hall_id and booking.ical_sequence == 1
+    [moved] = [m for m in messages if m.kind == "stop_moved"]
+    assert moved.body == "Changement : RDV à Guéret déplacé au mar. 1er déc. à 9h, Salle des fetes. Pour annuler, répondez ANNULER."
+    pending_reminders = [m for m in messages if m.kind.startswith("reminder") and m.status == "pending"]
+    assert pending_reminders and all("Salle des fetes" in m.body for m in pending_reminders)
