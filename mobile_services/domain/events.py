@@ -1,4 +1,17 @@
-"""Events: facts other parts of the system react to. Fields are ids, never rows."""
+"""Events: facts other parts of the system react to. Fields are ids, never rows.
+
+Every event here has a consequence besides the journal (a test keeps it so): a fact
+nobody acts on is not an event. Some state changes are therefore deliberately not events,
+because everything they cause must commit with them and nothing is left to react later:
+
+- a booking following its stop to a new time or place (``rebooking.carry_bookings``): the
+  resident's SMS, fresh reminders and the calendar SEQUENCE belong to the publication's
+  transaction, which the coordinator's preview measures; the week's changes list it;
+- a seat held (``holds.hold_replacement``, ``waitlist.offer_seat``): the offer SMS and the
+  dialogue waiting on OUI commit with the hold; what follows is its end, which is an event
+  (:class:`HeldSeatDeclined`, :class:`HoldExpired`), or its taking, which is a booking
+  (:class:`SlotBooked` with ``hold_id``).
+"""
 
 from __future__ import annotations
 
@@ -112,6 +125,8 @@ class HoldExpired(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class ResidentOptedOut(Event):
+    """A resident said STOP (or ARRET): their requests close and a seat held for them is let go."""
+
     resident_id: int
 
 
