@@ -132,6 +132,9 @@ class Settings(BaseSettings):
     waitlist_hold_minutes: int = Field(30, ge=5, le=24 * 60)
     #: a waiting-list request with no stop after this many days is closed (the resident is told)
     waitlist_entry_days: int = Field(60, ge=1, le=365)
+    #: the coordinator is told by SMS when this many requests wait in a commune with no stop
+    #: ahead (once per commune and week; 0 = never)
+    waitlist_alert_threshold: int = Field(5, ge=0, le=10_000)
     #: outbox dispatch period (15-30 s in production; tests shorten it)
     dispatch_interval_seconds: int = Field(20, ge=1, le=600)
     #: a row still "sending" after this long was in flight when its dispatcher died: it

@@ -64,7 +64,7 @@ from functools import cached_property
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from config import Settings
 from mobile_services import sms_phrasing as phrasing
@@ -969,6 +969,45 @@ def drop_hold_answer(session: Session, *, phone: str, hold_id: int, now: datetim
     conversation.expires_at = None
     conversation.updated_at = now
     session.add(conversation)
+
+
+def repoint_offers(session: Session, *, slots: dict[int, int], now: datetime) -> int:
+    """Dialogues offering slots of a superseded version now offer the same times in the new one.
+
+    ``slots`` maps a superseded slot to its equal in the new version (same place, time and
+    service). A resident who read "1) mar. 9h  2) mar. 9h30" before a re-plan and answers
+    "1" after it books that very time, instead of hearing that the slot is gone. Offers with
+    no equal are left as they are (the booking is then refused and the resident invited to
+    ask again); a dialogue waiting on a held seat follows its hold (:func:`follow_hold`).
+    Returns how many dialogues changed.
+    """
+    changed = 0
+    for conversation in session.exec(
+        select(t.Conversation).where(
+            col(t.Conversation.state).in_((State.CHOOSING_SLOT.value, State.CONFIRMING.value)),
+            col(t.Conversation.expires_at) > now,
+        )
+    ).all():
+        context = dict(conversation.context or {})
+        if context.get("hold_id") is not None:
+            continue
+
+        def moved(offer: Any) -> Any:
+            if not isinstance(offer, dict) or int(offer.get("slot_id", 0)) not in slots:
+                return offer
+            return {**offer, "slot_id": slots[int(offer["slot_id"])]}
+
+        offers = [moved(offer) for offer in context.get("offers", [])]
+        chosen = moved(context["chosen"]) if "chosen" in context else None
+        if offers == context.get("offers", []) and chosen == context.get("chosen"):
+            continue
+        context["offers"] = offers
+        if chosen is not None:
+            context["chosen"] = chosen
+        conversation.context = context  # a new dict: JSON columns do not track in-place changes
+        session.add(conversation)
+        changed += 1
+    return changed
 
 
 def _state(value: str) -> State:

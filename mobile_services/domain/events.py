@@ -1,4 +1,17 @@
-"""Events: facts other parts of the system react to. Fields are ids, never rows."""
+"""Events: facts other parts of the system react to. Fields are ids, never rows.
+
+Every event here has a consequence besides the journal (a test keeps it so): a fact
+nobody acts on is not an event. Some state changes are therefore deliberately not events,
+because everything they cause must commit with them and nothing is left to react later:
+
+- a booking following its stop to a new time or place (``rebooking.carry_bookings``): the
+  resident's SMS, fresh reminders and the calendar SEQUENCE belong to the publication's
+  transaction, which the coordinator's preview measures; the week's changes list it;
+- a seat held (``holds.hold_replacement``, ``waitlist.offer_seat``): the offer SMS and the
+  dialogue waiting on OUI commit with the hold; what follows is its end, which is an event
+  (:class:`HeldSeatDeclined`, :class:`HoldExpired`), or its taking, which is a booking
+  (:class:`SlotBooked` with ``hold_id``).
+"""
 
 from __future__ import annotations
 
@@ -28,12 +41,35 @@ class PlanPublished(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class PlanSuperseded(Event):
+    """The published version of a week was replaced by a newer one.
+
+    Its stops are history from now on: whatever still points at them outside the
+    publication's own transaction (a dialogue offering their slots, a hold left open past
+    its time) is re-pointed to the new version or let go.
+    """
+
+    plan_id: int
+    by_plan_id: int
+    territory_id: int
+    week: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class SlotBooked(Event):
+    """A resident booked a seat: their other requests for the same help are served.
+
+    The booking serves them wherever they wait for it (the next village's stop serves a
+    request for their own commune), and a seat still held for them elsewhere is let go.
+    """
+
     booking_id: int
     slot_id: int
     visit_id: int
     resident_id: int
     channel: str
+    hold_id: int | None = None
+    """The hold whose seat this booking took (an offer answered OUI), if any."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,13 +85,48 @@ class BookingCancelled(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class JoinedWaitlist(Event):
+    """A resident waits for a stop in a commune: the planner counts them (open requests are
+    demand), and the coordinator hears of a commune whose waiting list keeps growing with no
+    stop ahead, where only a re-plan can help."""
+
     entry_id: int
     resident_id: int
     commune_id: int
 
 
 @dataclass(frozen=True, kw_only=True)
+class HeldSeatDeclined(Event):
+    """A seat held for a resident was let go before its time: passed on to the next person waiting.
+
+    ``reason``: ``said_no`` (NON to the offer), ``booked`` (they booked another seat),
+    ``opted_out`` or ``unreachable`` (no offer can reach them any more).
+    """
+
+    hold_id: int
+    slot_id: int
+    resident_id: int
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class HoldExpired(Event):
+    """Nobody answered a held seat in time: the seat is passed on, and a resident who had
+    lost their booking (the seat replaced it) joins their commune's waiting list.
+
+    Its own event rather than a declined hold because silence is not a refusal: the
+    waiting resident may be offered the stop again, and the one who lost a booking still
+    needs a stop.
+    """
+
+    hold_id: int
+    slot_id: int
+    resident_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class ResidentOptedOut(Event):
+    """A resident said STOP (or ARRET): their requests close and a seat held for them is let go."""
+
     resident_id: int
 
 

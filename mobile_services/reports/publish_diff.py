@@ -18,6 +18,7 @@ SMS_KINDS_FR = {
     "hold_moved": "place gardée changée",
     "hold_withdrawn": "place gardée retirée",
     "waitlist_offer": "nouvel arrêt pour la liste d'attente",
+    "waitlist_stop_cancelled": "arrêt annoncé à la liste d'attente annulé",
     "staff_day_changed": "tournée modifiée (équipes)",
 }
 

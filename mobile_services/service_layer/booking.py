@@ -162,6 +162,7 @@ def enqueue(
     now: datetime,
     expires_at: datetime | None = None,
     booking_id: int | None = None,
+    visit_id: int | None = None,
 ) -> t.Message | None:
     """Insert an outbox row once per idempotency key; nothing to opted-out or non-mobile numbers."""
     if resident.opted_out or resident.phone is None or not is_mobile(resident.phone):
@@ -172,6 +173,7 @@ def enqueue(
         recipient=resident.phone,
         resident_id=resident.id,
         booking_id=booking_id,
+        visit_id=visit_id,
         kind=kind,
         body=body,
         idempotency_key=key,
@@ -428,8 +430,9 @@ def book(
         link=link,
     )
     event = events.SlotBooked(
-        booking_id=booking.id, slot_id=slot.id, visit_id=visit.id, resident_id=resident.id, channel=channel  # type: ignore[arg-type]
-    )
+        booking_id=booking.id, slot_id=slot.id, visit_id=visit.id, resident_id=resident.id, channel=channel,  # type: ignore[arg-type]
+        hold_id=hold.id if hold is not None else None,
+    )  # fmt: skip
     return confirmation, [event]
 
 

@@ -1,8 +1,11 @@
-"""What the coordinator is told without asking: next week's draft, and what a disruption changed.
+"""What the coordinator is told without asking: next week's draft, what a disruption changed,
+and demand building up where no stop is planned.
 
 A coordinator does not watch a terminal. The weekly draft is planned by itself (a
 scheduled job) and an automatic re-planning publishes by itself; in both cases one SMS to
-``coordinator_phone`` says what happened and where to look.
+``coordinator_phone`` says what happened and where to look. A waiting list that grows in a
+commune with no stop ahead is a decision only the coordinator can take (re-plan now, or
+let the next plan count it): they are told once per commune and week.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, func, select
 
 from config import Settings
 from mobile_services.domain import commands, events
@@ -92,3 +95,45 @@ def tell_coordinator_of_replan(event: events.WeekReplanned, *, uow: UnitOfWork, 
         )  # fmt: skip
         _tell(uow.session, phone, "coordinator_replanned", body, f"coordinator:replan:{event.change_id}", now)
         uow.commit()
+
+
+def tell_coordinator_of_waiting_demand(event: events.JoinedWaitlist, *, uow: UnitOfWork, clock: Clock, settings: Settings) -> None:
+    """One SMS when a commune's open requests reach ``waitlist_alert_threshold`` and no stop is planned there ahead.
+
+    Why: the planner counts open requests as demand, but only when the next week is planned;
+    five people asking in a commune off the plan on a Monday need a decision this week
+    (``mobile-services incident demand`` re-plans the days left). Once per commune and ISO
+    week (the idempotency key), so later requests that week add nothing; never while a
+    published stop is coming there (its waiting residents hear of it).
+    """
+    threshold = settings.waitlist_alert_threshold
+    phone = _coordinator(settings) if threshold > 0 else None
+    if phone is None:
+        return
+    now = clock.now()
+    with uow:
+        session = uow.session
+        commune = session.get(t.Commune, event.commune_id)
+        waiting = session.exec(
+            select(func.count()).select_from(t.WaitlistEntry).where(
+                t.WaitlistEntry.commune_id == event.commune_id, t.WaitlistEntry.status == "open"
+            )
+        ).one()
+        if commune is None or waiting < threshold:
+            return
+        ahead = session.exec(
+            select(t.Visit.id)
+            .join(t.Site, col(t.Site.id) == t.Visit.site_id)
+            .join(t.Plan, col(t.Plan.id) == t.Visit.plan_id)
+            .where(
+                t.Site.commune_id == commune.id, t.Plan.status == "published", t.Visit.status == "planned",
+                t.Visit.start_at > now,
+            )
+        ).first()  # fmt: skip
+        if ahead is not None:
+            return
+        week = week_of(now.astimezone(settings.tz).date())
+        body = renderer(settings.timezone).render("coordinator_waitlist", waiting=waiting, commune=commune.name)
+        _tell(session, phone, "coordinator_waitlist", body, f"coordinator:waitlist:{commune.id}:{week}", now)
+        uow.commit()
+    logger.info("commune %s: %d requests waiting with no stop ahead, coordinator told", event.commune_id, waiting)

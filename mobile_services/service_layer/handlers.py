@@ -81,15 +81,20 @@ def command_handlers() -> dict[type[Command], Callable[..., Any]]:
 
 
 def event_handlers() -> dict[type[Event], list[Callable[..., Any]]]:
-    from mobile_services.service_layer import coordination, disruptions, plan_pages, waitlist
+    from mobile_services.service_layer import coordination, disruptions, holds, plan_pages, rebooking, waitlist
 
     table: dict[type[Event], list[Callable[..., Any]]] = {
         events.PlanDrafted: [plan_pages.write_page],
         # Waiting residents are told of new stops by the publication itself (same transaction).
         events.PlanPublished: [plan_pages.write_page],
-        events.SlotBooked: [],
+        # what still points at the old version (dialogues, lapsed holds) follows the new one
+        events.PlanSuperseded: [rebooking.follow_new_version],
+        events.SlotBooked: [waitlist.settle_requests_served],
         events.BookingCancelled: [waitlist.offer_freed_seat],
-        events.JoinedWaitlist: [],
+        events.JoinedWaitlist: [coordination.tell_coordinator_of_waiting_demand],
+        # a held seat let go or run out goes on to the next person waiting at once
+        events.HeldSeatDeclined: [waitlist.pass_on_released_seat],
+        events.HoldExpired: [holds.after_replacement_lapsed, waitlist.pass_on_released_seat],
         events.ResidentOptedOut: [waitlist.forget_unreachable],
         events.ResidentUnreachable: [waitlist.forget_unreachable],
         # each disruption re-plans the published days it touches

@@ -231,6 +231,12 @@ def _publish(uow: UnitOfWork, command: commands.PublishPlan, now: datetime, sett
             superseded_plan_id=previous.id if previous else None,
         )
     )
+    if previous is not None:
+        uow.emit(
+            events.PlanSuperseded(
+                plan_id=previous.id, by_plan_id=target.id, territory_id=command.territory_id, week=command.week,  # type: ignore[arg-type]
+            )
+        )
     seats = session.exec(
         select(t.Slot.capacity)
         .join(t.Visit, col(t.Visit.id) == t.Slot.visit_id)
@@ -347,16 +353,16 @@ class _NewMessages:
 class _Snapshot:
     """The published version's future bookings and open holds, before the publication."""
 
-    bookings: dict[int, tuple[datetime, str]]  # booking id -> (slot start, commune)
+    bookings: dict[int, tuple[datetime, str, int]]  # booking id -> (slot start, commune, site)
     holds: dict[int, tuple[int, datetime]]  # hold id -> (commune id, slot start)
     visits: list[tuple[int, str, str, datetime, datetime]]  # site id, commune, site, start, end
 
     @classmethod
     def take(cls, session: Session, plan: t.Plan, now: datetime) -> _Snapshot:
         bookings = {
-            booking_id: (start, commune)
-            for booking_id, start, commune in session.exec(
-                select(t.Booking.id, t.Slot.start_at, t.Commune.name)
+            booking_id: (start, commune, site_id)
+            for booking_id, start, commune, site_id in session.exec(
+                select(t.Booking.id, t.Slot.start_at, t.Commune.name, t.Visit.site_id)
                 .join(t.Slot, col(t.Slot.id) == t.Booking.slot_id)
                 .join(t.Visit, col(t.Visit.id) == t.Booking.visit_id)
                 .join(t.Site, col(t.Site.id) == t.Visit.site_id)
@@ -442,7 +448,10 @@ def _measure(
     holds_kept = holds_moved = holds_withdrawn = 0
     if before is not None and before.bookings:
         rows = session.exec(
-            select(t.Booking, t.Slot.start_at).join(t.Slot, col(t.Slot.id) == t.Booking.slot_id).where(col(t.Booking.id).in_(before.bookings))
+            select(t.Booking, t.Slot.start_at, t.Visit.site_id)
+            .join(t.Slot, col(t.Slot.id) == t.Booking.slot_id)
+            .join(t.Visit, col(t.Visit.id) == t.Booking.visit_id)
+            .where(col(t.Booking.id).in_(before.bookings))
         ).all()
         held = {
             h.cancelled_booking_id: (start, commune)
@@ -455,11 +464,11 @@ def _measure(
                 .where(col(t.SeatHold.cancelled_booking_id).in_(before.bookings), t.SeatHold.status == "open")
             )
         }
-        for booking, start in rows:
-            old_start, commune = before.bookings[booking.id]  # type: ignore[index]
+        for booking, start, site_id in rows:
+            old_start, commune, old_site = before.bookings[booking.id]  # type: ignore[index]
             if booking.status not in t.LIVE_BOOKING_STATUSES:
                 cancelled.append(BookingChange(booking_id=booking.id, commune=commune, before=old_start, held=held.get(booking.id)))  # type: ignore[arg-type]
-            elif start != old_start:
+            elif start != old_start or site_id != old_site:
                 moved.append(BookingChange(booking_id=booking.id, commune=commune, before=old_start, after=start))  # type: ignore[arg-type]
             else:
                 kept += 1

@@ -9,6 +9,10 @@ get ``stop_cancelled``. That SMS offers the best free seat nearby, kept for them
 the commune's waiting list, so they hear of the next stop. Every booking either keeps a
 seat or is told: nobody turns up to an empty square. Seats still held from an earlier
 re-plan follow too (:func:`carry_holds`).
+
+All of that is the publication's own transaction (its preview measures it). What else
+still points at the superseded version is re-pointed once it is committed, on
+:class:`~events.PlanSuperseded` (:func:`follow_new_version`).
 """
 
 from __future__ import annotations
@@ -20,12 +24,14 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from config import Settings
-from mobile_services.conversation import await_hold_answer, drop_hold_answer, follow_hold
+from mobile_services.conversation import await_hold_answer, drop_hold_answer, follow_hold, repoint_offers
 from mobile_services.domain import events
 from mobile_services.domain.messages import Event
 from mobile_services.service_layer.booking import enqueue, join_waitlist, queue_reminders, renderer, withdraw_pending
-from mobile_services.service_layer.holds import HeldSeat, best_seat, hold_replacement
+from mobile_services.service_layer.holds import HeldSeat, best_seat, hold_replacement, lapse
+from mobile_services.service_layer.unit_of_work import UnitOfWork
 from mobile_services.storage import tables as t
+from notifications.ports import Clock
 from routing.slots import Booking as RoutingBooking
 from routing.slots import Slot as RoutingSlot
 from routing.slots import reassign_bookings
@@ -126,11 +132,12 @@ def carry_bookings(session: Session, previous: t.Plan, new: t.Plan, now: datetim
             session.add(booking)
             resident = session.get(t.Resident, booking.resident_id)
             assert resident is not None
+            # a new time, or a new place at the same time (the site has no stop left, another
+            # site of the commune has): either way the resident is told and reminded anew
             if new_slot.start_at != old_slot.start_at or visit.site_id != booking_site_id[booking.id]:
                 booking.ical_sequence += 1  # the calendar event changed: SEQUENCE goes up
                 booking.changed_at = now
                 session.add(booking)
-            if new_slot.start_at != old_slot.start_at:
                 withdraw_pending(session, booking_id=booking.id)
                 enqueue(
                     session, resident=resident, kind="stop_moved",
@@ -267,6 +274,56 @@ def carry_holds(session: Session, previous: t.Plan, new: t.Plan, now: datetime, 
             produced.extend(waitlisted)
     session.flush()
     return produced
+
+
+def follow_new_version(event: events.PlanSuperseded, *, uow: UnitOfWork, clock: Clock) -> None:
+    """What still points at the superseded version follows the new one, or lets go.
+
+    - A dialogue that offered the old version's slots offers the same times of the new one
+      (:func:`conversation.repoint_offers`): the resident's "1" still books what they read.
+    - A hold left open on the old version's slots past its time (the publication carries
+      only live ones) lapses now, with its consequences (:class:`events.HoldExpired`),
+      rather than at the next pass.
+
+    Idempotent: a second run finds nothing left to move on the old version.
+    """
+    now = clock.now()
+    with uow:
+        session = uow.session
+        old_slots = session.exec(
+            select(t.Slot, t.Visit.site_id)
+            .join(t.Visit, col(t.Visit.id) == t.Slot.visit_id)
+            .where(t.Visit.plan_id == event.plan_id, t.Slot.walk_in == False)  # noqa: E712
+        ).all()
+        new_slots: dict[tuple[int, datetime, int | None], list[t.Slot]] = defaultdict(list)
+        for slot, site_id in session.exec(
+            select(t.Slot, t.Visit.site_id)
+            .join(t.Visit, col(t.Visit.id) == t.Slot.visit_id)
+            .where(t.Visit.plan_id == event.by_plan_id, t.Visit.status == "planned", t.Slot.walk_in == False)  # noqa: E712
+            .order_by(col(t.Slot.desk), col(t.Slot.id))
+        ):
+            new_slots[(site_id, slot.start_at, slot.service_id)].append(slot)
+        same: dict[int, int] = {}
+        for slot, site_id in old_slots:
+            equals = new_slots.get((site_id, slot.start_at, slot.service_id), [])
+            if equals:
+                twin = next((s for s in equals if s.desk == slot.desk), equals[0])
+                same[slot.id] = twin.id  # type: ignore[index,assignment]
+        dialogues = repoint_offers(session, slots=same, now=now) if same else 0
+        lapsed = session.exec(
+            select(t.SeatHold).where(
+                col(t.SeatHold.slot_id).in_([slot.id for slot, _ in old_slots]),
+                t.SeatHold.status == "open",
+                t.SeatHold.expires_at <= now,
+            )
+        ).all() if old_slots else []  # fmt: skip
+        for hold in lapsed:
+            lapse(session, hold)
+        uow.commit()
+    logger.info(
+        "plan %s superseded by %s: %d dialogues re-pointed, %d lapsed holds let go",
+        event.plan_id, event.by_plan_id, dialogues, len(lapsed),
+    )  # fmt: skip
 
 
 def _commune_of_slot(session: Session, slot_id: int) -> int | None:

@@ -2,6 +2,12 @@
 
 Handlers record events with :meth:`UnitOfWork.emit`; the bus collects them only after
 a successful commit, so a rolled-back booking never triggers its confirmation.
+
+Session-level rules that run deep inside other transactions (a seat hold let go while an
+SMS is answered, a lapsed hold noticed while a publication looks for free seats) record
+theirs with :func:`record` on the session they change: the unit of work owning that
+session releases them with its own at commit and drops them on rollback, so an event is
+emitted exactly where the state changes without threading a list through every caller.
 """
 
 from __future__ import annotations
@@ -15,6 +21,18 @@ from sqlmodel import Session
 
 from mobile_services.domain.messages import Event
 from mobile_services.storage.db import session_factory
+
+#: Where :func:`record` keeps a session's events until its unit of work commits.
+_RECORDED = "mobile_services.recorded_events"
+
+
+def record(session: Session, event: Event) -> None:
+    """Record ``event`` as a fact of the transaction ``session`` is in (see the module docstring)."""
+    session.info.setdefault(_RECORDED, []).append(event)
+
+
+def _recorded(session: Session) -> list[Event]:
+    return session.info.setdefault(_RECORDED, [])
 
 
 class UnitOfWork:
@@ -41,6 +59,7 @@ class UnitOfWork:
         # close() rolls back whatever was not committed, without expiring the objects
         # the handler loaded (they stay readable, detached, after the block).
         self._pending = []
+        self.session.info.pop(_RECORDED, None)
         self.session.close()
 
     def emit(self, event: Event) -> None:
@@ -50,10 +69,12 @@ class UnitOfWork:
     def commit(self) -> None:
         self.session.commit()
         self._committed.extend(self._pending)
+        self._committed.extend(self.session.info.pop(_RECORDED, []))
         self._pending = []
 
     def rollback(self) -> None:
         self.session.rollback()
+        self.session.info.pop(_RECORDED, None)
         self._pending = []
 
     def collect_new_events(self) -> list[Event]:
@@ -89,11 +110,14 @@ class JoinedUnitOfWork(UnitOfWork):
         self._pending = []
         self._committed = []
         self._savepoint: Any = None
+        self._mark = 0
 
     def __enter__(self) -> Self:
         self.session = self._outer
         self._pending = []
         self._savepoint = self._outer.begin_nested()
+        # events the caller recorded before the savepoint stay the caller's
+        self._mark = len(_recorded(self._outer))
         return self
 
     def __exit__(
@@ -104,6 +128,7 @@ class JoinedUnitOfWork(UnitOfWork):
     ) -> None:
         if self._savepoint is not None and self._savepoint.is_active:
             self._savepoint.rollback()  # not committed: nothing of it stays
+            del _recorded(self._outer)[self._mark :]
         self._savepoint = None
         self._pending = []  # the caller's session stays open: it is the caller's
 
@@ -113,10 +138,14 @@ class JoinedUnitOfWork(UnitOfWork):
             self._savepoint.commit()
         self._savepoint = None
         self._committed.extend(self._pending)
+        recorded = _recorded(self._outer)
+        self._committed.extend(recorded[self._mark :])
+        del recorded[self._mark :]
         self._pending = []
 
     def rollback(self) -> None:
         if self._savepoint is not None and self._savepoint.is_active:
             self._savepoint.rollback()
+        del _recorded(self._outer)[self._mark :]
         self._savepoint = None
         self._pending = []

@@ -6,9 +6,12 @@ Waiting lists must not spam: an entry is offered each new stop of its commune on
 A freed seat is worth more than a notice: it is *held* for the oldest request of the
 commune for ``waitlist_hold_minutes`` (nobody else can take it meanwhile) and offered by
 SMS; OUI books it (the dialogue waits on that seat, :func:`conversation.await_hold_answer`),
-NON or silence passes it to the next request (:func:`pass_on_freed_seats`, every minute),
+NON passes it to the next request at once (:class:`~events.HeldSeatDeclined`), and so does
+silence as soon as the every-minute pass sees the hold run out (:class:`~events.HoldExpired`);
 at most ``MAX_OFFERS_PER_STOP`` offers of one stop per request, never to opted-out or
 unreachable numbers. Requests close after ``waitlist_entry_days`` and the resident is told.
+A booking serves its resident's requests for the same help wherever they wait
+(:func:`settle_requests_served`).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from mobile_services.service_layer.booking import (
     messaging_rules,
     renderer,
 )
-from mobile_services.service_layer.holds import HeldSeat
+from mobile_services.service_layer.holds import HeldSeat, lapse_all, release_hold
 from mobile_services.service_layer.unit_of_work import UnitOfWork
 from mobile_services.storage import tables as t
 from notifications.ports import Clock
@@ -60,7 +63,21 @@ def _open_entries(session: Session, commune_id: int) -> list[t.WaitlistEntry]:
     )
 
 
-def _offer(session: Session, entry: t.WaitlistEntry, visit: t.Visit, commune: t.Commune, key: str, settings: Settings, now) -> bool:  # type: ignore[no-untyped-def]
+#: A notice the resident has had, or is about to have (pending): they know of that stop.
+_TOLD = ("pending", "sending", "sent", "delivered", "unknown")
+
+
+def _offer(
+    session: Session,
+    entry: t.WaitlistEntry,
+    visit: t.Visit,
+    commune: t.Commune,
+    key: str,
+    settings: Settings,
+    now: datetime,
+    *,
+    instead: datetime | None = None,
+) -> bool:
     resident = session.get(t.Resident, entry.resident_id)
     if resident is None:
         return False
@@ -68,11 +85,12 @@ def _offer(session: Session, entry: t.WaitlistEntry, visit: t.Visit, commune: t.
         session,
         resident=resident,
         kind="waitlist_offer",
-        body=renderer(settings.timezone).render("waitlist_offer", commune=commune.name, start=visit.start_at),
+        body=renderer(settings.timezone).render("waitlist_offer", commune=commune.name, start=visit.start_at, instead=instead),
         key=key,
         due_at=now,
         now=now,
         expires_at=visit.start_at,
+        visit_id=visit.id,
     )
     if message is None:
         return False
@@ -86,7 +104,17 @@ def offer_new_stops(session: Session, *, plan_id: int, now: datetime, settings: 
 
     Called inside the publishing transaction (:mod:`publishing`), so the offers are part of
     what a publication shows before it is confirmed, and are rolled back with it.
+
+    A new version of a published week re-points what waiting residents were told of the
+    earlier ones, by the last notice each had about their commune (:func:`_last_notices`):
+    a notice not sent yet about an old version's stop is withdrawn (the new version's own
+    replaces it), a stop the new version keeps (same place, same time) is not announced
+    again, and a resident told of a stop the new version dropped hears of the next one
+    there instead ("pas de passage le ..., le prochain est le ...") or, when none is left,
+    that it is cancelled (``waitlist_stop_cancelled``).
     """
+    plan = session.get(t.Plan, plan_id)
+    assert plan is not None
     rows = session.exec(
         select(t.Visit, t.Commune)
         .join(t.Site, col(t.Site.id) == t.Visit.site_id)
@@ -97,13 +125,102 @@ def offer_new_stops(session: Session, *, plan_id: int, now: datetime, settings: 
     first_visit: dict[int, tuple[t.Visit, t.Commune]] = {}
     for visit, commune in rows:
         first_visit.setdefault(commune.id, (visit, commune))  # type: ignore[arg-type]
+    kept = {(visit.site_id, visit.start_at) for visit, _ in rows}
+    versions = set(
+        session.exec(
+            select(t.Plan.id).where(t.Plan.territory_id == plan.territory_id, t.Plan.week == plan.week, t.Plan.id != plan_id)
+        ).all()
+    )
+    if versions:
+        _withdraw_pending_notices(session, versions)  # type: ignore[arg-type]
+    last = _last_notices(session, territory_id=plan.territory_id, now=now)
+    dropped = {
+        key: visit
+        for key, (message, visit) in last.items()
+        if message.kind == "waitlist_offer" and visit.plan_id in versions and (visit.site_id, visit.start_at) not in kept
+    }
     offered = 0
     for visit, commune in first_visit.values():
         for entry in _open_entries(session, commune.id):  # type: ignore[arg-type]
-            if _offer(session, entry, visit, commune, f"waitlist:{entry.id}:plan:{plan_id}", settings, now):
+            key = (entry.resident_id, commune.id)
+            gone = dropped.pop(key, None)  # type: ignore[arg-type]
+            told = last.get(key)  # type: ignore[arg-type]
+            if gone is None and told is not None and told[0].kind == "waitlist_offer" and _same_stop(told[1], visit):
+                continue  # they know of this very stop already
+            instead = gone.start_at if gone is not None else None
+            if _offer(session, entry, visit, commune, f"waitlist:{entry.id}:plan:{plan_id}", settings, now, instead=instead):
                 offered += 1
+    render = renderer(settings.timezone).render
+    for (resident_id, commune_id), gone in dropped.items():
+        entry = session.exec(
+            select(t.WaitlistEntry).where(
+                t.WaitlistEntry.resident_id == resident_id, t.WaitlistEntry.commune_id == commune_id,
+                t.WaitlistEntry.status == "open",
+            )
+        ).first()  # fmt: skip
+        resident = session.get(t.Resident, resident_id)
+        commune_row = session.get(t.Commune, commune_id)
+        if entry is None or resident is None or commune_row is None:
+            continue  # served or closed meanwhile: nothing they wait for was taken away
+        enqueue(
+            session, resident=resident, kind="waitlist_stop_cancelled",
+            body=render("waitlist_stop_cancelled", commune=commune_row.name, start=gone.start_at),
+            key=f"waitlist:{entry.id}:plan:{plan_id}:dropped", due_at=now, now=now, expires_at=gone.start_at,
+            visit_id=gone.id,
+        )  # fmt: skip
     logger.info("plan %s: %d new-stop offers queued for waiting residents", plan_id, offered)
     return offered
+
+
+#: What the waiting list is told about stops: a stop planned, a stop announced then dropped.
+_NOTICE_KINDS = ("waitlist_offer", "waitlist_stop_cancelled")
+
+
+def _same_stop(a: t.Visit, b: t.Visit) -> bool:
+    return (a.site_id, a.start_at) == (b.site_id, b.start_at)
+
+
+def _withdraw_pending_notices(session: Session, plan_ids: set[int]) -> None:
+    """Notices not sent yet about stops of other versions are withdrawn (and give the offer back)."""
+    for message, commune_id in session.exec(
+        select(t.Message, t.Site.commune_id)
+        .join(t.Visit, col(t.Visit.id) == t.Message.visit_id)
+        .join(t.Site, col(t.Site.id) == t.Visit.site_id)
+        .where(col(t.Message.kind).in_(_NOTICE_KINDS), t.Message.status == "pending", col(t.Visit.plan_id).in_(plan_ids))
+    ).all():
+        message.status = "withdrawn"
+        session.add(message)
+        entry = session.exec(
+            select(t.WaitlistEntry).where(
+                t.WaitlistEntry.resident_id == message.resident_id, t.WaitlistEntry.commune_id == commune_id,
+                t.WaitlistEntry.status == "open",
+            )
+        ).first()  # fmt: skip
+        if message.kind == "waitlist_offer" and entry is not None and entry.notified_count > 0:
+            entry.notified_count -= 1  # never sent: it does not use up one of the request's offers
+            session.add(entry)
+    session.flush()
+
+
+def _last_notices(session: Session, *, territory_id: int, now: datetime) -> dict[tuple[int, int], tuple[t.Message, t.Visit]]:
+    """(resident, commune) -> the last notice they had (or will have) about a coming stop there, with its stop."""
+    last: dict[tuple[int, int], tuple[t.Message, t.Visit]] = {}
+    for message, visit, commune_id in session.exec(
+        select(t.Message, t.Visit, t.Commune.id)
+        .join(t.Visit, col(t.Visit.id) == t.Message.visit_id)
+        .join(t.Site, col(t.Site.id) == t.Visit.site_id)
+        .join(t.Commune, col(t.Commune.id) == t.Site.commune_id)
+        .where(
+            col(t.Message.kind).in_(_NOTICE_KINDS),
+            col(t.Message.status).in_(_TOLD),
+            col(t.Message.resident_id).is_not(None),
+            t.Commune.territory_id == territory_id,
+            t.Visit.start_at > now,
+        )
+        .order_by(col(t.Message.id))
+    ).all():
+        last[(message.resident_id, commune_id)] = (message, visit)  # type: ignore[index]
+    return last
 
 
 # --------------------------------------------------------------------------- freed seats
@@ -123,36 +240,63 @@ def offer_freed_seat(event: events.BookingCancelled, *, uow: UnitOfWork, clock: 
 
 
 def pass_on_freed_seats(command: commands.PassOnFreedSeats, *, uow: UnitOfWork, clock: Clock, settings: Settings) -> int:
-    """Seats freed by a cancellation and still free go to the next person waiting (every minute).
+    """Holds that ran out lapse, and seats freed by a cancellation and still free go to the
+    next person waiting (every minute).
 
-    Covers a hold declined (NON) or left to expire, and a seat freed during the quiet hours
-    (no SMS then: the offer waits for the morning). Returns the number of new offers.
+    A lapsed hold is an event (:class:`events.HoldExpired`) whose handlers pass its seat on
+    and look after a resident who lost a booking; this pass also offers a seat freed during
+    the quiet hours (no SMS then: the offer waits for the morning). Returns the number of
+    new offers this pass made.
     """
     now = clock.now()
-    offered = 0
     with uow:
-        session = uow.session
-        freed = session.exec(
-            select(t.Booking, t.Slot)
-            .join(t.Slot, col(t.Slot.id) == t.Booking.slot_id)
-            .join(t.Visit, col(t.Visit.id) == t.Booking.visit_id)
-            .join(t.Plan, col(t.Plan.id) == t.Visit.plan_id)
-            .join(t.Site, col(t.Site.id) == t.Visit.site_id)
-            .where(
-                t.Booking.status == "cancelled",
-                t.Plan.status == "published",
-                t.Visit.status == "planned",
-                t.Slot.start_at > now + timedelta(minutes=settings.booking_cutoff_minutes),
-                exists().where(t.WaitlistEntry.commune_id == t.Site.commune_id, t.WaitlistEntry.status == "open"),
-            )
-            .order_by(col(t.Slot.start_at), col(t.Booking.id))
-        ).all()
-        for booking_row, slot in freed:
-            if offer_seat(session, slot=slot, seat=booking_row.seat, freed_booking_id=booking_row.id, now=now, settings=settings):  # type: ignore[arg-type]
-                offered += 1
+        lapsed = lapse_all(uow.session, now=now)
+        offered = _offer_freed_seats(uow.session, now=now, settings=settings)
+        uow.commit()
+    if offered or lapsed:
+        logger.info("%d holds ran out; %d freed seats offered to the waiting list", lapsed, offered)
+    return offered
+
+
+def pass_on_released_seat(
+    event: events.HeldSeatDeclined | events.HoldExpired, *, uow: UnitOfWork, clock: Clock, settings: Settings
+) -> None:
+    """A held seat let go or run out goes to the next person waiting at once, not a minute later.
+
+    The same rule as the every-minute pass, for this one slot: only a seat some cancellation
+    freed is offered (a free seat that was never booked is announced by the stop's own notice),
+    and an offer already made is never made twice (the seat is held again once offered).
+    """
+    now = clock.now()
+    with uow:
+        offered = _offer_freed_seats(uow.session, now=now, settings=settings, slot_id=event.slot_id)
         uow.commit()
     if offered:
-        logger.info("%d freed seats offered to the waiting list", offered)
+        logger.info("hold %s ended (%s): its seat offered to the next person waiting", event.hold_id, type(event).__name__)
+
+
+def _offer_freed_seats(session: Session, *, now: datetime, settings: Settings, slot_id: int | None = None) -> int:
+    """Offer each seat freed by a cancellation, still free, at a published stop where people wait."""
+    query = (
+        select(t.Booking, t.Slot)
+        .join(t.Slot, col(t.Slot.id) == t.Booking.slot_id)
+        .join(t.Visit, col(t.Visit.id) == t.Booking.visit_id)
+        .join(t.Plan, col(t.Plan.id) == t.Visit.plan_id)
+        .join(t.Site, col(t.Site.id) == t.Visit.site_id)
+        .where(
+            t.Booking.status == "cancelled",
+            t.Plan.status == "published",
+            t.Visit.status == "planned",
+            t.Slot.start_at > now + timedelta(minutes=settings.booking_cutoff_minutes),
+            exists().where(t.WaitlistEntry.commune_id == t.Site.commune_id, t.WaitlistEntry.status == "open"),
+        )
+    )
+    if slot_id is not None:
+        query = query.where(t.Booking.slot_id == slot_id)
+    offered = 0
+    for booking_row, slot in session.exec(query.order_by(col(t.Slot.start_at), col(t.Booking.id))).all():
+        if offer_seat(session, slot=slot, seat=booking_row.seat, freed_booking_id=booking_row.id, now=now, settings=settings):  # type: ignore[arg-type]
+            offered += 1
     return offered
 
 
@@ -174,12 +318,7 @@ def offer_seat(
     if expires_at - now < MIN_HOLD or in_quiet_hours(now, messaging_rules(settings)):
         return None
     locked = session.exec(select(t.Slot).where(t.Slot.id == slot.id).with_for_update()).one()
-    for stale in session.exec(
-        select(t.SeatHold).where(t.SeatHold.slot_id == locked.id, t.SeatHold.status == "open", t.SeatHold.expires_at <= now)
-    ):
-        stale.status = "expired"  # its seat may be held again
-        session.add(stale)
-    session.flush()
+    lapse_all(session, now=now, slot_id=locked.id)  # their seats may be held again
     if seat in live_seats(session, locked.id, now):  # type: ignore[arg-type]
         return None
     found = _next_waiting(session, commune_id=commune.id, visit=visit, slot=locked, now=now, settings=settings)  # type: ignore[arg-type]
@@ -207,6 +346,7 @@ def offer_seat(
         due_at=now,
         now=now,
         expires_at=expires_at,
+        visit_id=visit.id,
     )
     entry.notified_count += 1
     session.add(entry)
@@ -317,9 +457,10 @@ def forget_unreachable(
     """A resident who said STOP, or whose number cannot get SMS, waits for nothing and holds nothing.
 
     Their waiting-list requests close (no offer could reach them) and a seat held for them
-    is let go at once, so the next person waiting gets it at the next pass.
+    is let go at once (:class:`events.HeldSeatDeclined`), so the next person waiting gets it.
     """
     now = clock.now()
+    reason = "opted_out" if isinstance(event, events.ResidentOptedOut) else "unreachable"
     with uow:
         session = uow.session
         for entry in session.exec(
@@ -327,9 +468,52 @@ def forget_unreachable(
         ).all():
             entry.status = "closed"
             session.add(entry)
+        for hold_id in session.exec(
+            select(t.SeatHold.id).where(t.SeatHold.resident_id == event.resident_id, t.SeatHold.status == "open")
+        ).all():
+            release_hold(session, hold_id=hold_id, now=now, reason=reason)  # type: ignore[arg-type]
+        uow.commit()
+
+
+def settle_requests_served(event: events.SlotBooked, *, uow: UnitOfWork, clock: Clock) -> None:
+    """A booking serves its resident's other requests for the same help, wherever they wait.
+
+    Why: a resident of a hamlet offered a slot in the next village (slots nearby are offered
+    when their own commune has none) still had a request open for their own commune: it
+    went on counting as demand there, and brought them offers they no longer needed. Their
+    open requests for the same service (or for any help) are marked served, and a seat
+    still held for them elsewhere is let go (:class:`events.HeldSeatDeclined`, ``booked``) to
+    the next person waiting. A request for another service stays open.
+    """
+    now = clock.now()
+    with uow:
+        session = uow.session
+        booking_row = session.get(t.Booking, event.booking_id)
+        if booking_row is None or booking_row.status not in t.LIVE_BOOKING_STATUSES:
+            return  # cancelled meanwhile: it serves nothing
+        service_id = booking_row.service_id
+
+        def same_help(wanted: int | None) -> bool:
+            return wanted is None or service_id is None or wanted == service_id
+
+        served = 0
+        for entry in session.exec(
+            select(t.WaitlistEntry).where(t.WaitlistEntry.resident_id == event.resident_id, t.WaitlistEntry.status == "open")
+        ).all():
+            if same_help(entry.service_id):
+                entry.status = "served"
+                session.add(entry)
+                served += 1
+        phone = session.exec(select(t.Resident.phone).where(t.Resident.id == event.resident_id)).first()
         for hold in session.exec(
             select(t.SeatHold).where(t.SeatHold.resident_id == event.resident_id, t.SeatHold.status == "open")
         ).all():
-            hold.status = "expired" if hold.expires_at <= now else "declined"
-            session.add(hold)
+            if hold.id == event.hold_id or not same_help(hold.service_id):
+                continue
+            if release_hold(session, hold_id=hold.id, now=now, reason="booked") and phone:  # type: ignore[arg-type]
+                from mobile_services.conversation import drop_hold_answer  # the dialogue module imports this one
+
+                drop_hold_answer(session, phone=phone, hold_id=hold.id, now=now)  # type: ignore[arg-type]
         uow.commit()
+    if served:
+        logger.info("booking %s served %d other waiting-list requests of its resident", event.booking_id, served)

@@ -444,6 +444,13 @@ class SeatHold(SQLModel, table=True):
             sqlite_where=text("status = 'open'"),
             postgresql_where=text("status = 'open'"),
         ),
+        # The every-minute pass finds the open holds that ran out.
+        Index(
+            "ix_seat_hold_open_expiry",
+            "expires_at",
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -544,6 +551,8 @@ class Message(SQLModel, table=True):
     recipient: str | None = Field(default=None, max_length=20, description="E.164; NULL once anonymised")
     resident_id: int | None = Field(default=None, foreign_key="resident.id", index=True)
     booking_id: int | None = Field(default=None, foreign_key="booking.id", index=True)
+    #: The stop a waiting-list notice or seat offer is about (who was told of which stop).
+    visit_id: int | None = Field(default=None, index=True)
     kind: str = Field(max_length=40)
     body: str
     idempotency_key: str = Field(unique=True, max_length=200)

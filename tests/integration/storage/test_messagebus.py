@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from mobile_services.domain.messages import Command, Event
 from mobile_services.service_layer.handlers import record_in_journal
 from mobile_services.service_layer.messagebus import MessageBus
-from mobile_services.service_layer.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from mobile_services.service_layer.unit_of_work import _RECORDED, JoinedUnitOfWork, UnitOfWork, UnitOfWorkFactory, record
 from mobile_services.storage.tables import EventLog, Organisation
 from notifications.ports import FixedClock
 
@@ -85,3 +85,36 @@ def test_handler_with_unknown_dependency_is_reported(engine: Engine) -> None:
     )
     with pytest.raises(LookupError, match="printer"):
         bus.handle(CreateOrganisation(name="x"))
+
+
+def test_events_recorded_on_the_session_follow_the_commit_of_its_unit_of_work(engine: Engine) -> None:
+    """``record`` (deep inside a transaction) releases with the commit, like ``emit``; a rollback drops it."""
+    factory = UnitOfWorkFactory(engine)
+    uow = factory()
+    with uow:
+        record(uow.session, OrganisationCreated(organisation_id=1))
+        uow.rollback()
+        record(uow.session, OrganisationCreated(organisation_id=2))
+        uow.commit()
+    with uow:
+        record(uow.session, OrganisationCreated(organisation_id=3))  # never committed
+    assert uow.collect_new_events() == [OrganisationCreated(organisation_id=2)]
+    with uow:
+        uow.commit()
+    assert uow.collect_new_events() == []
+
+
+def test_a_savepoint_keeps_the_events_it_committed_and_drops_those_it_rolled_back(engine: Engine) -> None:
+    """Inside an SMS's transaction: the caller's own events stay its own, a refused command's go."""
+    with Session(engine) as session:
+        record(session, OrganisationCreated(organisation_id=1))  # the caller's, before the savepoint
+        refused = JoinedUnitOfWork(session)
+        with refused:
+            record(session, OrganisationCreated(organisation_id=2))
+        done = JoinedUnitOfWork(session)
+        with done:
+            record(session, OrganisationCreated(organisation_id=3))
+            done.commit()
+        assert refused.collect_new_events() == []
+        assert done.collect_new_events() == [OrganisationCreated(organisation_id=3)]
+        assert session.info[_RECORDED] == [OrganisationCreated(organisation_id=1)]

@@ -89,6 +89,7 @@ LONGEST_FIELDS: dict[str, dict[str, Any]] = {
     "confirm_question": dict(service=LONGEST_SERVICE, start=LONGEST_START, commune=LONGEST_COMMUNE),
     "conversation_expired": {},
     "coordinator_draft": dict(week="2026-W52", version=12, communes=248, people=2253, left_out=204),
+    "coordinator_waitlist": dict(waiting=1250, commune=LONGEST_COMMUNE),
     "coordinator_replanned": dict(
         what="Salle polyvalente Georges-Brassens (derrière la mairie) indisponible", week="2026-W52", version=12,
         moved=120, cancelled=45,
@@ -100,6 +101,7 @@ LONGEST_FIELDS: dict[str, dict[str, Any]] = {
     "login_code": dict(code="123456", minutes=10),
     "hold_moved": dict(offer_start=LONGEST_START, offer_commune=LONGEST_COMMUNE, hold_until=LONGEST_START),
     "hold_withdrawn": dict(offer_start=LONGEST_START, offer_commune=LONGEST_COMMUNE),
+    "hold_expired": dict(offer_start=LONGEST_START, offer_commune=LONGEST_COMMUNE),
     "my_bookings": dict(
         bookings=[
             dict(start=LONGEST_START, commune=LONGEST_COMMUNE),
@@ -130,7 +132,9 @@ LONGEST_FIELDS: dict[str, dict[str, Any]] = {
     "technical_error": {},
     "unknown_answer": dict(expected="1, 2 ou 3"),
     "waitlist_ack": dict(commune=LONGEST_COMMUNE),
-    "waitlist_offer": dict(commune=LONGEST_COMMUNE, start=LONGEST_START),
+    # the longer of its two texts: a notice replacing one about a stop the week no longer has
+    "waitlist_offer": dict(commune=LONGEST_COMMUNE, start=LONGEST_START, instead=LONGEST_START),
+    "waitlist_stop_cancelled": dict(commune=LONGEST_COMMUNE, start=LONGEST_START),
     "waitlist_seat_offer": dict(commune=LONGEST_COMMUNE, start=LONGEST_START, hold_until=LONGEST_START),
     "waitlist_expired": dict(commune=LONGEST_COMMUNE, since=LONGEST_START.date()),
 }

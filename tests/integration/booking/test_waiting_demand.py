@@ -1,0 +1,71 @@
+"""Requests piling up where no stop is planned reach the coordinator once (JoinedWaitlist)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from config import Settings
+from mobile_services.domain import commands, events
+from mobile_services.service_layer.messagebus import MessageBus
+from mobile_services.storage import tables as t
+from notifications.ports import FixedClock
+
+from .conftest import Stop
+
+COORDINATOR = "+33698765432"
+RESIDENTS = ["+33611111111", "+33622222222", "+33633333333"]
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(public_base_url="https://rdv.example.fr", coordinator_phone=COORDINATOR, waitlist_alert_threshold=2)
+
+
+def _hamlet(engine: Engine, stop: Stop) -> int:
+    """A commune of the territory with no stop planned."""
+    with Session(engine) as session:
+        here = session.get(t.Commune, stop.commune_id)
+        assert here is not None
+        hamlet = t.Commune(territory_id=here.territory_id, insee_code="87999", name="Les Billanges", postcodes=["87340"],
+                           population=120, latitude=46.05, longitude=1.45)  # fmt: skip
+        session.add(hamlet)
+        session.commit()
+        return hamlet.id  # type: ignore[return-value]
+
+
+def _alerts(engine: Engine) -> list[t.Message]:
+    with Session(engine) as session:
+        return list(session.exec(select(t.Message).where(t.Message.kind == "coordinator_waitlist")).all())
+
+
+def test_the_coordinator_hears_once_of_a_waiting_list_growing_where_no_stop_is_planned(
+    bus: MessageBus, engine: Engine, clock: FixedClock, stop_at_saint_leger: Stop
+) -> None:
+    hamlet = _hamlet(engine, stop_at_saint_leger)
+    bus.handle(commands.JoinWaitlist(phone=RESIDENTS[0], commune_id=hamlet))
+    assert _alerts(engine) == []
+    bus.handle(commands.JoinWaitlist(phone=RESIDENTS[1], commune_id=hamlet))
+    [alert] = _alerts(engine)
+    assert alert.recipient == COORDINATOR
+    assert alert.body == (
+        "2 demandes en attente à Les Billanges, aucun passage prévu. "
+        "Pour re-planifier la semaine : mobile-services incident demand"
+    )
+    # a third request, or the same event handled again, that week: nothing more
+    bus.handle(commands.JoinWaitlist(phone=RESIDENTS[2], commune_id=hamlet))
+    bus.handle([e for e in bus.handled if isinstance(e, events.JoinedWaitlist)][-1])
+    assert len(_alerts(engine)) == 1
+    # the next week, still nothing planned there: told again
+    clock.advance(days=7)
+    bus.handle(commands.JoinWaitlist(phone="+33644444444", commune_id=hamlet))
+    assert [a.body.split(" ")[0] for a in _alerts(engine)] == ["2", "4"]
+
+
+def test_a_commune_with_a_stop_ahead_is_not_reported(
+    bus: MessageBus, engine: Engine, stop_at_saint_leger: Stop
+) -> None:
+    for phone in RESIDENTS:
+        bus.handle(commands.JoinWaitlist(phone=phone, commune_id=stop_at_saint_leger.commune_id))
+    assert _alerts(engine) == []
