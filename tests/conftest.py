@@ -14,11 +14,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, create_engine, text
 from sqlmodel import SQLModel
 
 from mobile_services.storage import tables  # noqa: F401  (registers the tables)
 from mobile_services.storage.db import make_engine, normalise_url
+
+# Property tests check behaviour, never speed (speed is measured by benchmarks/): no deadline,
+# so a first call that loads a library's data, or a busy CI machine, is not a failure.
+hypothesis_settings.register_profile("mobile-services", deadline=None)
+hypothesis_settings.load_profile("mobile-services")
 
 PG_URL_ENV = "MOBILE_SERVICES_TEST_DATABASE_URL"
 
