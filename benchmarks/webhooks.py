@@ -189,10 +189,31 @@ def start_server(url: str, data_dir: str, workers: int) -> tuple[subprocess.Pope
     }
     command = [
         str(Path(sys.executable).with_name("mobile-services")), "serve",
-        "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), "--no-scheduler",
+        "--host", "127.0.0.1", "--port", str(port), "--no-scheduler",
+        *(["--workers", str(workers)] if workers > 1 else []),
     ]  # fmt: skip
     server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     return server, f"127.0.0.1:{port}"
+
+
+def cpu_seconds(session_id: int) -> float | None:
+    """CPU time (user + system) used so far by the live processes of ``serve`` (its session: the
+    supervisor and every web worker), from /proc; None where there is no /proc."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return None
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == session_id:  # field 6 of stat: the session id
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
 
 
 def stop_server(server: subprocess.Popen[bytes]) -> None:
@@ -369,7 +390,9 @@ def main(argv: list[str] | None = None) -> int:
         server, address = start_server(database.url, data_dir, args.workers)
         _wait_healthy(address, server)
         load = Load(budget=args.requests, communes=communes, seed=args.seed, rate=args.rate)
+        cpu_before = cpu_seconds(server.pid)
         elapsed = run_load(address, load, args.concurrency)
+        cpu_after = cpu_seconds(server.pid)
         counts = outcome_counts(database.url)
     finally:
         if server is not None:
@@ -391,6 +414,12 @@ def main(argv: list[str] | None = None) -> int:
         f"p50 {_percentile(latencies_ms, 50):.1f} ms, p95 {_percentile(latencies_ms, 95):.1f} ms, "
         f"p99 {_percentile(latencies_ms, 99):.1f} ms, max {max(latencies_ms):.1f} ms"
     )
+    if cpu_before is not None and cpu_after is not None:
+        per_request = 1000 * (cpu_after - cpu_before) / len(latencies_ms)
+        print(
+            f"  server CPU     {per_request:.1f} ms per request (all web processes, user + system), "
+            f"so about {1000 / per_request:,.0f} req/s per core given to serve"
+        )
     print(f"  HTTP statuses  {dict(sorted(load.statuses.items()))}")
     print("  stored         " + ", ".join(f"{v} {k}" for k, v in counts.items()))
     print("  replies        " + ", ".join(f"{k!r}: {v}" for k, v in load.replies.most_common(6)))
