@@ -19,12 +19,15 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
 import requests
+import requests.adapters
+import requests.utils
 import urllib3.exceptions
 from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 from twilio.http.http_client import TwilioHttpClient
@@ -50,12 +53,30 @@ class _HeaderKeepingHttpClient(TwilioHttpClient):
 
     `TwilioRestException` carries no headers, so this is the only supported way
     to read Retry-After on a 429 / 503. Thread-local because dispatch workers
-    may share one sender.
+    share one sender.
+
+    Two changes for throughput, neither changing what is sent:
+
+    - The connection pool holds `pool_size` connections per host (requests' default
+      is 10; Twilio's own adapter `min(32, cpus + 4)`), so that each of the
+      dispatcher's concurrent senders keeps its own persistent connection instead of
+      opening a new one per request. Retries stay at zero (`HTTPAdapter`'s default).
+    - The proxy and CA-bundle environment variables are read once, here, instead of
+      at every request: requests' `merge_environment_settings` scans the whole
+      environment each time (a fifth of the client's CPU per message in a profile).
+      A changed proxy setting therefore needs a restart, as any other setting does.
     """
 
-    def __init__(self, timeout: float) -> None:
+    def __init__(self, timeout: float, api_base_url: str, pool_size: int = 10) -> None:
         super().__init__(timeout=timeout)
         self._last = threading.local()
+        session = self.session
+        assert session is not None  # pool_connections=True: one session, pooled connections
+        for prefix in ("https://", "http://"):
+            session.mount(prefix, requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=pool_size))
+        session.proxies = requests.utils.get_environ_proxies(api_base_url)
+        session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        session.trust_env = False
 
     def request(self, *args: Any, **kwargs: Any) -> Response:
         self._last.headers = None
@@ -83,12 +104,15 @@ class TwilioSmsSender:
         status_callback_base_url: str,
         api_base_url: str = "https://api.twilio.com",
         timeout: float = 10,
+        pool_size: int = 10,
     ) -> None:
         if timeout <= 0:
             raise ValueError("timeout must be positive")
+        if pool_size < 1:
+            raise ValueError("pool_size must be at least 1")
         self._messaging_service_sid = messaging_service_sid
         self._status_callback_base_url = status_callback_base_url.rstrip("/")
-        self._http_client = _HeaderKeepingHttpClient(timeout=timeout)
+        self._http_client = _HeaderKeepingHttpClient(timeout, api_base_url.rstrip("/"), pool_size)
         self._client = Client(account_sid, auth_token, http_client=self._http_client)
         # Only our arguments choose the host (see the module docstring).
         self._client.edge = None
