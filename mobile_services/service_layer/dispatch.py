@@ -26,10 +26,10 @@ A kill therefore leaves at most ``dispatch_concurrency`` rows uncertain (each wa
 attempted, committed, before its call), never a batch: claimed-but-unattempted rows
 are still ``pending``.
 
-On SQLite the run's transactions go through one connection behind a process lock:
-SQLite has one writer at a time anyway, and queueing on a Python lock costs
-microseconds where its busy handler sleeps milliseconds. On PostgreSQL each sender
-keeps its own connection for the run.
+Connections (:class:`_Connections`): on PostgreSQL each sender keeps its own autocommit
+connection for the run (an attempt, or an outcome plus the next attempt, is one
+statement: one round trip); on SQLite the run's statements share one connection behind
+a process lock (one writer at a time is SQLite's rule anyway).
 """
 
 from __future__ import annotations
@@ -107,7 +107,18 @@ def backoff(attempts: int, retry_after_s: float | None = None) -> timedelta:
 
 
 class _Connections:
-    """Where a run's Core transactions happen (see the module docstring for why two ways)."""
+    """Where a run's Core statements go (see the module docstring for why two ways).
+
+    - ``transaction()``: claims, the stale-row sweep, releases. One connection for the
+      run, behind a lock (claims are one at a time anyway).
+    - ``statement()``: a sender's attempts and outcomes. On PostgreSQL each sender thread
+      has its own autocommit connection: one atomic statement is one round trip, no
+      COMMIT. On SQLite it is the run's one connection, in a transaction, behind the
+      same lock: one writer at a time is what SQLite does anyway, and queueing on a
+      Python lock costs microseconds where its busy handler sleeps milliseconds.
+
+    A run thus holds at most ``concurrency + 1`` connections of the pool (PostgreSQL).
+    """
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -128,24 +139,29 @@ class _Connections:
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        """A transaction on this thread's connection (the run's only one on SQLite), committed on exit."""
-        with self.serialised():
-            connection = self._connection()
-            with connection.begin():
-                yield connection
-
-    def _connection(self) -> Connection:
-        if self._serial:  # called under the lock
+        """A transaction on the run's shared connection, committed on exit."""
+        with self._lock:
             if self._shared is None:
-                self._shared = self._open()
-            return self._shared
+                self._shared = self._open(autocommit=False)
+            with self._shared.begin():
+                yield self._shared
+
+    @contextmanager
+    def statement(self) -> Iterator[Connection]:
+        """Where a sender runs one atomic statement (autocommit on PostgreSQL)."""
+        if self._serial:
+            with self.transaction() as connection:
+                yield connection
+            return
         connection: Connection | None = getattr(self._local, "connection", None)
         if connection is None:
-            connection = self._local.connection = self._open()
-        return connection
+            connection = self._local.connection = self._open(autocommit=True)
+        yield connection
 
-    def _open(self) -> Connection:
+    def _open(self, *, autocommit: bool) -> Connection:
         connection = self._engine.connect()
+        if autocommit:
+            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
         self._opened.append(connection)  # list.append is atomic: senders open theirs concurrently
         return connection
 
@@ -268,7 +284,7 @@ class _Sender:
         self.run = run
         self.uow = uow
         self.report = DispatchReport()
-        self._accepted: tuple[DueRow, SendResult, datetime] | None = None
+        self._accepted: outbox_claims.Accepted | None = None
 
     def work(self) -> DispatchReport:
         run = self.run
@@ -283,9 +299,10 @@ class _Sender:
                     self._record_accepted_alone()
                     continue
                 at = run.now()
-                with run.db.transaction() as connection:
-                    status = self._write_accepted(connection)
-                    attempted = outbox_claims.attempt(connection, row.id, run.token, at)
+                with run.db.statement() as connection:
+                    status, attempted = outbox_claims.record_sent_and_attempt(
+                        connection, self._accepted, row.id, run.token, at
+                    )
                 self._count_accepted(status)
                 if not attempted:
                     run.done(row)
@@ -313,29 +330,22 @@ class _Sender:
             self.run.done(row)
         logger.info("outbox %s (%s) to %s: %s", row.id, row.kind, mask(row.recipient), result.outcome.value)
         if result.outcome is SendOutcome.SENT and result.provider_sid:
-            self._accepted = (row, result, at)
+            self._accepted = outbox_claims.Accepted(row.id, result.provider_sid, result.provider_status, at)
         else:
             with self.run.db.serialised():
                 record_outcome(self.uow, row.id, result, at, self.report)
 
-    def _write_accepted(self, connection: Connection) -> str | None:
-        if self._accepted is None:
-            return None
-        row, result, at = self._accepted
-        assert result.provider_sid is not None
-        return outbox_claims.record_sent(connection, row.id, result.provider_sid, result.provider_status, at) or "sent"
-
     def _count_accepted(self, status: str | None) -> None:
         if self._accepted is None:
             return
-        row = self._accepted[0]
-        self._accepted = None
         self.report.sent += 1
-        self.report.outcomes[row.id] = status or "sent"
+        self.report.outcomes[self._accepted.row_id] = status or "sent"
+        self._accepted = None
 
     def _record_accepted_alone(self) -> None:
-        with self.run.db.transaction() as connection:
-            status = self._write_accepted(connection)
+        assert self._accepted is not None
+        with self.run.db.statement() as connection:
+            status = outbox_claims.record_sent(connection, self._accepted)
         self._count_accepted(status)
 
 

@@ -46,11 +46,6 @@ MESSAGE: Table = t.Message.__table__  # type: ignore[attr-defined]
 RESIDENT: Table = t.Resident.__table__  # type: ignore[attr-defined]
 M = MESSAGE.c
 
-#: Statuses an accepted message may be recorded over: ``sending`` (the usual case),
-#: ``unknown`` (a stale-row sweep or a read timeout raced the answer) and ``pending``
-#: (reconciliation found nothing yet while the call was still running).
-_SENT_OVER = ("sending", "unknown", "pending")
-
 _IDS = bindparam("ids", expanding=True)
 
 _DUE = (
@@ -109,18 +104,29 @@ _ATTEMPT = (
     )
 )
 
+#: An accepted message becomes ``sent`` over ``sending`` (the usual case), ``unknown`` (a
+#: stale-row sweep or a read timeout raced the answer) and ``pending`` (reconciliation found
+#: nothing yet while the call was still running); a status that moved further stands.
 _SENT = (
     update(MESSAGE)
-    .where(M.id == bindparam("row_id"))
+    .where(M.id == bindparam("sent_id"))
     .values(
-        status=case((M.status.in_(_SENT_OVER), "sent"), else_=M.status),
-        provider_sid=func.coalesce(M.provider_sid, bindparam("sid")),
-        provider_status=func.coalesce(M.provider_status, bindparam("provider_status_", type_=MESSAGE.c.provider_status.type)),
-        sent_at=func.coalesce(M.sent_at, bindparam("at", type_=UTCDateTime())),
+        status=case((M.status == "sending", "sent"), (M.status == "unknown", "sent"), (M.status == "pending", "sent"), else_=M.status),
+        provider_sid=func.coalesce(M.provider_sid, bindparam("sid", type_=MESSAGE.c.provider_sid.type)),
+        provider_status=func.coalesce(M.provider_status, bindparam("accepted_status", type_=MESSAGE.c.provider_status.type)),
+        sent_at=func.coalesce(M.sent_at, bindparam("accepted_at", type_=UTCDateTime())),
         claim_token=None,
         claim_expires_at=None,
     )
     .returning(M.status)
+)
+
+#: PostgreSQL: an accepted message's outcome and the next row's attempt in one statement, so
+#: one round trip (in autocommit) instead of three (two statements and a commit).
+_SENT_CTE = _SENT.cte("sent")
+_ATTEMPTED_CTE = _ATTEMPT.returning(M.id).cte("attempted")
+_SENT_AND_ATTEMPT = select(
+    select(_SENT_CTE.c.status).scalar_subquery(), select(func.count()).select_from(_ATTEMPTED_CTE).scalar_subquery()
 )
 
 _RELEASE = (
@@ -208,15 +214,46 @@ def attempt(connection: Connection, row_id: int, token: str, at: datetime) -> bo
     return connection.execute(_ATTEMPT, {"row_id": row_id, "token": token, "at": at}).rowcount == 1
 
 
-def record_sent(connection: Connection, row_id: int, sid: str, provider_status: str | None, at: datetime) -> str | None:
-    """Record that the provider accepted the row's message (SID); return the row's status after.
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """The provider accepted this row's message (SID) in the call that left at ``at``."""
+
+    row_id: int
+    sid: str
+    provider_status: str | None
+    at: datetime
+
+
+def record_sent(connection: Connection, accepted: Accepted) -> str | None:
+    """Record an accepted message; return the row's status after.
 
     A status reconciliation or a callback already moved further (``delivered``...) stands;
     the first SID and send time recorded stand too.
     """
-    return connection.execute(
-        _SENT, {"row_id": row_id, "sid": sid, "provider_status_": provider_status, "at": at}
-    ).scalar_one_or_none()
+    return connection.execute(_SENT, _sent_parameters(accepted)).scalar_one_or_none()
+
+
+def record_sent_and_attempt(
+    connection: Connection, accepted: Accepted | None, row_id: int | None, token: str, at: datetime
+) -> tuple[str | None, bool]:
+    """:func:`record_sent` for ``accepted`` and :func:`attempt` for ``row_id``, together.
+
+    Atomic either way: one statement on PostgreSQL, the caller's transaction on SQLite
+    (in-process, where a statement costs no round trip).
+    """
+    if accepted is not None and row_id is not None and connection.dialect.name == "postgresql":
+        parameters = {**_sent_parameters(accepted), "row_id": row_id, "token": token, "at": at}
+        status, attempted = connection.execute(_SENT_AND_ATTEMPT, parameters).one()
+        return status, attempted == 1
+    status = record_sent(connection, accepted) if accepted is not None else None
+    return status, attempt(connection, row_id, token, at) if row_id is not None else False
+
+
+def _sent_parameters(accepted: Accepted) -> dict[str, object]:
+    return {
+        "sent_id": accepted.row_id, "sid": accepted.sid, "accepted_status": accepted.provider_status,
+        "accepted_at": accepted.at,
+    }
 
 
 def release(connection: Connection, token: str) -> int:
@@ -229,4 +266,4 @@ def mark_stale(connection: Connection, threshold: datetime) -> list[int]:
     return list(connection.execute(_STALE, {"threshold": threshold}).scalars())
 
 
-__all__ = ["Claim", "attempt", "claim_batch", "mark_stale", "record_sent", "release"]
+__all__ = ["Accepted", "Claim", "attempt", "claim_batch", "mark_stale", "record_sent", "record_sent_and_attempt", "release"]

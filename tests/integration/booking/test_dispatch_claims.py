@@ -5,10 +5,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlmodel import Session, col, select
 
 from config import Settings
@@ -183,3 +184,31 @@ def test_a_failing_send_in_one_sender_is_recorded_with_its_event(engine: Engine,
     report = dispatch_due(uow, sms, NOW, settings, concurrency=4)
     assert (report.sent, report.failed) == (7, 1)
     assert [type(e).__name__ for e in uow.collect_new_events()] == ["ResidentUnreachable"]
+
+
+@contextmanager
+def sender_connection(engine: Engine) -> Iterator[Connection]:
+    """As a sender writes: one autocommit statement on PostgreSQL, a transaction on SQLite."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            yield connection.execution_options(isolation_level="AUTOCOMMIT")
+    else:
+        with engine.begin() as connection:
+            yield connection
+
+
+def test_an_outcome_and_the_next_attempt_are_written_together_each_on_its_own_merits(engine: Engine) -> None:
+    first, second, third = add_due(engine, 3)
+    assert claim(engine, "mine", 2) == [first, second]
+    assert attempt(engine, first, "mine")
+    accepted = outbox_claims.Accepted(first, "SM" + "1" * 32, "accepted", NOW)
+    with sender_connection(engine) as connection:
+        assert outbox_claims.record_sent_and_attempt(connection, accepted, second, "mine", NOW) == ("sent", True)
+    refused = outbox_claims.Accepted(second, "SM" + "2" * 32, "accepted", NOW)
+    with sender_connection(engine) as connection:  # the third row was never claimed: not ours to attempt
+        assert outbox_claims.record_sent_and_attempt(connection, refused, third, "mine", NOW) == ("sent", False)
+    with Session(engine) as session:
+        rows = session.exec(select(t.Message).order_by(col(t.Message.id))).all()
+    assert [(r.status, r.provider_sid) for r in rows] == [
+        ("sent", "SM" + "1" * 32), ("sent", "SM" + "2" * 32), ("pending", None),  # the third was never claimed
+    ]
