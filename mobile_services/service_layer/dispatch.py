@@ -241,6 +241,16 @@ class _Run:
             self._in_flight.discard(row.recipient or "")
             self._changed.notify_all()
 
+    def abort(self) -> None:
+        """A sender failed (database error): the others finish their call and stop taking rows.
+
+        The rows still waiting stay claimed until the run releases its claim.
+        """
+        with self._changed:
+            self._exhausted = True
+            self._queue.clear()
+            self._changed.notify_all()
+
     def _pop_ready(self) -> DueRow | None:
         for index, row in enumerate(self._queue):
             if row.recipient not in self._in_flight:
@@ -299,10 +309,14 @@ class _Sender:
                     self._record_accepted_alone()
                     continue
                 at = run.now()
-                with run.db.statement() as connection:
-                    status, attempted = outbox_claims.record_sent_and_attempt(
-                        connection, self._accepted, row.id, run.token, at
-                    )
+                try:
+                    with run.db.statement() as connection:
+                        status, attempted = outbox_claims.record_sent_and_attempt(
+                            connection, self._accepted, row.id, run.token, at
+                        )
+                except BaseException:
+                    run.done(row)  # never sent: its number must not stay "in flight" for the others
+                    raise
                 self._count_accepted(status)
                 if not attempted:
                     run.done(row)
@@ -311,9 +325,18 @@ class _Sender:
                     continue
                 self.report.claimed += 1
                 self._send(row, at)
+        except BaseException:
+            run.abort()
+            raise
         finally:
             if self._accepted is not None:
-                self._record_accepted_alone()
+                try:
+                    self._record_accepted_alone()
+                except Exception:  # noqa: BLE001 - do not hide the first error; the row stays "sending"
+                    logger.exception(
+                        "outbox %s was accepted but could not be recorded: reconciliation will find it",
+                        self._accepted.row_id,
+                    )
 
     def _send(self, row: DueRow, at: datetime) -> None:
         assert row.recipient is not None  # triage withdrew the others

@@ -212,3 +212,43 @@ def test_an_outcome_and_the_next_attempt_are_written_together_each_on_its_own_me
     assert [(r.status, r.provider_sid) for r in rows] == [
         ("sent", "SM" + "1" * 32), ("sent", "SM" + "2" * 32), ("pending", None),  # the third was never claimed
     ]
+
+
+def test_a_database_error_in_one_sender_stops_the_run_without_hanging_or_stranding_rows(
+    engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_due(engine, 12, to="+33612345678")  # one number: the others wait for its calls
+    with session_scope(engine) as session:
+        for n, number in enumerate(f"+336987654{n:02d}" for n in range(8)):
+            session.add(t.Message(recipient=number, kind="notice", body=f"x{n}", idempotency_key=f"x{n}", due_at=NOW))
+    real = outbox_claims.record_sent_and_attempt
+    calls = []
+
+    def failing(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        if len(calls) == 5:
+            raise RuntimeError("database went away")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(outbox_claims, "record_sent_and_attempt", failing)
+    sms = FakeSmsSender()
+    outcome: list[BaseException | None] = []
+
+    def run() -> None:
+        try:
+            dispatch_due(UnitOfWorkFactory(engine)(), sms, NOW, settings, concurrency=4)
+            outcome.append(None)
+        except BaseException as exc:  # noqa: BLE001
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(timeout=20)
+    assert not thread.is_alive(), "the run hung"
+    assert isinstance(outcome[0], RuntimeError)
+    with Session(engine) as session:
+        rows = session.exec(select(t.Message)).all()
+    assert [r.id for r in rows if r.claim_token is not None] == [], "the run's unattempted claims were released"
+    sent = {m.outbox_id for m in sms.sent}
+    assert sent and {r.id for r in rows if r.status == "sent"} == sent, "every answered call recorded"
+    assert {r.status for r in rows if r.id not in sent} == {"pending"}, "the others wait for the next run"
