@@ -4,7 +4,8 @@
         [--provider-latency-ms 100] [--repeat 3] [--database-url URL]
 
 Inserts N due messages, then runs P dispatcher **processes**, each calling
-``dispatch_due`` (runs of 100, as the scheduler's job does) with C concurrent senders,
+``dispatch_due`` (runs of 100 messages, or 8 per sender, as the scheduler's job does)
+with C concurrent senders,
 until the outbox is empty. Each sends with the real Twilio client to the fake server
 from ``tests/fakes``, which runs in **its own process** and keeps connections alive
 (HTTP/1.1), as Twilio does: the provider is not our CPU, and a TCP handshake per
@@ -44,8 +45,6 @@ from mobile_services.storage import tables as t
 from mobile_services.storage.db import make_engine, normalise_url
 
 NOW = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
-#: What one scheduler tick's command sends at most (``DispatchDueMessages.limit``).
-RUN_LIMIT = 100
 _SPAWN = multiprocessing.get_context("spawn")
 
 
@@ -120,7 +119,7 @@ def _dispatcher(url: str, provider: Provider, concurrency: int, ready: Any, star
     cpu = time.process_time()
     sent = 0
     while True:
-        report = dispatch_due(factory(), sender, NOW, settings, limit=RUN_LIMIT, concurrency=concurrency)
+        report = dispatch_due(factory(), sender, NOW, settings, concurrency=concurrency)  # runs as the job's
         sent += report.sent
         if report.claimed + report.skipped == 0:
             break

@@ -23,21 +23,20 @@ class Bus(Protocol):
 def dispatch_outbox(bus: Bus, budget_seconds: float = 0.0) -> None:
     """Send what is due (every ``dispatch_interval_seconds``).
 
-    One command sends at most its ``limit``; while runs come back full (a burst of
-    reminders, a backlog after downtime) the job goes on with another, for up to
-    ``budget_seconds``, instead of leaving the rest for the next tick: at 100 messages a
-    tick the outbox would drain at 5 messages a second. The budget (one interval) keeps a
+    One command sends at most its ``limit`` (100, or 8 per sender); while runs come back
+    full (a burst of reminders, a backlog after downtime) the job goes on with another,
+    for up to ``budget_seconds``, instead of leaving the rest for the next tick: at 100
+    messages a tick the outbox would drain at 5 messages a second. The budget (one interval) keeps a
     run short enough that a leader that lost its lock stops dispatching soon; the outbox
     claims keep any overlap harmless.
     """
     deadline = time.monotonic() + budget_seconds
     totals: Counter[str] = Counter()
     while True:
-        command = commands.DispatchDueMessages()
-        report = bus.handle(command)
+        report = bus.handle(commands.DispatchDueMessages())
         for name in ("claimed", "sent", "retried", "failed", "unknown", "expired", "stale", "skipped"):
             totals[name] += getattr(report, name)
-        if report.claimed + report.skipped < command.limit or time.monotonic() >= deadline:
+        if report.claimed + report.skipped < report.limit or time.monotonic() >= deadline:
             break
     if totals["claimed"] or totals["expired"] or totals["stale"]:
         logger.info(

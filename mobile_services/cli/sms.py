@@ -39,10 +39,13 @@ _END_WORDS = frozenset({"", "fin", "quitter", "exit", "quit"})
 @app.command()
 @friendly_errors
 def dispatch(
-    limit: Annotated[int, typer.Option(help="Nombre maximal de SMS à envoyer (par passe avec --all).")] = 100,
+    limit: Annotated[
+        int | None,
+        typer.Option(min=1, help="Nombre maximal de SMS à envoyer (par passe avec --all ; par défaut 100, ou 8 par envoi simultané)."),
+    ] = None,
     concurrency: Annotated[
         int | None,
-        typer.Option(min=1, max=16, help="SMS confiés à Twilio en même temps (par défaut DISPATCH_CONCURRENCY)."),
+        typer.Option(min=1, max=64, help="SMS confiés à Twilio en même temps (par défaut DISPATCH_CONCURRENCY)."),
     ] = None,
     everything: Annotated[
         bool, typer.Option("--all", help="Continuer par passes de --limit tant que des SMS sont dus.")
@@ -62,7 +65,7 @@ def dispatch(
         while True:
             report: DispatchReport = bus.handle(commands.DispatchDueMessages(limit=limit))
             total.add(report)
-            if not everything or report.claimed + report.skipped < limit:
+            if not everything or report.claimed + report.skipped < report.limit:
                 break
     console.print(
         f"{total.sent} envoyé(s), {total.retried} à réessayer, {total.failed} en échec, "

@@ -66,12 +66,27 @@ MAX_BACKOFF_S = 3600
 #: per message, few enough that a crashed dispatcher's claims hold back little until their lease lapses.
 CLAIM_PER_SENDER = 8
 MAX_CLAIM = 100
+#: Messages a run attempts by default: 100, or 8 per sender, so that many senders are not
+#: left idle at the end of each run (its last calls) more than a few percent of the time.
+DEFAULT_RUN = 100
+RUN_PER_SENDER = 8
+#: PostgreSQL connections a run's senders share for their statements (autocommit). One
+#: statement holds one for a fraction of a millisecond while a provider call lasts
+#: 100-300 ms, so a few serve dozens of senders without taking the application's pool.
+STATEMENT_CONNECTIONS = 6
+
+
+def run_size(concurrency: int) -> int:
+    """How many messages one run attempts at most by default, for ``concurrency`` senders."""
+    return max(DEFAULT_RUN, RUN_PER_SENDER * concurrency)
 
 
 @dataclass(kw_only=True)
 class DispatchReport:
     """What one dispatch run did (printed by the CLI, logged by the scheduler)."""
 
+    limit: int = 0
+    """The most rows this run could attempt: fewer attempted (or skipped) means nothing more was due."""
     claimed: int = 0
     """Rows attempted: marked ``sending`` right before their provider call."""
     sent: int = 0
@@ -91,6 +106,8 @@ class DispatchReport:
         for item in fields(self):
             if item.name == "outcomes":
                 self.outcomes.update(other.outcomes)
+            elif item.name == "limit":
+                self.limit = max(self.limit, other.limit)
             else:
                 setattr(self, item.name, getattr(self, item.name) + getattr(other, item.name))
 
@@ -111,21 +128,25 @@ class _Connections:
 
     - ``transaction()``: claims, the stale-row sweep, releases. One connection for the
       run, behind a lock (claims are one at a time anyway).
-    - ``statement()``: a sender's attempts and outcomes. On PostgreSQL each sender thread
-      has its own autocommit connection: one atomic statement is one round trip, no
-      COMMIT. On SQLite it is the run's one connection, in a transaction, behind the
-      same lock: one writer at a time is what SQLite does anyway, and queueing on a
-      Python lock costs microseconds where its busy handler sleeps milliseconds.
+    - ``statement()``: a sender's attempts and outcomes. On PostgreSQL, one of at most
+      ``STATEMENT_CONNECTIONS`` autocommit connections the senders share (one atomic
+      statement is one round trip, no COMMIT; kept for the run, so no pool checkout, no
+      pre-ping). On SQLite, the run's one connection, in a transaction, behind the same
+      lock: one writer at a time is what SQLite does anyway, and queueing on a Python
+      lock costs microseconds where its busy handler sleeps milliseconds.
 
-    A run thus holds at most ``concurrency + 1`` connections of the pool (PostgreSQL).
+    A run thus holds at most ``STATEMENT_CONNECTIONS + 1`` connections of the pool,
+    however many senders it has.
     """
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._serial = engine.dialect.name != "postgresql"
         self._lock = threading.Lock()
-        self._local = threading.local()
         self._shared: Connection | None = None
+        self._idle: list[Connection] = []
+        self._statement_connections = 0
+        self._returned = threading.Condition()
         self._opened: list[Connection] = []
 
     @contextmanager
@@ -153,10 +174,31 @@ class _Connections:
             with self.transaction() as connection:
                 yield connection
             return
-        connection: Connection | None = getattr(self._local, "connection", None)
-        if connection is None:
-            connection = self._local.connection = self._open(autocommit=True)
-        yield connection
+        connection = self._borrow()
+        try:
+            yield connection
+        finally:
+            with self._returned:
+                if connection.invalidated:  # the server went away: the next one opens afresh
+                    self._statement_connections -= 1
+                else:
+                    self._idle.append(connection)
+                self._returned.notify()
+
+    def _borrow(self) -> Connection:
+        with self._returned:
+            while not self._idle and self._statement_connections >= STATEMENT_CONNECTIONS:
+                self._returned.wait()
+            if self._idle:
+                return self._idle.pop()
+            self._statement_connections += 1
+        try:
+            return self._open(autocommit=True)
+        except BaseException:
+            with self._returned:
+                self._statement_connections -= 1
+                self._returned.notify()
+            raise
 
     def _open(self, *, autocommit: bool) -> Connection:
         connection = self._engine.connect()
@@ -169,6 +211,7 @@ class _Connections:
         for connection in self._opened:
             connection.close()
         self._opened.clear()
+        self._idle.clear()
         self._shared = None
 
 
@@ -374,19 +417,21 @@ class _Sender:
 
 def dispatch_due(
     uow: UnitOfWork, sender: SmsSender, now: datetime, settings: Settings, *,
-    limit: int = 100, concurrency: int | None = None, clock: Clock | None = None,
+    limit: int | None = None, concurrency: int | None = None, clock: Clock | None = None,
 ) -> DispatchReport:
-    """One dispatch run: at most ``limit`` messages attempted by ``concurrency`` senders.
+    """One dispatch run: at most ``limit`` messages (default :func:`run_size`) attempted by ``concurrency`` senders.
 
     ``now`` is the time of the whole run unless a ``clock`` is given, in which case each
     claim and each attempt reads it (attempt times then say when each call left).
     """
     concurrency = concurrency or settings.dispatch_concurrency
+    limit = limit if limit is not None else run_size(concurrency)
     db = _Connections(uow.engine)
     run = _Run(
         db=db, sender=sender, now=clock.now if clock is not None else (lambda: now), settings=settings,
         limit=limit, concurrency=concurrency,
     )
+    run.report.limit = limit
     try:
         run.report.stale = mark_stale_unknown(db, run.now(), settings)
         senders = [_Sender(run, uow if n == 0 else uow.sibling()) for n in range(concurrency)]

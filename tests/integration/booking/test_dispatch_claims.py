@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 from config import Settings
 from mobile_services.service_layer import outbox_claims
 from mobile_services.service_layer.booking import messaging_rules, withdraw_pending
-from mobile_services.service_layer.dispatch import dispatch_due
+from mobile_services.service_layer.dispatch import STATEMENT_CONNECTIONS, dispatch_due
 from mobile_services.service_layer.unit_of_work import UnitOfWorkFactory
 from mobile_services.storage import tables as t
 from mobile_services.storage.db import session_scope
@@ -252,3 +252,34 @@ def test_a_database_error_in_one_sender_stops_the_run_without_hanging_or_strandi
     sent = {m.outbox_id for m in sms.sent}
     assert sent and {r.id for r in rows if r.status == "sent"} == sent, "every answered call recorded"
     assert {r.status for r in rows if r.id not in sent} == {"pending"}, "the others wait for the next run"
+
+
+class PoolWatchingSender(FakeSmsSender):
+    """Answers after a delay, noting calls in flight and the engine's connections checked out."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__()
+        self.engine = engine
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self.most_connections = 0
+        self._guard = threading.Lock()
+
+    def send(self, message: OutgoingSms) -> SendResult:
+        with self._guard:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+            self.most_connections = max(self.most_connections, self.engine.pool.checkedout())  # type: ignore[attr-defined]
+        time.sleep(0.03)
+        with self._guard:
+            self.in_flight -= 1
+        return super().send(message)
+
+
+def test_dozens_of_senders_share_a_few_database_connections(engine: Engine, settings: Settings) -> None:
+    add_due(engine, 96)
+    sender = PoolWatchingSender(engine)
+    report = dispatch_due(UnitOfWorkFactory(engine)(), sender, NOW, settings, concurrency=32)
+    assert report.sent == 96
+    assert sender.most_in_flight > 16
+    assert sender.most_connections <= STATEMENT_CONNECTIONS + 1, "not one connection per sender"
