@@ -26,8 +26,8 @@ A kill therefore leaves at most ``dispatch_concurrency`` rows uncertain (each wa
 attempted, committed, before its call), never a batch: claimed-but-unattempted rows
 are still ``pending``.
 
-Connections (:class:`_Connections`): on PostgreSQL each sender keeps its own autocommit
-connection for the run (an attempt, or an outcome plus the next attempt, is one
+Connections (:class:`_Connections`): on PostgreSQL the senders share a few autocommit
+connections for the run (an attempt, or an outcome plus the next attempt, is one
 statement: one round trip); on SQLite the run's statements share one connection behind
 a process lock (one writer at a time is SQLite's rule anyway).
 """
@@ -37,7 +37,6 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
