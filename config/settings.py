@@ -141,6 +141,13 @@ class Settings(BaseSettings):
     #: becomes "unknown"; reconciliation only asks Twilio about rows at least this old.
     #: Keep it well above the Twilio request timeout (10 s): only tests shorten it
     outbox_stale_after_seconds: int = Field(120, ge=1, le=24 * 3600)
+    #: SMS handed to Twilio at the same time by one dispatcher (Twilio answers in 100-300 ms,
+    #: so N senders send about N x 4 a second); after a crash at most this many messages are
+    #: uncertain (each was marked "sending", committed, right before its own call)
+    dispatch_concurrency: int = Field(8, ge=1, le=64)
+    #: a dispatcher claims due messages in batches; one it claimed but never attempted is
+    #: due to any dispatcher again after this long (it crashed, or was slower than this)
+    dispatch_claim_lease_seconds: int = Field(30, ge=1, le=3600)
     #: period of the reconciliation job that settles "unknown" messages with Twilio
     reconcile_interval_seconds: int = Field(300, ge=1, le=24 * 3600)
     #: the two-hours-before reminder is not sent later than this before the appointment

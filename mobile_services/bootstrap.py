@@ -30,6 +30,7 @@ def default_sms_sender(settings: Settings) -> SmsSender:
             messaging_service_sid=settings.twilio_messaging_service_sid,
             status_callback_base_url=settings.base_url,
             api_base_url=str(settings.twilio_api_url).rstrip("/"),
+            pool_size=max(10, settings.dispatch_concurrency),  # a kept-alive connection per sender
         )
     from notifications.fakes import OutboxLogSmsSender
 

@@ -44,6 +44,7 @@ class FakeSmsSender:
         self._lost: deque[bool] = deque(False for _ in self._script)
         self._per_number: dict[str, SendResult] = {}
         self._counter = 0
+        self._lock = threading.Lock()
 
     def script(self, *results: SendResult) -> None:
         """Queue the results of the next calls, in order."""
@@ -62,19 +63,21 @@ class FakeSmsSender:
         self._per_number[number] = result
 
     def send(self, message: OutgoingSms) -> SendResult:
-        self.sent.append(message)
-        lost = False
-        if message.to in self._per_number:
-            result = self._per_number[message.to]
-        elif self._script:
-            result, lost = self._script.popleft(), self._lost.popleft()
-        else:
-            result = SendResult.sent(self._new_sid(), provider_status="accepted")
-        self.results.append(result)
-        if result.outcome is SendOutcome.SENT or (result.outcome is SendOutcome.UNKNOWN and not lost):
-            sid = result.provider_sid or self._new_sid()
-            self.provider[sid] = ProviderMessage(sid=sid, to=message.to, body=message.body, status="accepted")
-        return result
+        # The dispatcher's senders call it from several threads at once.
+        with self._lock:
+            self.sent.append(message)
+            lost = False
+            if message.to in self._per_number:
+                result = self._per_number[message.to]
+            elif self._script:
+                result, lost = self._script.popleft(), self._lost.popleft()
+            else:
+                result = SendResult.sent(self._new_sid(), provider_status="accepted")
+            self.results.append(result)
+            if result.outcome is SendOutcome.SENT or (result.outcome is SendOutcome.UNKNOWN and not lost):
+                sid = result.provider_sid or self._new_sid()
+                self.provider[sid] = ProviderMessage(sid=sid, to=message.to, body=message.body, status="accepted")
+            return result
 
     def _new_sid(self) -> str:
         self._counter += 1

@@ -2,9 +2,11 @@
 
 The sender makes exactly one HTTP request per `send` and turns whatever
 happens into a `SendResult`; the outbox dispatcher owns retries and backoff.
-The official client does not retry either: `TwilioHttpClient` mounts a
-requests `HTTPAdapter` whose default is zero retries (and no read retries),
-which the integration tests check by counting requests on the fake server.
+The official client builds every request and reads every answer (resources,
+`TwilioRestException`); only its transport is ours (`_PooledHttpClient`, an
+`HttpClient` as Twilio's "custom HTTP client" documentation describes), on
+urllib3 with retries off, which the integration tests check by counting
+requests on the fake server.
 
 The API host is configurable (`api_base_url`) through `client.api.base_url`,
 the public attribute every generated resource URL is built from
@@ -17,17 +19,23 @@ that only the constructor's arguments count.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
+import os
 import threading
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
+import certifi
 import requests
+import requests.utils
+import urllib3
 import urllib3.exceptions
 from twilio.base.exceptions import TwilioRestException, TwilioServiceException
-from twilio.http.http_client import TwilioHttpClient
+from twilio.http import HttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
@@ -45,23 +53,73 @@ _AUTH_ERROR_STATUSES = frozenset({401, 403})
 LOOKUP_LIMIT = 200
 
 
-class _HeaderKeepingHttpClient(TwilioHttpClient):
-    """TwilioHttpClient that remembers the last response headers of each thread.
+class _PooledHttpClient(HttpClient):
+    """The official client's transport: urllib3 directly, one attempt per request.
 
-    `TwilioRestException` carries no headers, so this is the only supported way
-    to read Retry-After on a 429 / 503. Thread-local because dispatch workers
-    may share one sender.
+    Why not the default `TwilioHttpClient` (requests): the dispatcher sends hundreds
+    of SMS a second, and a profile showed requests' session machinery (merging
+    settings, hooks, cookies, a scan of the whole environment for proxies at every
+    request) costing 0.4 ms of CPU per message, 40 % of the whole client. What goes on
+    the wire is the same: the official client's method, URL, form body, headers and
+    Basic auth, over a pool of kept-alive connections.
+
+    - One attempt: `retries=False` (no retry of any kind, no redirect followed), so the
+      dispatcher alone decides what is retried. Errors are urllib3's own exceptions,
+      which `classify_exception` maps.
+    - `timeout` bounds the connection and each read, as requests did with one number.
+    - `pool_size` connections per host are kept alive, one per concurrent sender.
+    - Proxy (`HTTPS_PROXY`, `NO_PROXY`...) and CA bundle (`REQUESTS_CA_BUNDLE`,
+      `CURL_CA_BUNDLE`, else certifi's, as requests) are read once, here: a changed
+      proxy setting needs a restart, as any other setting does.
+    - The last response headers are kept per thread: `TwilioRestException` carries
+      none, and Retry-After on a 429 / 503 is read from them.
     """
 
-    def __init__(self, timeout: float) -> None:
-        super().__init__(timeout=timeout)
+    def __init__(self, timeout: float, api_base_url: str, pool_size: int = 10) -> None:
+        super().__init__(_logger, False, timeout)
         self._last = threading.local()
+        ca_certs = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or certifi.where()
+        proxy = requests.utils.get_environ_proxies(api_base_url).get(urlsplit(api_base_url).scheme)
+        options: dict[str, Any] = {
+            "maxsize": pool_size, "retries": False, "timeout": urllib3.Timeout(connect=timeout, read=timeout),
+            "ca_certs": ca_certs,
+        }
+        self._pool: urllib3.PoolManager = urllib3.ProxyManager(proxy, **options) if proxy else urllib3.PoolManager(**options)
 
-    def request(self, *args: Any, **kwargs: Any) -> Response:
+    def request(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, object] | None = None,
+        data: Mapping[str, object] | None = None,
+        headers: Mapping[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,
+        allow_redirects: bool = False,
+    ) -> Response:
         self._last.headers = None
-        response = super().request(*args, **kwargs)
+        fields = dict(headers or {})
+        if auth is not None:
+            fields["Authorization"] = "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode("latin-1")).decode("ascii")
+        body: bytes | None = None
+        if data:
+            if fields.get("Content-Type") in ("application/json", "application/scim+json"):
+                body = json.dumps(data).encode("utf-8")
+            else:
+                body = urlencode(data, doseq=True).encode("utf-8")
+                fields.setdefault("Content-Type", "application/x-www-form-urlencoded")
+        if params:
+            url += ("&" if "?" in url else "?") + urlencode(params, doseq=True)
+        options: dict[str, Any] = {}
+        if timeout is not None:  # None would mean no timeout at all to urllib3: the pool's applies
+            if timeout <= 0:
+                raise ValueError(timeout)
+            options["timeout"] = urllib3.Timeout(connect=timeout, read=timeout)
+        response = self._pool.request(
+            method.upper(), url, body=body, headers=fields, redirect=allow_redirects, retries=False, **options
+        )
         self._last.headers = response.headers
-        return response
+        return Response(response.status, response.data.decode("utf-8"), response.headers)
 
     def last_headers(self) -> Mapping[str, str] | None:
         return getattr(self._last, "headers", None)
@@ -83,12 +141,15 @@ class TwilioSmsSender:
         status_callback_base_url: str,
         api_base_url: str = "https://api.twilio.com",
         timeout: float = 10,
+        pool_size: int = 10,
     ) -> None:
         if timeout <= 0:
             raise ValueError("timeout must be positive")
+        if pool_size < 1:
+            raise ValueError("pool_size must be at least 1")
         self._messaging_service_sid = messaging_service_sid
         self._status_callback_base_url = status_callback_base_url.rstrip("/")
-        self._http_client = _HeaderKeepingHttpClient(timeout=timeout)
+        self._http_client = _PooledHttpClient(timeout, api_base_url.rstrip("/"), pool_size)
         self._client = Client(account_sid, auth_token, http_client=self._http_client)
         # Only our arguments choose the host (see the module docstring).
         self._client.edge = None
@@ -197,11 +258,16 @@ def classify_exception(
     - Anything after the request may have been sent (read timeout, connection
       dropped mid-response, unreadable 2xx body) -> UNKNOWN.
 
+    Both urllib3's exceptions (our transport's) and requests' (the library's default
+    transport, should it be used again) are understood.
+
     Exceptions that are not about the HTTP exchange (programming errors) are
     re-raised: swallowing them would turn bugs into retries.
     """
     if isinstance(exc, (TwilioRestException, TwilioServiceException)):
         return _classify_http_error(exc.status, exc.code, _error_message(exc), headers)
+    if isinstance(exc, urllib3.exceptions.HTTPError):
+        return _classify_transport_error(exc)
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return SendResult.retryable("connect timeout")
     if isinstance(exc, requests.exceptions.ReadTimeout):
@@ -215,6 +281,21 @@ def classify_exception(
     if isinstance(exc, (requests.exceptions.RequestException, json.JSONDecodeError)):
         return SendResult.unknown(f"unreadable response: {type(exc).__name__}")
     raise exc
+
+
+def _classify_transport_error(exc: urllib3.exceptions.HTTPError) -> SendResult:
+    """urllib3's own exceptions, as `_PooledHttpClient` raises them (no retries, so unwrapped)."""
+    # NewConnectionError (refused, DNS: NameResolutionError) is a ConnectTimeoutError too.
+    if isinstance(exc, urllib3.exceptions.NewConnectionError):
+        return SendResult.retryable("connection failed before the request was sent")
+    if isinstance(exc, urllib3.exceptions.ConnectTimeoutError):
+        return SendResult.retryable("connect timeout")
+    if isinstance(exc, urllib3.exceptions.ReadTimeoutError):
+        return SendResult.unknown("read timeout: Twilio may have created the message")
+    if isinstance(exc, urllib3.exceptions.SSLError):
+        return SendResult.retryable("TLS error before the request was sent")
+    # ProtocolError (connection reset or closed mid-exchange), ProxyError, decoding errors...
+    return SendResult.unknown(f"connection lost after the request was sent: {type(exc).__name__}")
 
 
 def _classify_http_error(

@@ -17,7 +17,8 @@ run the scheduler; only the leader runs the jobs:
 - **SQLite** (one machine): a lock file next to the database keeps it to one process.
 
 The lock only saves work: correctness comes from the outbox, whose rows are
-claimed one at a time under ``FOR UPDATE SKIP LOCKED`` / ``BEGIN IMMEDIATE``.
+claimed in batches under ``FOR UPDATE SKIP LOCKED`` / ``BEGIN IMMEDIATE`` with a
+lease, and attempted one at a time, fenced on the claim.
 No cron job runs between 02:00 and 03:00 local time (skipped or doubled on DST
 nights); interval jobs do not care about the wall clock.
 """
@@ -181,7 +182,8 @@ def add_jobs(scheduler: BaseScheduler, bus: jobs.Bus, settings: Settings, lock: 
     """The static jobs. Intervals come from the settings (tests shorten them)."""
     scheduler.add_job(
         _as_leader(lock, "dispatch_outbox", jobs.dispatch_outbox), IntervalTrigger(seconds=settings.dispatch_interval_seconds),
-        args=[bus], id="dispatch_outbox", replace_existing=True, max_instances=1, coalesce=True,
+        args=[bus, settings.dispatch_interval_seconds], id="dispatch_outbox", replace_existing=True, max_instances=1,
+        coalesce=True,
     )
     scheduler.add_job(
         _as_leader(lock, "reconcile_outbox", jobs.reconcile_outbox), IntervalTrigger(seconds=settings.reconcile_interval_seconds),

@@ -38,14 +38,38 @@ _END_WORDS = frozenset({"", "fin", "quitter", "exit", "quit"})
 
 @app.command()
 @friendly_errors
-def dispatch(limit: Annotated[int, typer.Option(help="Nombre maximal de SMS à envoyer.")] = 100) -> None:
-    """Envoie une fois les SMS arrivés à échéance (le planificateur le fait toutes les 20 s)."""
+def dispatch(
+    limit: Annotated[
+        int | None,
+        typer.Option(min=1, help="Nombre maximal de SMS à envoyer (par passe avec --all ; par défaut 100, ou 8 par envoi simultané)."),
+    ] = None,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(min=1, max=64, help="SMS confiés à Twilio en même temps (par défaut DISPATCH_CONCURRENCY)."),
+    ] = None,
+    everything: Annotated[
+        bool, typer.Option("--all", help="Continuer par passes de --limit tant que des SMS sont dus.")
+    ] = False,
+) -> None:
+    """Envoie une fois les SMS arrivés à échéance (le planificateur le fait toutes les 20 s).
+
+    Plusieurs envois peuvent tourner en même temps, ici et ailleurs (sur PostgreSQL) :
+    chaque SMS n'est pris que par un seul.
+    """
     current = settings()
+    if concurrency is not None:
+        current = current.model_copy(update={"dispatch_concurrency": concurrency})
+    total = DispatchReport()
     with engine_scope(current) as engine:
-        report: DispatchReport = bootstrap(current, engine=engine).handle(commands.DispatchDueMessages(limit=limit))
+        bus = bootstrap(current, engine=engine)
+        while True:
+            report: DispatchReport = bus.handle(commands.DispatchDueMessages(limit=limit))
+            total.add(report)
+            if not everything or report.claimed + report.skipped < report.limit:
+                break
     console.print(
-        f"{report.sent} envoyé(s), {report.retried} à réessayer, {report.failed} en échec, "
-        f"{report.unknown} incertain(s), {report.postponed} reporté(s) (heures calmes), {report.expired} expiré(s)."
+        f"{total.sent} envoyé(s), {total.retried} à réessayer, {total.failed} en échec, "
+        f"{total.unknown} incertain(s), {total.postponed} reporté(s) (heures calmes), {total.expired} expiré(s)."
     )
 
 

@@ -138,7 +138,8 @@ class SetOptOut(Command):
 class DispatchDueMessages(Command):
     """Send what the outbox holds that is due now (the scheduler runs it every ~20 s)."""
 
-    limit: int = 100
+    #: most messages attempted in this run; None: 100, or 8 per sender with more than 12
+    limit: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -81,6 +81,21 @@ class UnitOfWork:
         events, self._committed = self._committed, []
         return events
 
+    @property
+    def engine(self) -> Engine:
+        """The engine of this unit's sessions (for handlers that run Core statements)."""
+        bind = self._factory.kw["bind"]
+        assert isinstance(bind, Engine)
+        return bind
+
+    def sibling(self) -> UnitOfWork:
+        """A unit of work on the same database for another thread (a unit is not thread-safe)."""
+        return UnitOfWork(self._factory)
+
+    def adopt_events(self, events: list[Event]) -> None:
+        """Release events a sibling committed as if this unit had (the bus only reads this one)."""
+        self._committed.extend(events)
+
 
 class UnitOfWorkFactory:
     """Makes one fresh UnitOfWork per message, so concurrent requests never share one."""

@@ -560,7 +560,12 @@ class Message(SQLModel, table=True):
     expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     status: str = Field("pending", max_length=20)
     attempts: int = 0
+    #: when the row was last *attempted* (marked ``sending`` right before its provider call)
     claimed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    #: a ``pending`` row taken by a dispatcher's batch claim, not attempted yet: the claim's
+    #: token, and when the claim lapses (a dead claimer's rows are then due to anyone again)
+    claim_token: str | None = Field(default=None, max_length=32)
+    claim_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     provider_sid: str | None = Field(default=None, unique=True, max_length=64)
     provider_status: str | None = Field(default=None, max_length=20)

@@ -21,9 +21,14 @@ still creates the message after its delay, as real Twilio would when only the
 client gave up: that is exactly the case that must never be blind-retried.
 "Connection refused" needs no server: see `refused_base_url`.
 
-The server is stdlib `ThreadingHTTPServer` on a random port, HTTP/1.0 with one
-request per connection so that stopping it never leaves a pooled keep-alive
-connection behind.
+The server is stdlib `ThreadingHTTPServer` on a random port. By default it speaks
+HTTP/1.0 with one request per connection, so that stopping it never leaves a pooled
+keep-alive connection behind (what the tests want). `keep_alive=True` makes it speak
+HTTP/1.1 with persistent connections, as real Twilio does, so a benchmark measures
+our dispatcher rather than TCP handshakes; `stop()` then closes the open connections.
+`response_delay_s` makes every message creation answer that late (the message is
+created first, as Twilio does while the client waits): real Twilio takes 100-300 ms,
+which is what a dispatcher's concurrency is for.
 """
 
 from __future__ import annotations
@@ -149,6 +154,8 @@ class _State:
     messages: dict[str, dict[str, Any]] = field(default_factory=dict)
     next_faults: deque[Fault] = field(default_factory=deque)
     number_faults: dict[str, Fault] = field(default_factory=dict)
+    connections: set[socket.socket] = field(default_factory=set)
+    connections_opened: int = 0
 
 
 class FakeTwilioServer:
@@ -159,9 +166,16 @@ class FakeTwilioServer:
         account_sid: str | None = None,
         auth_token: str | None = None,
         host: str = "127.0.0.1",
+        *,
+        keep_alive: bool = False,
+        response_delay_s: float = 0.0,
     ) -> None:
+        if response_delay_s < 0:
+            raise ValueError("response_delay_s cannot be negative")
         self.account_sid = account_sid or "AC" + secrets.token_hex(16)
         self.auth_token = auth_token or secrets.token_hex(16)
+        self.keep_alive = keep_alive
+        self.response_delay_s = response_delay_s
         self._host = host
         self._state = _State()
         self._stopping = threading.Event()
@@ -189,6 +203,12 @@ class FakeTwilioServer:
         self._stopping.set()  # wakes slow handlers
         self._server.shutdown()
         self._server.server_close()
+        with self._state.lock:  # persistent connections would outlive the server otherwise
+            open_connections = list(self._state.connections)
+            self._state.connections.clear()
+        for connection in open_connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._server = None
@@ -251,6 +271,12 @@ class FakeTwilioServer:
 
     def messages_to(self, number: str) -> list[dict[str, Any]]:
         return [m for m in self.messages if m["to"] == number]
+
+    @property
+    def connections_opened(self) -> int:
+        """TCP connections accepted so far (one per request unless ``keep_alive``)."""
+        with self._state.lock:
+            return self._state.connections_opened
 
     # -- request handling (called from server threads) -----------------------
 
@@ -387,8 +413,24 @@ def _error_body(status: int, code: int, to: str | None = None) -> dict[str, Any]
 
 def _make_handler(fake: FakeTwilioServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.0"
+        protocol_version = "HTTP/1.1" if fake.keep_alive else "HTTP/1.0"
         server_version = "FakeTwilio/1.0"
+        # Headers and body leave in two writes: on a persistent connection Nagle's algorithm
+        # would hold the body until the client's delayed ACK (40 ms a response).
+        disable_nagle_algorithm = True
+
+        def setup(self) -> None:
+            super().setup()
+            with fake._state.lock:
+                fake._state.connections_opened += 1
+                if fake.keep_alive:
+                    fake._state.connections.add(self.connection)
+
+        def finish(self) -> None:
+            if fake.keep_alive:
+                with fake._state.lock:
+                    fake._state.connections.discard(self.connection)
+            super().finish()
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
             """Silence the default stderr access log (it would clutter test output)."""
@@ -451,7 +493,10 @@ def _make_handler(fake: FakeTwilioServer) -> type[BaseHTTPRequestHandler]:
                 return
             fault = fake._take_fault(to)
             if fault is None:
-                self._send_json(201, fake._create(request.form))
+                created = fake._create(request.form)
+                if fake.response_delay_s and not fake._wait(fake.response_delay_s):
+                    return  # server stopping
+                self._send_json(201, created)
                 return
             created = fake._create(request.form) if fault.create_anyway else None
             if fault.delay_s and not fake._wait(fault.delay_s):

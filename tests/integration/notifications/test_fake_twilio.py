@@ -6,6 +6,7 @@ import threading
 import time
 
 import httpx
+import pytest
 
 from tests.fakes.fake_twilio import FakeTwilioServer, Fault
 
@@ -85,3 +86,32 @@ def test_stopping_during_a_slow_answer_is_prompt() -> None:
     fake.stop()
     assert time.monotonic() - started < 2
     assert len(fake.messages) == 1
+
+
+def test_keep_alive_serves_many_requests_on_one_connection_and_stop_closes_it() -> None:
+    fake = FakeTwilioServer(keep_alive=True).start()
+    url = messages_url(fake)
+    with httpx.Client(auth=(fake.account_sid, fake.auth_token)) as client:
+        for n in range(5):
+            response = client.post(url, data={"To": "+33612345678", "From": "+33939000000", "Body": f"{n}"})
+            assert response.status_code == 201 and response.http_version == "HTTP/1.1"
+        assert fake.connections_opened == 1
+        started = time.monotonic()
+        fake.stop()  # the client's pooled connection is still open
+        assert time.monotonic() - started < 2
+        with pytest.raises(httpx.TransportError):  # closed with the server, not served by a leftover thread
+            client.get(url)
+    assert len(fake.messages) == 5
+
+
+def test_every_creation_can_be_answered_late_as_twilio_does() -> None:
+    with FakeTwilioServer(response_delay_s=0.2) as fake:
+        started = time.monotonic()
+        response = httpx.post(
+            messages_url(fake), data={"To": "+33612345678", "From": "+33939000000", "Body": "x"},
+            auth=(fake.account_sid, fake.auth_token),
+        )
+        assert response.status_code == 201
+        assert time.monotonic() - started >= 0.2
+        fetched = httpx.get(f"{fake.base_url}{response.json()['uri']}", auth=(fake.account_sid, fake.auth_token))
+        assert fetched.status_code == 200  # reads are not delayed

@@ -210,6 +210,31 @@ def test_one_sender_serves_concurrent_dispatch_workers(
     assert sorted(m["to"] for m in fake_twilio.messages) == numbers
 
 
+def test_concurrent_senders_keep_one_connection_each_to_a_keep_alive_server() -> None:
+    with FakeTwilioServer(keep_alive=True) as fake:
+        sender = TwilioSmsSender(
+            fake.account_sid, fake.auth_token, MESSAGING_SERVICE_SID, PUBLIC_BASE_URL, api_base_url=fake.base_url,
+            pool_size=4,
+        )
+        numbers = [f"+336000000{i:02d}" for i in range(40)]
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            results = list(pool.map(lambda n: sender.send(sms(to=n)), numbers))
+        assert all(r.outcome is SendOutcome.SENT for r in results)
+        assert fake.connections_opened <= 4, "a pooled, kept-alive connection per concurrent sender"
+
+
+def test_the_proxy_environment_is_read_when_the_sender_is_built(
+    fake_twilio: FakeTwilioServer, make_sender: SenderFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    direct = make_sender()
+    monkeypatch.setenv("HTTP_PROXY", refused_base_url())
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    assert direct.send(sms()).outcome is SendOutcome.SENT  # not re-read at each request (it cost a fifth of the CPU)
+    assert make_sender().send(sms()).outcome is not SendOutcome.SENT  # honoured: through the (refused) proxy
+    assert len(fake_twilio.messages) == 1
+
+
 # --------------------------------------------------------------------------- reconciliation lookups
 
 

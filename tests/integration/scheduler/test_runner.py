@@ -47,6 +47,18 @@ def test_dispatch_job_sends_due_messages_through_the_bus(engine: Engine) -> None
     assert [m.body for m in sms.sent] == ["RDV confirmé"]
 
 
+def test_the_dispatch_job_goes_on_while_runs_come_back_full(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        for n in range(250):
+            session.add(t.Message(recipient=f"+336123456{n % 100:02d}", kind="notice", body=f"n° {n}", idempotency_key=f"k{n}", due_at=NOW))
+    sms = FakeSmsSender()
+    scheduler = BackgroundScheduler()
+    add_jobs(scheduler, bootstrap(Settings(), engine=engine, sms=sms, clock=FixedClock(NOW)), Settings(), leader_lock(engine))
+    job = scheduler.get_job("dispatch_outbox")
+    job.func(*job.args)
+    assert len(sms.sent) == 250, "not 100 a tick: a backlog drains within the tick"
+
+
 def test_only_one_process_leads(engine: Engine, database_url: str, backend: str) -> None:
     other_engine = make_engine(database_url)
     first, second = leader_lock(engine), leader_lock(other_engine)

@@ -86,6 +86,21 @@ def test_anything_after_the_request_left_is_unknown() -> None:
     assert classify_exception(json.JSONDecodeError("x", "", 0)).outcome is SendOutcome.UNKNOWN
 
 
+def test_our_transports_urllib3_errors_are_classified_the_same_way() -> None:
+    """`_PooledHttpClient` retries nothing, so urllib3's exceptions reach us unwrapped."""
+    refused = urllib3.exceptions.NewConnectionError(None, "Connection refused")  # type: ignore[arg-type]
+    assert classify_exception(refused).outcome is SendOutcome.RETRYABLE
+    dns = urllib3.exceptions.NameResolutionError("api.twilio.com", None, OSError())  # type: ignore[arg-type]
+    assert classify_exception(dns).outcome is SendOutcome.RETRYABLE
+    assert classify_exception(urllib3.exceptions.ConnectTimeoutError()).outcome is SendOutcome.RETRYABLE
+    assert classify_exception(urllib3.exceptions.SSLError()).outcome is SendOutcome.RETRYABLE
+    read_timeout = urllib3.exceptions.ReadTimeoutError(None, "/", "timed out")  # type: ignore[arg-type]
+    assert classify_exception(read_timeout).outcome is SendOutcome.UNKNOWN
+    reset = urllib3.exceptions.ProtocolError("Connection aborted.", ConnectionResetError())
+    assert classify_exception(reset).outcome is SendOutcome.UNKNOWN
+    assert classify_exception(urllib3.exceptions.ProxyError("proxy", OSError())).outcome is SendOutcome.UNKNOWN
+
+
 def test_programming_errors_are_not_swallowed() -> None:
     with pytest.raises(KeyError):
         classify_exception(KeyError("oops"))
