@@ -5,7 +5,7 @@ one; ``claim_token`` names its claim and ``claim_expires_at`` ends it, so the ro
 dispatcher claimed but never attempted are due to anyone again (they stay ``pending``).
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-06 13:00:00
 """
 
@@ -18,8 +18,7 @@ from alembic import op
 import mobile_services.storage.types
 
 revision: str = "0011"
-# 0010 is taken by another branch; the merge puts it in the chain.
-down_revision: str | None = "0009"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
