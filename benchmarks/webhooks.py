@@ -288,7 +288,7 @@ def _worker(address: str, load: Load, worker: int) -> None:
     validator = RequestValidator(AUTH_TOKEN)
     url = f"{PUBLIC_BASE}/sms/inbound"
     host, port = address.split(":")
-    connection = http.client.HTTPConnection(host, int(port), timeout=60)
+    connection = http.client.HTTPConnection(host, int(port), timeout=60)  # one per resident: see the loop
 
     def say(phone: str, body: str) -> str | None:
         if not load.take():
@@ -318,6 +318,11 @@ def _worker(address: str, load: Load, worker: int) -> None:
 
     try:
         while True:
+            # A resident's messages share a connection, the next resident opens a new one: with
+            # connections kept for a whole run, the kernel's first spread of 8 connections over
+            # N web processes would decide the figure (Twilio's many senders spread evenly).
+            connection.close()
+            connection = http.client.HTTPConnection(host, int(port), timeout=60)
             phone = load.next_phone()
             steps = ["RDV", _sloppy(rng.choice(load.communes), rng)]
             reply = ""
