@@ -28,6 +28,7 @@ from mobile_services.web.app import create_app
 from mobile_services.web.background import BackgroundServer
 from notifications.fakes import FakeSmsSender
 from notifications.ports import FixedClock
+from tests.fakes.fake_twilio import FakeTwilioServer
 from tests.fixtures.valley import Valley
 
 CHROMIUM = "/usr/bin/chromium"
@@ -39,6 +40,21 @@ OUR_NUMBER = "+33939000000"
 ACCOUNT_SID = "AC" + "0" * 32
 
 
+
+
+@pytest.fixture
+def cli_on_fake_twilio(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, empty_database_url: str, fake_twilio: FakeTwilioServer
+) -> FakeTwilioServer:
+    """CLI commands in this test send through the official client to the fake Twilio, at any hour."""
+    for name, value in {
+        "DATABASE_URL": empty_database_url, "DATA_DIR": str(tmp_path / "data"), "SMS_BACKEND": "twilio",
+        "TWILIO_ACCOUNT_SID": fake_twilio.account_sid, "TWILIO_AUTH_TOKEN": fake_twilio.auth_token,
+        "TWILIO_MESSAGING_SERVICE_SID": "MG" + "0" * 32, "TWILIO_API_URL": fake_twilio.base_url,
+        "QUIET_HOURS_START": "00:00", "QUIET_HOURS_END": "00:00",
+    }.items():  # fmt: skip
+        monkeypatch.setenv(f"MOBILE_SERVICES_{name}", value)
+    return fake_twilio
 
 
 @pytest.fixture

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import pytest
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
@@ -18,15 +16,9 @@ runner = CliRunner()
 
 
 def test_reconcile_sends_back_what_twilio_never_got_and_keeps_what_it_has(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, empty_database_url: str, fake_twilio: FakeTwilioServer
+    cli_on_fake_twilio: FakeTwilioServer, empty_database_url: str
 ) -> None:
-    for name, value in {
-        "DATABASE_URL": empty_database_url, "DATA_DIR": str(tmp_path / "data"), "SMS_BACKEND": "twilio",
-        "TWILIO_ACCOUNT_SID": fake_twilio.account_sid, "TWILIO_AUTH_TOKEN": fake_twilio.auth_token,
-        "TWILIO_MESSAGING_SERVICE_SID": "MG" + "0" * 32, "TWILIO_API_URL": fake_twilio.base_url,
-        "QUIET_HOURS_START": "00:00", "QUIET_HOURS_END": "00:00",
-    }.items():  # fmt: skip
-        monkeypatch.setenv(f"MOBILE_SERVICES_{name}", value)
+    fake_twilio = cli_on_fake_twilio
     upgrade(empty_database_url)
     engine = make_engine(empty_database_url)
     attempted = datetime.now(UTC) - timedelta(minutes=10)

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from config import Settings
 from mobile_services.bootstrap import bootstrap
@@ -103,3 +104,16 @@ def stop_at_saint_leger(engine: Engine) -> Stop:
             visit_id=visit.id, commune_id=commune.id, single_slot_id=single.id, shared_slot_id=shared.id,  # type: ignore[arg-type]
             walk_in_slot_id=walk_in.id, service_ants_id=ants.id, service_caf_id=caf.id,  # type: ignore[arg-type]
         )
+
+
+def hamlet_beside(engine: Engine, stop: Stop) -> int:
+    """A commune of the territory with no stop planned, next to the stop's commune."""
+    with Session(engine) as session:
+        here = session.get(t.Commune, stop.commune_id)
+        assert here is not None
+        hamlet = t.Commune(territory_id=here.territory_id, insee_code="87999", name="Les Billanges", postcodes=["87340"],
+                           population=120, latitude=46.05, longitude=1.45)  # fmt: skip
+        session.add(hamlet)
+        session.commit()
+        assert hamlet.id is not None
+        return hamlet.id

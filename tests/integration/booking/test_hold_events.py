@@ -19,7 +19,7 @@ from mobile_services.service_layer.messagebus import MessageBus
 from mobile_services.storage import tables as t
 from notifications.ports import FixedClock
 
-from .conftest import NOW, Stop
+from .conftest import NOW, Stop, hamlet_beside
 
 MARIE = "+33612345678"
 FIRST, SECOND = "+33611111111", "+33622222222"
@@ -177,14 +177,7 @@ def test_taking_a_held_seat_is_a_booking_that_names_its_hold(
 def test_a_booking_serves_the_residents_requests_for_the_same_help_in_other_communes(
     bus: MessageBus, engine: Engine, stop_at_saint_leger: Stop
 ) -> None:
-    with Session(engine) as session:
-        here = session.get(t.Commune, stop_at_saint_leger.commune_id)
-        assert here is not None
-        hamlet = t.Commune(territory_id=here.territory_id, insee_code="87999", name="Les Billanges", postcodes=["87340"],
-                           population=120, latitude=46.05, longitude=1.45)  # fmt: skip
-        session.add(hamlet)
-        session.commit()
-        hamlet_id = hamlet.id
+    hamlet_id = hamlet_beside(engine, stop_at_saint_leger)
     caf, ants = stop_at_saint_leger.service_caf_id, stop_at_saint_leger.service_ants_id
     bus.handle(commands.JoinWaitlist(phone=FIRST, commune_id=hamlet_id, service_id=caf))  # type: ignore[arg-type]
     bus.handle(commands.JoinWaitlist(phone=FIRST, commune_id=stop_at_saint_leger.commune_id, service_id=ants))
@@ -201,14 +194,7 @@ def test_a_booking_serves_the_residents_requests_for_the_same_help_in_other_comm
 def test_a_request_for_another_help_elsewhere_stays_open(
     bus: MessageBus, engine: Engine, stop_at_saint_leger: Stop
 ) -> None:
-    with Session(engine) as session:
-        here = session.get(t.Commune, stop_at_saint_leger.commune_id)
-        assert here is not None
-        hamlet = t.Commune(territory_id=here.territory_id, insee_code="87999", name="Les Billanges", postcodes=["87340"],
-                           population=120, latitude=46.05, longitude=1.45)  # fmt: skip
-        session.add(hamlet)
-        session.commit()
-        hamlet_id = hamlet.id
+    hamlet_id = hamlet_beside(engine, stop_at_saint_leger)
     caf, ants = stop_at_saint_leger.service_caf_id, stop_at_saint_leger.service_ants_id
     bus.handle(commands.JoinWaitlist(phone=FIRST, commune_id=hamlet_id, service_id=ants))  # type: ignore[arg-type]
     bus.handle(commands.BookSlot(phone=FIRST, slot_id=stop_at_saint_leger.shared_slot_id, service_id=caf))

@@ -12,7 +12,7 @@ from mobile_services.service_layer.messagebus import MessageBus
 from mobile_services.storage import tables as t
 from notifications.ports import FixedClock
 
-from .conftest import Stop
+from .conftest import Stop, hamlet_beside
 
 COORDINATOR = "+33698765432"
 RESIDENTS = ["+33611111111", "+33622222222", "+33633333333"]
@@ -23,18 +23,6 @@ def settings() -> Settings:
     return Settings(public_base_url="https://rdv.example.fr", coordinator_phone=COORDINATOR, waitlist_alert_threshold=2)
 
 
-def _hamlet(engine: Engine, stop: Stop) -> int:
-    """A commune of the territory with no stop planned."""
-    with Session(engine) as session:
-        here = session.get(t.Commune, stop.commune_id)
-        assert here is not None
-        hamlet = t.Commune(territory_id=here.territory_id, insee_code="87999", name="Les Billanges", postcodes=["87340"],
-                           population=120, latitude=46.05, longitude=1.45)  # fmt: skip
-        session.add(hamlet)
-        session.commit()
-        return hamlet.id  # type: ignore[return-value]
-
-
 def _alerts(engine: Engine) -> list[t.Message]:
     with Session(engine) as session:
         return list(session.exec(select(t.Message).where(t.Message.kind == "coordinator_waitlist")).all())
@@ -43,7 +31,7 @@ def _alerts(engine: Engine) -> list[t.Message]:
 def test_the_coordinator_hears_once_of_a_waiting_list_growing_where_no_stop_is_planned(
     bus: MessageBus, engine: Engine, clock: FixedClock, stop_at_saint_leger: Stop
 ) -> None:
-    hamlet = _hamlet(engine, stop_at_saint_leger)
+    hamlet = hamlet_beside(engine, stop_at_saint_leger)
     bus.handle(commands.JoinWaitlist(phone=RESIDENTS[0], commune_id=hamlet))
     assert _alerts(engine) == []
     bus.handle(commands.JoinWaitlist(phone=RESIDENTS[1], commune_id=hamlet))
