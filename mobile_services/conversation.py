@@ -75,7 +75,7 @@ from mobile_services.domain.messages import Event
 from mobile_services.domain.phones import territory_number
 from mobile_services.service_layer import booking, holds, reference_data
 from mobile_services.service_layer.unit_of_work import JoinedUnitOfWork, UnitOfWork
-from mobile_services.slot_wishes import fitting, names_day_or_time, nearest, read_wish, wished_offer
+from mobile_services.slot_wishes import fitting, names_day_or_time, names_weekday_exactly, nearest, read_wish, wished_offer
 from mobile_services.sms_intents import Intent, IntentKind, parse_intent
 from mobile_services.storage import tables as t
 from notifications.gsm import count_segments
@@ -476,7 +476,10 @@ class Dialogue:
 
     def _choosing_slot(self, intent: Intent, context: dict[str, Any], resident: t.Resident | None) -> _Outcome:
         offers: list[dict[str, Any]] = context.get("offers", [])
-        chosen = _pick(intent, offers) or self._wished(intent, offers)
+        chosen = _pick(intent, offers)
+        if chosen is None and (named := self._commune_named_exactly(intent)) is not None:
+            return named
+        chosen = chosen or self._wished(intent, offers)
         if chosen is not None:
             return self._confirm_question(context, chosen)
         elsewhere = self._slots_wished(intent, context)
@@ -493,7 +496,10 @@ class Dialogue:
                 holds.release_hold(self.session, hold_id=int(context["hold_id"]), now=self.now)
             return self._offer_slots(int(context["commune_id"]), str(context["commune_name"]), context.get("service_id"))
         offers = context.get("offers", [])
-        chosen = _pick(intent, offers) or self._wished(intent, offers)
+        chosen = _pick(intent, offers)
+        if chosen is None and context.get("hold_id") is None and (named := self._commune_named_exactly(intent)) is not None:
+            return named
+        chosen = chosen or self._wished(intent, offers)
         if chosen is not None:  # changed their mind about the time
             return self._confirm_question(context, chosen)
         if context.get("hold_id") is None:  # a held seat is answered OUI or NON
@@ -550,6 +556,19 @@ class Dialogue:
         if number is None:
             return None
         return reference_data.territory_id_for_number(self.session, number)
+
+    def _commune_named_exactly(self, intent: Intent) -> _Outcome | None:
+        """« sainte marie » while choosing a time names a commune, not « mardi » mistyped.
+
+        A day written out (« mardi a sainte marie ») stays a wish about the day; otherwise a
+        commune typed exactly starts over there, before the answer is read for a day or time.
+        """
+        if intent.kind is not IntentKind.TEXT or names_weekday_exactly(intent.text):
+            return None
+        matches = self._match(intent.text)
+        if not matches or matches.best.kind != "exact":
+            return None
+        return self._communes_found(matches, said=intent.text)
 
     def _switch_commune(self, intent: Intent) -> _Outcome | None:
         """Mid-dialogue, a commune name means "not there, here": start over with it."""

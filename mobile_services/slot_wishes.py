@@ -96,6 +96,11 @@ def names_day_or_time(text: str) -> bool:
     return read_wish(text, today=date(2000, 1, 1)).says_something
 
 
+def names_weekday_exactly(text: str) -> bool:
+    """Whether a weekday is written out without a typo ("mardi", not "marie")."""
+    return any(word in _WEEKDAYS for word in normalise(text).split())
+
+
 def _read_half_day(words: Sequence[str]) -> str | None:
     afternoon = any(_contains(words, p) for p in _AFTERNOON)
     morning = any(w in _MORNING for w in words)

@@ -341,3 +341,24 @@ def test_stop_and_arret_are_mirrored_in_the_resident_table(resident: Resident, c
     assert not opted_out()
     play(resident, clock, [("arret", "vous ne recevrez plus nos SMS")])
     assert opted_out()
+
+
+def test_a_commune_named_while_choosing_a_time_is_a_commune_not_a_mistyped_day(
+    resident: Resident, clock: FixedClock, engine: Engine
+) -> None:
+    """« sainte marie » once read as « mardi » (one letter off) and offered Tuesdays elsewhere."""
+    with Session(engine) as session:
+        territory_id = session.exec(select(t.Territory.id)).one()
+        session.add(t.Commune(territory_id=territory_id, insee_code="23999", name="Sainte-Marie", postcodes=["23200"],
+                              population=300, latitude=46.6, longitude=2.6))  # fmt: skip  # far from every stop
+        session.commit()
+    play(resident, clock, HAPPY_PATH[:3])  # slots of Châtel-Guyon, on Thursday, are offered
+    read = "\n".join(resident.says("sainte marie"))
+    assert "Sainte-Marie" in read
+    assert "mar." not in read and "Créneaux" not in read, read
+
+
+def test_a_day_written_out_with_a_commune_is_still_a_wish_about_the_day(resident: Resident, clock: FixedClock) -> None:
+    play(resident, clock, HAPPY_PATH[:3])  # Thursday slots at Châtel-Guyon
+    read = "\n".join(resident.says("plutot mardi a crocq"))
+    assert read.startswith("Pas libre à ce moment-là"), read  # no Tuesday near: the nearest offered
