@@ -424,6 +424,8 @@ class Dialogue:
             matches = self._match(intent.text)
             if matches:
                 return self._communes_found(matches, said=intent.text)
+            # « c'est pour la carte vitale »: no booking word, but what it asks for is kept
+            return self._start_booking(intent.text, resident)
         return self._start_booking("", resident)
 
     def _awaiting_commune(self, intent: Intent, context: dict[str, Any], resident: t.Resident | None) -> _Outcome:

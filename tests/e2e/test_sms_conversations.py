@@ -182,6 +182,12 @@ SERVICE_BEFORE_COMMUNE: list[Step] = [
     ("le deuxieme", "Confirmer le RDV Impots du jeu. 3 déc. à 9h30 à Chatel-Guyon ?"),
 ]
 
+# ... also when the first message has no booking word at all.
+SERVICE_BEFORE_COMMUNE_WITHOUT_RDV: list[Step] = [
+    ("Bonjour c est pour les impots", "répondez avec le nom de votre commune"),
+    ("chatel guyon", "Créneaux à Chatel-Guyon :\n1) jeu. 3 déc. 9h"),
+]
+
 # 3. Slots by day, time, part of day or ordinal; the nearest when none fits.
 SLOT_IN_THEIR_WORDS: list[Step] = [
     ("RDV Guéret", GUERET_OFFER),
@@ -251,6 +257,7 @@ TRANSCRIPTS = {
     "stop_in_a_sentence": STOP_IN_A_SENTENCE,
     "service_in_their_words": SERVICE_IN_THEIR_WORDS,
     "service_before_commune": SERVICE_BEFORE_COMMUNE,
+    "service_before_commune_without_rdv": SERVICE_BEFORE_COMMUNE_WITHOUT_RDV,
     "slot_in_their_words": SLOT_IN_THEIR_WORDS,
     "questions": QUESTIONS,
     "existing_first": EXISTING_FIRST,
