@@ -193,6 +193,17 @@ def _publish(uow: UnitOfWork, command: commands.PublishPlan, now: datetime, sett
             published_at=target.published_at,
         )  # fmt: skip
     previous = next((p for p in versions if p.status == "published"), None)
+    if previous is None and not _has_stops(session, target):
+        # Publishing nothing where nothing was published tells residents nothing and books
+        # nothing: a draft with no stop is a failed calculation (too short a --time-limit,
+        # every crew away), never what a coordinator means to publish. A later version
+        # emptying a published week is different: its confirmation lists every loss.
+        raise PlanningError(
+            f"{command.week} v{target.version} has no stop: nothing to publish",
+            f"Le plan {command.week} v{target.version} n'a aucun arrêt : rien n'est publié. Relancez le calcul avec "
+            f"plus de temps (mobile-services plan --week {command.week} --time-limit 60), ou vérifiez que des "
+            "véhicules et des conseillers sont disponibles cette semaine.",
+        )
     before = None
     if previous is not None:
         _lock_slots(session, previous)
@@ -254,6 +265,10 @@ def _contention(exc: OperationalError) -> bool:
     if getattr(orig, "sqlstate", None) in ("40001", "40P01", "55P03"):
         return True
     return "database is locked" in str(orig)
+
+
+def _has_stops(session: Session, plan: t.Plan) -> bool:
+    return session.exec(select(t.Visit.id).where(t.Visit.plan_id == plan.id).limit(1)).first() is not None
 
 
 def _target(versions: Sequence[t.Plan], command: commands.PublishPlan) -> t.Plan:

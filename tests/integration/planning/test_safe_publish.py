@@ -405,3 +405,18 @@ def test_the_time_limit_must_be_positive(engine: Engine, small_valley: int, seco
         _bus(engine).handle(commands.PlanWeek(territory_id=small_valley, week=WEEK, time_limit_s=seconds))
     assert "doit être un nombre de secondes positif" in refused.value.french()
     assert _statuses(engine) == {}
+
+
+def test_a_first_version_with_no_stop_is_not_published(engine: Engine, small_valley: int) -> None:  # noqa: F811
+    """A calculation cut too short (or a week with every crew away) drafts no stop: publishing it is refused."""
+    bus = _bus(engine)
+    draft = bus.handle(commands.PlanWeek(territory_id=small_valley, week=WEEK, time_limit_s=1))
+    with session_scope(engine) as session:
+        for visit in session.exec(select(t.Visit).where(t.Visit.plan_id == draft.plan_id)).all():
+            session.delete(visit)
+    with pytest.raises(PlanningError) as refused:
+        bus.handle(commands.PublishPlan(territory_id=small_valley, week=WEEK))
+    assert refused.value.french().startswith(f"Le plan {WEEK} v1 n'a aucun arrêt : rien n'est publié.")
+    assert _statuses(engine) == {1: "draft"}
+    with Session(engine) as session:
+        assert session.exec(select(t.Slot)).all() == []
