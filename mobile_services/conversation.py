@@ -479,7 +479,7 @@ class Dialogue:
     def _choosing_slot(self, intent: Intent, context: dict[str, Any], resident: t.Resident | None) -> _Outcome:
         offers: list[dict[str, Any]] = context.get("offers", [])
         chosen = _pick(intent, offers)
-        if chosen is None and (named := self._commune_named_exactly(intent)) is not None:
+        if chosen is None and (named := self._switch_commune(intent, exact_only=True)) is not None:
             return named
         chosen = chosen or self._wished(intent, offers)
         if chosen is not None:
@@ -499,7 +499,7 @@ class Dialogue:
             return self._offer_slots(int(context["commune_id"]), str(context["commune_name"]), context.get("service_id"))
         offers = context.get("offers", [])
         chosen = _pick(intent, offers)
-        if chosen is None and context.get("hold_id") is None and (named := self._commune_named_exactly(intent)) is not None:
+        if chosen is None and context.get("hold_id") is None and (named := self._switch_commune(intent, exact_only=True)) is not None:
             return named
         chosen = chosen or self._wished(intent, offers)
         if chosen is not None:  # changed their mind about the time
@@ -559,25 +559,19 @@ class Dialogue:
             return None
         return reference_data.territory_id_for_number(self.session, number)
 
-    def _commune_named_exactly(self, intent: Intent) -> _Outcome | None:
-        """« sainte marie » while choosing a time names a commune, not « mardi » mistyped.
+    def _switch_commune(self, intent: Intent, *, exact_only: bool = False) -> _Outcome | None:
+        """Mid-dialogue, a commune name means "not there, here": start over with it.
 
-        A day written out (« mardi a sainte marie ») stays a wish about the day; otherwise a
-        commune typed exactly starts over there, before the answer is read for a day or time.
+        ``exact_only``, asked before an answer is read for a day or time: only a commune
+        typed exactly, and no day written out. « sainte marie » names a commune, not
+        « mardi » mistyped; « plutot mardi a crocq » stays a wish about the day.
         """
-        if intent.kind is not IntentKind.TEXT or names_weekday_exactly(intent.text):
+        if intent.kind is not IntentKind.TEXT or (exact_only and names_weekday_exactly(intent.text)):
             return None
         matches = self._match(intent.text)
-        if not matches or matches.best.kind != "exact":
+        if not matches or (exact_only and matches.best.kind != "exact"):
             return None
         return self._communes_found(matches, said=intent.text)
-
-    def _switch_commune(self, intent: Intent) -> _Outcome | None:
-        """Mid-dialogue, a commune name means "not there, here": start over with it."""
-        if intent.kind is not IntentKind.TEXT:
-            return None
-        matches = self._match(intent.text)
-        return self._communes_found(matches, said=intent.text) if matches else None
 
     def _communes_found(self, matches: Matches, *, said: str = "") -> _Outcome:
         """``said``: the whole message, which may also name the service ("... pour mes impots")."""
