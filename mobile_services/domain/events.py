@@ -70,6 +70,10 @@ class SlotBooked(Event):
     channel: str
     hold_id: int | None = None
     """The hold whose seat this booking took (an offer answered OUI), if any."""
+    others_open: bool = True
+    """Whether the resident had, when booking, a request open in another commune or a seat
+    held on another slot: without any, there is nothing to settle and no transaction is spent
+    on it (a booking by SMS is the busiest write of a peak)."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -17,9 +17,11 @@ import logging
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 from datetime import datetime, timedelta
 from functools import lru_cache
 
+from sqlalchemy import Row, bindparam
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
@@ -134,21 +136,38 @@ class UpcomingBooking:
 # --------------------------------------------------------------------------- residents
 
 
+_RESIDENT_BY_PHONE = select(t.Resident).where(t.Resident.phone == bindparam("phone"))
+
+
 def resident_for(session: Session, phone: str, now: datetime, *, commune_id: int | None = None) -> t.Resident:
     """The resident with this phone (E.164), created on first contact."""
-    resident = session.exec(select(t.Resident).where(t.Resident.phone == phone)).first()
+    resident = session.exec(_RESIDENT_BY_PHONE, params={"phone": phone}).first()
     if resident is None:
-        resident = t.Resident(phone=phone, commune_id=commune_id, created_at=now)
+        resident = t.Resident(phone=phone, commune_id=commune_id, created_at=now, last_seen_at=now)
         try:
             with session.begin_nested():
                 session.add(resident)
+            return resident
         except IntegrityError:  # created meanwhile by a concurrent request
-            resident = session.exec(select(t.Resident).where(t.Resident.phone == phone)).one()
+            resident = session.exec(_RESIDENT_BY_PHONE, params={"phone": phone}).one()
     resident.last_seen_at = now
     if resident.commune_id is None and commune_id is not None:
         resident.commune_id = commune_id
     session.add(resident)
     return resident
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One SMS to queue for a resident, unless a row with its idempotency key exists."""
+
+    kind: str
+    body: str
+    key: str
+    due_at: datetime
+    expires_at: datetime | None = None
+    booking_id: int | None = None
+    visit_id: int | None = None
 
 
 def enqueue(
@@ -165,24 +184,40 @@ def enqueue(
     visit_id: int | None = None,
 ) -> t.Message | None:
     """Insert an outbox row once per idempotency key; nothing to opted-out or non-mobile numbers."""
-    if resident.opted_out or resident.phone is None or not is_mobile(resident.phone):
-        return None
-    if session.exec(select(t.Message.id).where(t.Message.idempotency_key == key)).first() is not None:
-        return None
-    message = t.Message(
-        recipient=resident.phone,
-        resident_id=resident.id,
-        booking_id=booking_id,
-        visit_id=visit_id,
-        kind=kind,
-        body=body,
-        idempotency_key=key,
-        due_at=due_at,
-        expires_at=expires_at,
-        created_at=now,
+    queued = enqueue_all(
+        session,
+        resident=resident,
+        messages=[Outgoing(kind, body, key, due_at, expires_at, booking_id, visit_id)],
+        now=now,
     )
-    session.add(message)
-    return message
+    return queued[0] if queued else None
+
+
+def enqueue_all(session: Session, *, resident: t.Resident, messages: Sequence[Outgoing], now: datetime) -> list[t.Message]:
+    """:func:`enqueue` for several SMS to one resident, with one query for their keys (a
+    booking queues its confirmation and two reminders at once)."""
+    if not messages or resident.opted_out or resident.phone is None or not is_mobile(resident.phone):
+        return []
+    keys = [m.key for m in messages]
+    known = set(session.execute(_KNOWN_KEYS, {"keys": keys}).scalars().all())
+    queued = [
+        t.Message(
+            recipient=resident.phone,
+            resident_id=resident.id,
+            booking_id=m.booking_id,
+            visit_id=m.visit_id,
+            kind=m.kind,
+            body=m.body,
+            idempotency_key=m.key,
+            due_at=m.due_at,
+            expires_at=m.expires_at,
+            created_at=now,
+        )
+        for m in messages
+        if m.key not in known
+    ]
+    session.add_all(queued)
+    return queued
 
 
 def withdraw_pending(session: Session, *, booking_id: int | None = None, resident_id: int | None = None) -> int:
@@ -215,38 +250,44 @@ def queue_reminders(
     commune: t.Commune,
     now: datetime,
     settings: Settings,
+    also: Sequence[Outgoing] = (),
 ) -> None:
     """The reminders still worth sending for this booking in this slot (keys carry the slot,
-    so a booking moved to another slot gets fresh reminders)."""
+    so a booking moved to another slot gets fresh reminders), queued with ``also``."""
     render = renderer(settings.timezone).render
-    for reminder in reminders(slot.start_at, now, messaging_rules(settings)):
-        enqueue(
-            session,
-            resident=resident,
-            kind=reminder.kind,
-            body=render(_REMINDER_TEMPLATES[reminder.kind], start=slot.start_at, site=site.name, commune=commune.name),
-            key=f"booking:{booking.id}:slot:{slot.id}:{reminder.kind}",
-            due_at=reminder.due_at,
-            now=now,
-            expires_at=reminder.expires_at,
-            booking_id=booking.id,
-        )
-
+    outgoing = [
+        *also,
+        *(
+            Outgoing(
+                kind=reminder.kind,
+                body=render(_REMINDER_TEMPLATES[reminder.kind], start=slot.start_at, site=site.name, commune=commune.name),
+                key=f"booking:{booking.id}:slot:{slot.id}:{reminder.kind}",
+                due_at=reminder.due_at,
+                expires_at=reminder.expires_at,
+                booking_id=booking.id,
+            )
+            for reminder in reminders(slot.start_at, now, messaging_rules(settings))
+        ),
+    ]
+    enqueue_all(session, resident=resident, messages=outgoing, now=now)
 
 
 def _minutes(slot: t.Slot) -> int:
     return int((slot.end_at - slot.start_at).total_seconds() // 60)
 
 
+_VISIT_CONTEXT = (
+    select(t.Visit, t.Plan, t.Site, t.Commune)
+    .join(t.Plan, col(t.Plan.id) == t.Visit.plan_id)
+    .join(t.Site, col(t.Site.id) == t.Visit.site_id)
+    .join(t.Commune, col(t.Commune.id) == t.Site.commune_id)
+    .where(t.Visit.id == bindparam("visit_id"))
+)
+
+
 def _visit_context(session: Session, visit_id: int) -> tuple[t.Visit, t.Plan, t.Site, t.Commune]:
     """A stop with its plan, site and commune, in one query (every booking reads them)."""
-    row = session.exec(
-        select(t.Visit, t.Plan, t.Site, t.Commune)
-        .join(t.Plan, col(t.Plan.id) == t.Visit.plan_id)
-        .join(t.Site, col(t.Site.id) == t.Visit.site_id)
-        .join(t.Commune, col(t.Commune.id) == t.Site.commune_id)
-        .where(t.Visit.id == visit_id)
-    ).one()
+    row = session.exec(_VISIT_CONTEXT, params={"visit_id": visit_id}).one()
     return row  # type: ignore[return-value]
 
 
@@ -254,35 +295,66 @@ def crew_skills(session: Session, visit: t.Visit) -> set[str]:
     return crew_skills_by_visit(session, [visit])[visit.id]  # type: ignore[index]
 
 
-def crew_skills_by_visit(session: Session, visits: list[t.Visit]) -> dict[int, set[str]]:
+class _Crewed(Protocol):
+    """A stop as far as its crew goes: a :class:`t.Visit`, or a row of its id and crew."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def crew(self) -> list[int]: ...
+
+
+# The statements every booking SMS runs are built once: building one costs about as much
+# as running it (SQLAlchemy caches the SQL, not the statement object).
+_SKILLS = select(t.Counsellor.id, t.Counsellor.skills).where(col(t.Counsellor.id).in_(bindparam("ids", expanding=True)))
+_HELD = select(t.SeatHold.slot_id, t.SeatHold.seat, t.SeatHold.resident_id).where(
+    col(t.SeatHold.slot_id).in_(bindparam("slot_ids", expanding=True)),
+    t.SeatHold.status == "open",
+    t.SeatHold.expires_at > bindparam("now"),
+)
+_BOOKED_COUNTS = (
+    select(t.Booking.slot_id, func.count())
+    .where(
+        col(t.Booking.slot_id).in_(bindparam("slot_ids", expanding=True)),
+        col(t.Booking.status).in_(t.LIVE_BOOKING_STATUSES),
+    )
+    .group_by(t.Booking.slot_id)
+)
+_BOOKED_SEATS = select(t.Booking.seat).where(
+    t.Booking.slot_id == bindparam("slot_id"), col(t.Booking.status).in_(t.LIVE_BOOKING_STATUSES)
+)
+_SLOT_LOCKED = select(t.Slot).where(t.Slot.id == bindparam("slot_id")).with_for_update()
+_ALREADY_BOOKED = select(t.Booking.id).where(
+    t.Booking.visit_id == bindparam("visit_id"),
+    t.Booking.resident_id == bindparam("resident_id"),
+    col(t.Booking.status).in_(t.LIVE_BOOKING_STATUSES),
+)
+_OPEN_HOLDS_OF = select(t.SeatHold).where(t.SeatHold.resident_id == bindparam("resident_id"), t.SeatHold.status == "open")
+_OPEN_REQUESTS_OF = select(t.WaitlistEntry).where(
+    t.WaitlistEntry.resident_id == bindparam("resident_id"), t.WaitlistEntry.status == "open"
+)
+_KNOWN_KEYS = select(t.Message.idempotency_key).where(col(t.Message.idempotency_key).in_(bindparam("keys", expanding=True)))
+
+
+def crew_skills_by_visit(session: Session, visits: Sequence[_Crewed]) -> dict[int, set[str]]:
     """Skills of each visit's crew, in one query (the SMS dialogue asks for many visits)."""
     ids = {cid for visit in visits for cid in visit.crew}
-    skills = dict(session.exec(select(t.Counsellor.id, t.Counsellor.skills).where(col(t.Counsellor.id).in_(ids))).all()) if ids else {}
+    skills = dict(session.execute(_SKILLS, {"ids": list(ids)}).all()) if ids else {}
     return {visit.id: {s for cid in visit.crew for s in skills.get(cid, [])} for visit in visits}  # type: ignore[misc]
 
 
 def held_seats(session: Session, slot_ids: list[int], now: datetime, *, except_resident: int | None = None) -> dict[int, set[int]]:
     """Seats of these slots kept for residents whose stop was cancelled (open, unexpired holds)."""
-    query = select(t.SeatHold.slot_id, t.SeatHold.seat).where(
-        col(t.SeatHold.slot_id).in_(slot_ids), t.SeatHold.status == "open", t.SeatHold.expires_at > now
-    )
-    if except_resident is not None:
-        query = query.where(t.SeatHold.resident_id != except_resident)
     held: dict[int, set[int]] = {}
-    for slot_id, seat in session.exec(query):
-        held.setdefault(slot_id, set()).add(seat)
+    for slot_id, seat, resident_id in session.execute(_HELD, {"slot_ids": slot_ids, "now": now}):
+        if except_resident is None or resident_id != except_resident:
+            held.setdefault(slot_id, set()).add(seat)
     return held
 
 
 def seats_taken(session: Session, slot_ids: list[int], now: datetime) -> dict[int, int]:
     """Seats of each slot booked or held (open, unexpired holds): what a free-seat count subtracts."""
-    counts: dict[int, int] = dict(
-        session.exec(
-            select(t.Booking.slot_id, func.count())
-            .where(col(t.Booking.slot_id).in_(slot_ids), col(t.Booking.status).in_(t.LIVE_BOOKING_STATUSES))
-            .group_by(t.Booking.slot_id)
-        ).all()
-    )
+    counts: dict[int, int] = dict(session.execute(_BOOKED_COUNTS, {"slot_ids": slot_ids}).all())
     for slot_id, seats in held_seats(session, slot_ids, now).items():
         counts[slot_id] = counts.get(slot_id, 0) + len(seats)
     return counts
@@ -290,26 +362,8 @@ def seats_taken(session: Session, slot_ids: list[int], now: datetime) -> dict[in
 
 def live_seats(session: Session, slot_id: int, now: datetime, *, resident_id: int | None = None) -> set[int]:
     """Seats of the slot that are booked, or held for someone other than ``resident_id``."""
-    booked = set(
-        session.exec(
-            select(t.Booking.seat).where(
-                t.Booking.slot_id == slot_id, col(t.Booking.status).in_(t.LIVE_BOOKING_STATUSES)
-            )
-        ).all()
-    )
+    booked = set(session.execute(_BOOKED_SEATS, {"slot_id": slot_id}).scalars().all())
     return booked | held_seats(session, [slot_id], now, except_resident=resident_id).get(slot_id, set())
-
-
-def own_hold(session: Session, *, resident_id: int, slot_id: int, now: datetime) -> t.SeatHold | None:
-    """The resident's open hold on this slot, if it has not expired."""
-    return session.exec(
-        select(t.SeatHold).where(
-            t.SeatHold.resident_id == resident_id,
-            t.SeatHold.slot_id == slot_id,
-            t.SeatHold.status == "open",
-            t.SeatHold.expires_at > now,
-        )
-    ).first()
 
 
 def book(
@@ -329,7 +383,7 @@ def book(
     a stop in the next village); by default, the stop's commune.
     """
     phone = normalise_phone(phone)
-    slot = session.exec(select(t.Slot).where(t.Slot.id == slot_id).with_for_update()).first()
+    slot = session.exec(_SLOT_LOCKED, params={"slot_id": slot_id}).first()
     if slot is None or slot.walk_in:
         raise refused("not_bookable", f"slot {slot_id}")
     visit, plan, site, commune = _visit_context(session, slot.visit_id)
@@ -351,16 +405,13 @@ def book(
     if resident.opted_out and channel == "sms":
         raise refused("opted_out")
     session.flush()
-    already = session.exec(
-        select(t.Booking.id).where(
-            t.Booking.visit_id == visit.id,
-            t.Booking.resident_id == resident.id,
-            col(t.Booking.status).in_(t.LIVE_BOOKING_STATUSES),
-        )
-    ).first()
+    already = session.execute(_ALREADY_BOOKED, {"visit_id": visit.id, "resident_id": resident.id}).first()
     if already is not None:
         raise refused("already_booked")
-    hold = own_hold(session, resident_id=resident.id, slot_id=slot.id, now=now)  # type: ignore[arg-type]
+    # The resident's open holds, all slots: the one on this slot is theirs to take; any
+    # other is settled after the booking (SlotBooked), if any is left.
+    holds_open = session.exec(_OPEN_HOLDS_OF, params={"resident_id": resident.id}).all()
+    hold = next((h for h in holds_open if h.slot_id == slot.id and h.expires_at > now), None)
     taken = live_seats(session, slot.id, now, resident_id=resident.id)  # type: ignore[arg-type]
     free = [hold.seat] if hold is not None and hold.seat not in taken else []
     free += sorted(set(range(1, slot.capacity + 1)) - taken - set(free))
@@ -391,9 +442,7 @@ def book(
     render = renderer(settings.timezone).render
     label = service.short_label if service is not None else "accompagnement numérique"
     bring = whole_documents(service.documents) if service is not None and service.documents else DEFAULT_BRING
-    enqueue(
-        session,
-        resident=resident,
+    confirmation_sms = Outgoing(
         kind="confirmation",
         body=render(
             "booking_confirmation", service=label, start=slot.start_at, site=site.name, commune=commune.name,
@@ -401,18 +450,18 @@ def book(
         ),
         key=f"booking:{booking.id}:confirmation",
         due_at=now,
-        now=now,
         expires_at=slot.start_at,
         booking_id=booking.id,
-    )
-    queue_reminders(session, booking=booking, resident=resident, slot=slot, site=site, commune=commune, now=now, settings=settings)
-    for entry in session.exec(
-        select(t.WaitlistEntry).where(
-            t.WaitlistEntry.resident_id == resident.id,
-            t.WaitlistEntry.commune_id == commune.id,
-            t.WaitlistEntry.status == "open",
-        )
-    ):
+    )  # fmt: skip
+    queue_reminders(
+        session, booking=booking, resident=resident, slot=slot, site=site, commune=commune, now=now, settings=settings,
+        also=[confirmation_sms],
+    )  # fmt: skip
+    waiting_elsewhere = False
+    for entry in session.exec(_OPEN_REQUESTS_OF, params={"resident_id": resident.id}):
+        if entry.commune_id != commune.id:
+            waiting_elsewhere = True
+            continue
         entry.status = "served"
         session.add(entry)
     session.flush()
@@ -432,6 +481,7 @@ def book(
     event = events.SlotBooked(
         booking_id=booking.id, slot_id=slot.id, visit_id=visit.id, resident_id=resident.id, channel=channel,  # type: ignore[arg-type]
         hold_id=hold.id if hold is not None else None,
+        others_open=waiting_elsewhere or any(h is not hold for h in holds_open),
     )  # fmt: skip
     return confirmation, [event]
 
@@ -530,22 +580,38 @@ def _nearby_communes(session: Session, commune_id: int, radius_km: float) -> dic
     return nearby
 
 
-def _upcoming_visits(
-    session: Session, commune_ids: list[int], not_before: datetime
-) -> list[tuple[t.Visit, t.Site]]:
-    rows = session.exec(
-        select(t.Visit, t.Site)
-        .join(t.Site, col(t.Site.id) == t.Visit.site_id)
-        .join(t.Plan, col(t.Plan.id) == t.Visit.plan_id)
-        .where(
-            col(t.Site.commune_id).in_(commune_ids),
-            t.Plan.status == "published",
-            t.Visit.status == "planned",
-            t.Visit.end_at > not_before,
-        )
-        .order_by(col(t.Visit.start_at))
-    ).all()
-    return list(rows)  # type: ignore[arg-type]
+_UPCOMING_VISITS = (
+    select(t.Visit.id, t.Visit.crew, t.Site.name.label("site_name"), t.Site.commune_id)  # type: ignore[attr-defined]
+    .join(t.Site, col(t.Site.id) == t.Visit.site_id)
+    .join(t.Plan, col(t.Plan.id) == t.Visit.plan_id)
+    .where(
+        col(t.Site.commune_id).in_(bindparam("commune_ids", expanding=True)),
+        t.Plan.status == "published",
+        t.Visit.status == "planned",
+        t.Visit.end_at > bindparam("not_before"),
+    )
+    .order_by(col(t.Visit.start_at))
+)
+_BOOKABLE_SLOTS = (
+    select(t.Slot.id, t.Slot.visit_id, t.Slot.service_id, t.Slot.start_at, t.Slot.end_at, t.Slot.capacity)
+    .where(
+        col(t.Slot.visit_id).in_(bindparam("visit_ids", expanding=True)),
+        t.Slot.walk_in == False,  # noqa: E712
+        t.Slot.start_at >= bindparam("not_before"),
+    )
+    .order_by(col(t.Slot.start_at), col(t.Slot.desk))
+)
+_WORKSHOPS = select(t.Slot.service_id).where(
+    col(t.Slot.visit_id).in_(bindparam("visit_ids", expanding=True)),
+    col(t.Slot.service_id).is_not(None),
+    t.Slot.walk_in == False,  # noqa: E712
+)
+
+
+def _upcoming_visits(session: Session, commune_ids: list[int], not_before: datetime) -> Sequence[Row[Any]]:
+    """The coming stops in these communes, as rows (id, crew, site name, commune id): every SMS
+    that names a commune reads them, and whole Visit and Site objects cost several times more."""
+    return session.execute(_UPCOMING_VISITS, {"commune_ids": commune_ids, "not_before": not_before}).all()
 
 
 def free_slots(
@@ -566,24 +632,16 @@ def free_slots(
     visits = _upcoming_visits(session, list(nearby), not_before)
     if not visits:
         return []
-    slots = session.exec(
-        select(t.Slot)
-        .where(
-            col(t.Slot.visit_id).in_([v.id for v, _ in visits]),
-            t.Slot.walk_in == False,  # noqa: E712
-            t.Slot.start_at >= not_before,
-        )
-        .order_by(col(t.Slot.start_at), col(t.Slot.desk))
-    ).all()
+    slots = session.execute(_BOOKABLE_SLOTS, {"visit_ids": [v.id for v in visits], "not_before": not_before}).all()
     counts = seats_taken(session, [s.id for s in slots], now)  # type: ignore[misc]
-    by_visit = {v.id: (v, s) for v, s in visits}
+    by_visit = {v.id: v for v in visits}
     with_common = {s.visit_id for s in slots if s.service_id is None}
     group_ids = {s.id for s in catalogue if s.is_group} if service is None else set()
-    skills_of = crew_skills_by_visit(session, [v for v, _ in visits]) if service is not None and service.required_skill else {}
+    skills_of = crew_skills_by_visit(session, visits) if service is not None and service.required_skill else {}
     candidates: list[tuple[float, datetime, FreeSlot]] = []
     seen_times: set[tuple[int, datetime]] = set()
     for slot in slots:
-        visit, site = by_visit[slot.visit_id]
+        visit = by_visit[slot.visit_id]
         if service is not None:
             if slot.service_id not in (None, service.id):
                 continue
@@ -599,18 +657,18 @@ def free_slots(
         if left <= 0 or (slot.visit_id, slot.start_at) in seen_times:
             continue  # two desks at the same time look the same to a resident: offer one
         seen_times.add((slot.visit_id, slot.start_at))
-        commune, distance = nearby[site.commune_id]
+        commune, distance = nearby[visit.commune_id]
         candidates.append(
             (
-                0.0 if site.commune_id == commune_id else 1.0,
+                0.0 if visit.commune_id == commune_id else 1.0,
                 slot.start_at,
                 FreeSlot(
                     slot_id=slot.id,  # type: ignore[arg-type]
                     visit_id=visit.id,  # type: ignore[arg-type]
                     start_at=slot.start_at,
                     end_at=slot.end_at,
-                    site_name=site.name,
-                    commune_id=site.commune_id,
+                    site_name=visit.site_name,
+                    commune_id=visit.commune_id,
                     commune_name=commune.name,
                     seats_left=left,
                 ),
@@ -626,16 +684,10 @@ def services_offered(session: Session, *, commune_id: int, now: datetime, settin
     visits = _upcoming_visits(session, list(nearby), now + timedelta(minutes=settings.booking_cutoff_minutes))
     if not visits:
         return []
-    skills: set[str] = set().union(*crew_skills_by_visit(session, [v for v, _ in visits]).values())
+    skills: set[str] = set().union(*crew_skills_by_visit(session, visits).values())
     services = reference_data.services(session)
     # group workshops are offered where a coming stop holds one
-    workshops = set(
-        session.exec(
-            select(t.Slot.service_id).where(
-                col(t.Slot.visit_id).in_([v.id for v, _ in visits]), col(t.Slot.service_id).is_not(None), t.Slot.walk_in == False  # noqa: E712
-            )
-        ).all()
-    )
+    workshops = set(session.execute(_WORKSHOPS, {"visit_ids": [v.id for v in visits]}).scalars().all())
     return [
         s
         for s in services
@@ -663,23 +715,26 @@ def whole_documents(documents: Sequence[str], limit: int = CONFIRMATION_BRING_CH
     return ", ".join([*kept, "etc"]) if kept else "voir le lien"
 
 
+_UPCOMING_BOOKINGS = (
+    select(t.Booking, t.Slot, t.Site, t.Commune)
+    .join(t.Resident, col(t.Resident.id) == t.Booking.resident_id)
+    .join(t.Slot, col(t.Slot.id) == t.Booking.slot_id)
+    .join(t.Visit, col(t.Visit.id) == t.Booking.visit_id)
+    .join(t.Site, col(t.Site.id) == t.Visit.site_id)
+    .join(t.Commune, col(t.Commune.id) == t.Site.commune_id)
+    .where(
+        t.Resident.phone == bindparam("phone"),
+        col(t.Booking.status).in_(t.LIVE_BOOKING_STATUSES),
+        t.Slot.start_at > bindparam("now"),
+    )
+    .order_by(col(t.Slot.start_at))
+)
+
+
 def upcoming_bookings(session: Session, *, phone: str, now: datetime) -> list[UpcomingBooking]:
     """Live bookings of a resident that have not started yet, soonest first."""
     phone = normalise_phone(phone)
-    rows = session.exec(
-        select(t.Booking, t.Slot, t.Site, t.Commune)
-        .join(t.Resident, col(t.Resident.id) == t.Booking.resident_id)
-        .join(t.Slot, col(t.Slot.id) == t.Booking.slot_id)
-        .join(t.Visit, col(t.Visit.id) == t.Booking.visit_id)
-        .join(t.Site, col(t.Site.id) == t.Visit.site_id)
-        .join(t.Commune, col(t.Commune.id) == t.Site.commune_id)
-        .where(
-            t.Resident.phone == phone,
-            col(t.Booking.status).in_(t.LIVE_BOOKING_STATUSES),
-            t.Slot.start_at > now,
-        )
-        .order_by(col(t.Slot.start_at))
-    ).all()
+    rows = session.exec(_UPCOMING_BOOKINGS, params={"phone": phone, "now": now}).all()
     return [
         UpcomingBooking(
             booking_id=b.id, start_at=s.start_at, commune_name=c.name, site_name=site.name,  # type: ignore[arg-type]

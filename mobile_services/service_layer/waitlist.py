@@ -485,6 +485,8 @@ def settle_requests_served(event: events.SlotBooked, *, uow: UnitOfWork, clock: 
     still held for them elsewhere is let go (:class:`events.HeldSeatDeclined`, ``booked``) to
     the next person waiting. A request for another service stays open.
     """
+    if not event.others_open:
+        return  # nothing else was open for them when they booked: nothing to settle
     now = clock.now()
     with uow:
         session = uow.session
