@@ -3,17 +3,19 @@
 SQLite (the embedded default) runs in WAL mode with a busy timeout and foreign keys
 on, and every transaction starts with ``BEGIN IMMEDIATE`` so that two writers queue
 on the database lock instead of failing later with "database is locked" when a
-read transaction tries to upgrade itself. PostgreSQL goes through psycopg 3.
+read transaction tries to upgrade itself. PostgreSQL goes through psycopg 3; a pooled
+connection that sat idle is pinged before use (see :func:`_ping_when_idle`).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
@@ -23,6 +25,9 @@ from config.settings import safe_url
 __all__ = ["make_engine", "normalise_url", "safe_url", "session_factory", "session_scope"]
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+#: A pooled PostgreSQL connection idle longer than this is pinged before it is handed out.
+PING_AFTER_IDLE_S = 5.0
+_CHECKED_IN_AT = "mobile_services.checked_in_at"
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 
@@ -35,7 +40,7 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
+def make_engine(url: str, *, echo: bool = False, ping_after_idle_s: float = PING_AFTER_IDLE_S) -> Engine:
     """Create an engine configured for our concurrency rules on either backend."""
     url = normalise_url(url)
     parsed = make_url(url)
@@ -46,7 +51,35 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         engine = create_engine(url, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    engine = create_engine(url, echo=echo, pool_size=10, max_overflow=20)
+    _ping_when_idle(engine, ping_after_idle_s)
+    return engine
+
+
+def _ping_when_idle(engine: Engine, idle_s: float) -> None:
+    """Ping a pooled connection before use only if it sat idle for ``idle_s`` seconds.
+
+    Why not ``pool_pre_ping``: it pings on every checkout, a round trip and about a tenth
+    of the CPU an SMS costs at a peak, when connections come back to the pool every few
+    milliseconds and a dead one is found by the next query anyway. What the ping is for
+    (a server restarted, a connection closed by an idle timeout or a proxy) happens while
+    connections wait in the pool, and that is when they are checked: a failed ping makes
+    the pool throw the connection away and open a new one, unseen by the caller.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_CHECKED_IN_AT] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        returned = record.info.pop(_CHECKED_IN_AT, None)
+        if returned is None or time.monotonic() - returned < idle_s:
+            return  # a new connection, or one back from use a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:  # noqa: BLE001 - any failure: this connection is gone
+            raise exc.DisconnectionError(f"idle connection failed its ping ({type(error).__name__})") from error
 
 
 def _configure_sqlite(engine: Engine) -> None:
