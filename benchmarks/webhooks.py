@@ -396,7 +396,9 @@ def main(argv: list[str] | None = None) -> int:
         _wait_healthy(address, server)
         load = Load(budget=args.requests, communes=communes, seed=args.seed, rate=args.rate)
         cpu_before = cpu_seconds(server.pid)
+        client_before = time.process_time()
         elapsed = run_load(address, load, args.concurrency)
+        client_cpu = time.process_time() - client_before
         cpu_after = cpu_seconds(server.pid)
         counts = outcome_counts(database.url)
     finally:
@@ -425,6 +427,10 @@ def main(argv: list[str] | None = None) -> int:
             f"  server CPU     {per_request:.1f} ms per request (all web processes, user + system), "
             f"so about {1000 / per_request:,.0f} req/s per core given to serve"
         )
+    print(
+        f"  load CPU       {1000 * client_cpu / len(latencies_ms):.1f} ms per request spent by this load generator "
+        f"(on the same {os.cpu_count()} cores as the server and the database)"
+    )
     print(f"  HTTP statuses  {dict(sorted(load.statuses.items()))}")
     print("  stored         " + ", ".join(f"{v} {k}" for k, v in counts.items()))
     print("  replies        " + ", ".join(f"{k!r}: {v}" for k, v in load.replies.most_common(6)))

@@ -9,7 +9,10 @@ CLI passes one. Nothing happens at import time: `mobile-services serve` calls
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
+from anyio import to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -42,7 +45,10 @@ def create_app(
     """Build the app. `engine`, `clock` and `sms` are used only when no `bus` is given."""
     if bus is None:
         bus = bootstrap(settings, engine=engine, sms=sms, clock=clock)
-    app = FastAPI(title="mobile-services", version="0.1.0", openapi_url=None, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="mobile-services", version="0.1.0", openapi_url=None, docs_url=None, redoc_url=None,
+        lifespan=_worker_threads(settings.web_threads),
+    )  # fmt: skip
     app.state.settings = settings
     app.state.bus = bus
     app.include_router(health.router)
@@ -70,6 +76,24 @@ def create_app_from_environment() -> FastAPI:
     current = load_settings()
     configure_logging(current)
     return create_app(current, engine=db.make_engine(current.effective_database_url))
+
+
+def _worker_threads(count: int):  # type: ignore[no-untyped-def]
+    """Run at most ``count`` requests at once in this process's thread pool.
+
+    Routes are plain functions, run in threads; anyio allows 40. At a peak of SMS, 40
+    threads of CPU-bound Python in one process only pass the interpreter lock around: each
+    request takes longer and the tail grows. A few threads (the database waits leave room
+    for more than one) keep the cores busy; the other requests wait in the event loop,
+    where waiting costs nothing.
+    """
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        to_thread.current_default_thread_limiter().total_tokens = count
+        yield
+
+    return lifespan
 
 
 async def _bad_request(request: Request, exc: Exception) -> JSONResponse:
