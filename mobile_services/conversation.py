@@ -177,7 +177,6 @@ def handle_incoming_sms(command: ReceiveSms, *, uow: UnitOfWork, clock: Clock, s
 #: The hot statements of every SMS, built once (building a statement costs as much as running it).
 _STORED_REPLY = select(t.InboundMessage.reply).where(t.InboundMessage.message_sid == bindparam("sid"))
 _STORE_INBOUND = insert(t.InboundMessage.__table__)  # type: ignore[attr-defined]  # Core: no ORM bookkeeping
-_RESIDENT_BY_PHONE = select(t.Resident).where(t.Resident.phone == bindparam("phone"))
 _CONVERSATION_LOCKED = select(t.Conversation).where(t.Conversation.phone == bindparam("phone")).with_for_update()
 _CONVERSATION_TABLE = t.Conversation.__table__  # type: ignore[attr-defined]
 _SAVE_CONVERSATION = update(_CONVERSATION_TABLE).where(_CONVERSATION_TABLE.c.id == bindparam("conversation_id"))
@@ -268,7 +267,7 @@ class Dialogue:
     def respond(self, body: str, *, opt_out_type: str | None = None) -> tuple[str, ...]:
         intent = parse_intent(body)
         self.intent = intent
-        resident = self.session.exec(_RESIDENT_BY_PHONE, params={"phone": self.phone}).first()
+        resident = booking.find_resident(self.session, self.phone)
         conversation = self._conversation_row()
         first_contact = resident is None and conversation is None
         conversation = conversation or self._new_conversation()

@@ -17,9 +17,9 @@ import logging
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
 from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import Any, Protocol
 
 from sqlalchemy import Row, bindparam
 from sqlalchemy.exc import IntegrityError
@@ -139,9 +139,14 @@ class UpcomingBooking:
 _RESIDENT_BY_PHONE = select(t.Resident).where(t.Resident.phone == bindparam("phone"))
 
 
+def find_resident(session: Session, phone: str) -> t.Resident | None:
+    """The resident with this phone (E.164), if they ever booked or waited."""
+    return session.exec(_RESIDENT_BY_PHONE, params={"phone": phone}).first()
+
+
 def resident_for(session: Session, phone: str, now: datetime, *, commune_id: int | None = None) -> t.Resident:
     """The resident with this phone (E.164), created on first contact."""
-    resident = session.exec(_RESIDENT_BY_PHONE, params={"phone": phone}).first()
+    resident = find_resident(session, phone)
     if resident is None:
         resident = t.Resident(phone=phone, commune_id=commune_id, created_at=now, last_seen_at=now)
         try:
