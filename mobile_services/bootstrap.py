@@ -63,7 +63,7 @@ def bootstrap(
         **extra,
     }
     return MessageBus(
-        uow_factory=UnitOfWorkFactory(engine),
+        uow_factory=UnitOfWorkFactory(engine, dependencies["clock"]),
         command_handlers=handlers.command_handlers(),
         event_handlers=handlers.event_handlers(),
         dependencies=dependencies,

@@ -2,33 +2,17 @@
 
 Handlers are plain functions ``handler(message, *, uow, clock, ...)``; the bus injects
 what they name. Feature modules (planning, booking, messaging) define handlers next to
-their logic; this module only assembles the tables.
+their logic; this module only assembles the tables. Every event is also journaled, by the
+unit of work whose commit released it (:mod:`mobile_services.service_layer.unit_of_work`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from typing import Any
 
 from mobile_services.domain import commands, events
 from mobile_services.domain.messages import Command, Event
-from mobile_services.service_layer.unit_of_work import UnitOfWork
-from mobile_services.storage.tables import EventLog
-from notifications.ports import Clock
-
-
-def record_in_journal(event: Event, *, uow: UnitOfWork, clock: Clock) -> None:
-    """Keep every event in the journal: coordinators see what happened and why."""
-    with uow:
-        uow.session.add(
-            EventLog(name=type(event).__name__, payload=_jsonable(dataclasses.asdict(event)), occurred_at=clock.now())
-        )
-        uow.commit()
-
-
-def _jsonable(payload: dict[str, Any]) -> dict[str, Any]:
-    return {k: v if isinstance(v, (str, int, float, bool, type(None), list, dict)) else str(v) for k, v in payload.items()}
 
 
 def command_handlers() -> dict[type[Command], Callable[..., Any]]:
@@ -105,6 +89,4 @@ def event_handlers() -> dict[type[Event], list[Callable[..., Any]]]:
         events.DemandReported: [disruptions.replan_touched_days],
         events.WeekReplanned: [coordination.tell_coordinator_of_replan],
     }
-    for handlers in table.values():
-        handlers.insert(0, record_in_journal)
     return table

@@ -8,19 +8,26 @@ SMS is answered, a lapsed hold noticed while a publication looks for free seats)
 theirs with :func:`record` on the session they change: the unit of work owning that
 session releases them with its own at commit and drops them on rollback, so an event is
 emitted exactly where the state changes without threading a list through every caller.
+
+Every event a unit of work releases is also written to the journal (``event_log``) in the
+same transaction, when the unit has a clock (the bus's always has): the journal then holds
+exactly the events whose changes were committed, and costs a row, not a transaction.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, insert
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from mobile_services.domain.messages import Event
 from mobile_services.storage.db import session_factory
+from mobile_services.storage.tables import EventLog
+from notifications.ports import Clock
 
 #: Where :func:`record` keeps a session's events until its unit of work commits.
 _RECORDED = "mobile_services.recorded_events"
@@ -35,13 +42,34 @@ def _recorded(session: Session) -> list[Event]:
     return session.info.setdefault(_RECORDED, [])
 
 
+_JOURNAL = insert(EventLog.__table__)  # type: ignore[attr-defined]
+
+
+def journal(session: Session, events: list[Event], clock: Clock) -> None:
+    """Write ``events`` to the coordinators' journal, in the caller's transaction."""
+    if events:
+        now = clock.now()
+        session.execute(
+            _JOURNAL,
+            [
+                {"name": type(event).__name__, "payload": _jsonable(dataclasses.asdict(event)), "occurred_at": now}
+                for event in events
+            ],
+        )
+
+
+def _jsonable(payload: dict[str, Any]) -> dict[str, Any]:
+    return {k: v if isinstance(v, (str, int, float, bool, type(None), list, dict)) else str(v) for k, v in payload.items()}
+
+
 class UnitOfWork:
     """A transaction on the application database, used as a context manager."""
 
     session: Session
 
-    def __init__(self, factory: sessionmaker[Session]) -> None:
+    def __init__(self, factory: sessionmaker[Session], clock: Clock | None = None) -> None:
         self._factory = factory
+        self._clock = clock
         self._pending: list[Event] = []
         self._committed: list[Event] = []
 
@@ -67,9 +95,12 @@ class UnitOfWork:
         self._pending.append(event)
 
     def commit(self) -> None:
+        released = [*self._pending, *self.session.info.get(_RECORDED, [])]
+        if self._clock is not None:
+            journal(self.session, released, self._clock)
         self.session.commit()
-        self._committed.extend(self._pending)
-        self._committed.extend(self.session.info.pop(_RECORDED, []))
+        self.session.info.pop(_RECORDED, None)
+        self._committed.extend(released)
         self._pending = []
 
     def rollback(self) -> None:
@@ -90,22 +121,25 @@ class UnitOfWork:
 
     def sibling(self) -> UnitOfWork:
         """A unit of work on the same database for another thread (a unit is not thread-safe)."""
-        return UnitOfWork(self._factory)
+        return UnitOfWork(self._factory, self._clock)
 
     def adopt_events(self, events: list[Event]) -> None:
-        """Release events a sibling committed as if this unit had (the bus only reads this one)."""
+        """Release events a sibling committed as if this unit had (the bus only reads this one;
+        the sibling's commit journaled them)."""
         self._committed.extend(events)
 
 
 class UnitOfWorkFactory:
     """Makes one fresh UnitOfWork per message, so concurrent requests never share one."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, clock: Clock | None = None) -> None:
         self.engine = engine
         self._sessions = session_factory(engine)
+        self._clock = clock
+        """Journals the events of each unit's commit when set (the bus's clock)."""
 
     def __call__(self) -> UnitOfWork:
-        return UnitOfWork(self._sessions)
+        return UnitOfWork(self._sessions, self._clock)
 
 
 class JoinedUnitOfWork(UnitOfWork):
@@ -122,6 +156,7 @@ class JoinedUnitOfWork(UnitOfWork):
 
     def __init__(self, session: Session) -> None:
         self._outer = session
+        self._clock = None  # the caller's unit journals these events when it commits
         self._pending = []
         self._committed = []
         self._savepoint: Any = None

@@ -6,11 +6,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlmodel import Session, select
 
 from mobile_services.domain.messages import Command, Event
-from mobile_services.service_layer.handlers import record_in_journal
 from mobile_services.service_layer.messagebus import MessageBus
 from mobile_services.service_layer.unit_of_work import _RECORDED, JoinedUnitOfWork, UnitOfWork, UnitOfWorkFactory, record
 from mobile_services.storage.tables import EventLog, Organisation
@@ -45,23 +44,58 @@ def failing_handler(event: OrganisationCreated) -> None:
     raise RuntimeError("this handler is broken")
 
 
+CLOCK = FixedClock(datetime(2026, 12, 1, 9, tzinfo=UTC))
+
+
 def make_bus(engine: Engine) -> MessageBus:
     return MessageBus(
-        uow_factory=UnitOfWorkFactory(engine),
+        uow_factory=UnitOfWorkFactory(engine, CLOCK),
         command_handlers={CreateOrganisation: create_organisation},
-        event_handlers={OrganisationCreated: [failing_handler, record_in_journal]},
-        dependencies={"clock": FixedClock(datetime(2026, 12, 1, 9, tzinfo=UTC))},
+        event_handlers={OrganisationCreated: [failing_handler]},
+        dependencies={"clock": CLOCK},
     )
 
 
-def test_command_result_returned_and_events_journaled(engine: Engine) -> None:
+def test_command_result_returned_and_events_journaled_with_the_commit(engine: Engine) -> None:
+    """The journal row is written in the command's own transaction: a failing handler after it
+    changes nothing, and no transaction is spent on the journal."""
     bus = make_bus(engine)
-    organisation_id = bus.handle(CreateOrganisation(name="CC Creuse Sud-Ouest"))
+    transactions: list[object] = []
+
+    def count(connection: object) -> None:
+        transactions.append(connection)
+
+    event.listen(engine, "commit", count)
+    try:
+        organisation_id = bus.handle(CreateOrganisation(name="CC Creuse Sud-Ouest"))
+    finally:
+        event.remove(engine, "commit", count)
+    assert len(transactions) == 1
     with UnitOfWorkFactory(engine)() as uow:
         journal = uow.session.exec(select(EventLog)).all()
+        organisation = uow.session.get(Organisation, organisation_id)
+    assert organisation is not None
     assert [entry.name for entry in journal] == ["OrganisationCreated"]
     assert journal[0].payload == {"organisation_id": organisation_id}
     assert journal[0].occurred_at == datetime(2026, 12, 1, 9, tzinfo=UTC)
+
+
+def test_events_of_a_savepoint_are_journaled_by_the_unit_that_commits_them(engine: Engine) -> None:
+    """An SMS books through a savepoint: its events reach the journal once, with the SMS's commit."""
+    factory = UnitOfWorkFactory(engine, CLOCK)
+    outer = factory()
+    with outer:
+        inner = JoinedUnitOfWork(outer.session)
+        with inner:
+            inner.emit(OrganisationCreated(organisation_id=7))
+            inner.commit()
+        for produced in inner.collect_new_events():
+            outer.emit(produced)
+        with UnitOfWorkFactory(engine)() as reader:
+            assert reader.session.exec(select(EventLog)).all() == []  # nothing before the commit
+        outer.commit()
+    with UnitOfWorkFactory(engine)() as reader:
+        assert [entry.payload for entry in reader.session.exec(select(EventLog))] == [{"organisation_id": 7}]
 
 
 def test_events_of_a_rolled_back_transaction_are_never_handled(engine: Engine) -> None:
