@@ -359,6 +359,8 @@ def held_seats(session: Session, slot_ids: list[int], now: datetime, *, except_r
 
 def seats_taken(session: Session, slot_ids: list[int], now: datetime) -> dict[int, int]:
     """Seats of each slot booked or held (open, unexpired holds): what a free-seat count subtracts."""
+    if not slot_ids:
+        return {}
     counts: dict[int, int] = dict(session.execute(_BOOKED_COUNTS, {"slot_ids": slot_ids}).all())
     for slot_id, seats in held_seats(session, slot_ids, now).items():
         counts[slot_id] = counts.get(slot_id, 0) + len(seats)
@@ -541,7 +543,8 @@ def join_waitlist(
 ) -> tuple[int, list[Event]]:
     """Put a resident on the waiting list of a commune (idempotent); it feeds the planner."""
     phone = normalise_phone(phone)
-    if session.get(t.Commune, commune_id) is None:
+    known = commune_id in reference_data.communes(session)  # kept per process; a new one is read
+    if not known and session.get(t.Commune, commune_id) is None:
         raise NotFound(f"commune {commune_id} not found", "Commune inconnue.")
     resident = resident_for(session, phone, now, commune_id=commune_id)
     session.flush()
