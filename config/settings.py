@@ -129,7 +129,7 @@ class Settings(BaseSettings):
     reference_cache_seconds: float = Field(30, ge=0, le=3600)
     #: requests each web process works on at once; more wait their turn (CPU-bound Python
     #: threads only take the lock from one another)
-    web_threads: int = Field(6, ge=1, le=200)
+    web_threads: int = Field(3, ge=1, le=200)
     seat_hold_hours: int = Field(24, ge=1, le=7 * 24)
     #: a seat freed at a stop is kept this long for the first person waiting, then passed on
     waitlist_hold_minutes: int = Field(30, ge=5, le=24 * 60)
