@@ -52,11 +52,12 @@ COMMON_SLOT = "rdv"
 
 def service_specs(catalogue: Sequence[t.Service], skills: set[str]) -> list[ServiceSpec]:
     """What a crew with ``skills`` offers, as slot specs: common slots weighted by the number
-    of short services, plus one spec per longer service (its own duration)."""
+    of short services, plus one spec per longer service (its own duration). A crew offered
+    nothing of the catalogue (or an empty one) still gives common slots, for general help."""
     offered = [s for s in catalogue if not s.is_group and (s.required_skill is None or s.required_skill in skills)]
     longer = [s for s in offered if s.duration_minutes > SLOT_MINUTES]
     short = len(offered) - len(longer)
-    specs = [ServiceSpec(code=COMMON_SLOT, duration=SLOT_MINUTES, weight=float(short))] if short or not longer else []
+    specs = [ServiceSpec(code=COMMON_SLOT, duration=SLOT_MINUTES, weight=float(short or 1))] if short or not longer else []
     return specs + [ServiceSpec(code=s.code, duration=s.duration_minutes) for s in longer]
 
 

@@ -39,7 +39,7 @@ from config.settings import DEFAULT_SITE_HOURS, parse_week_hours
 from mobile_services.service_layer import reference_data
 from mobile_services.storage.db import session_scope
 from mobile_services.storage.tables import Commune, Counsellor, Organisation, Service, Site, Territory, Vehicle, Visit
-from mobile_services.territory.catalogue import service_values
+from mobile_services.territory.catalogue import seed_catalogue, service_values
 from mobile_services.territory.departements import territory_name_for
 from mobile_services.territory.errors import RowError, TerritoryImportError
 from mobile_services.territory.formats import KIND_LABELS_FR
@@ -200,6 +200,11 @@ def _import(
     writer.vehicles(data.vehicles)
     writer.counsellors(data.counsellors)
     writer.services(data.services)
+    if not data.services and session.exec(select(Service.id).limit(1)).first() is None:
+        # Without a service catalogue no stop can be split into bookable slots: an install
+        # importing its communes and crews (no services.csv) starts from the default one,
+        # as `territory generate` and the demo do.
+        summary.counts["services"].created += len(seed_catalogue(session).created)
     if territory is not None:
         summary.default_sites = ensure_default_sites(session, territory, default_site_hours)
         summary.default_sites.replaced += writer.taken_over

@@ -205,3 +205,12 @@ def test_two_parallel_searches_plan_the_week(engine: Engine, small_valley: int) 
     outcome = bus.handle(commands.PlanWeek(territory_id=small_valley, week="2026-W49", time_limit_s=3))
     assert outcome.kpis["visits"] > 0
     assert not [m for m in outcome.messages if "routing-worker" in m]  # the child answered in time
+
+
+def test_a_crew_offered_nothing_of_the_catalogue_still_gives_common_slots() -> None:
+    """An empty catalogue (or one whose every service needs a skill the crew lacks) used to give
+    the common slots a weight of 0, and publishing failed on it."""
+    from mobile_services.service_layer.planning import COMMON_SLOT, service_specs
+
+    specs = service_specs([], set())
+    assert [(spec.code, spec.weight) for spec in specs] == [(COMMON_SLOT, 1.0)]

@@ -278,3 +278,17 @@ def test_leave_days_from_the_counsellors_file_keep_the_counsellor_off_those_rout
     for day in (0, 1, 2):  # 1-3 March 2027: on leave
         assert claire.id not in crews.get(day, set())
     assert claire.id in crews[3]  # Thursday 4 March: back (Wednesday is her day off anyway)
+
+
+def test_an_install_without_services_gets_the_default_catalogue_with_its_first_import(engine: Engine, data_dir: Path) -> None:
+    """Communes and crews imported without services.csv, as the Creuse files are: without a
+    catalogue, publishing could not split a stop into slots (it failed on the Creuse)."""
+    files = [data_dir / name for name in ("val-de-sedelle.json", "sites.csv", "vehicules.csv", "conseillers.csv")]
+    summary = import_territory_data(engine, load_files(files)[0], organisation="CC")
+
+    with Session(engine) as session:
+        codes = set(session.exec(select(Service.code)))
+    assert codes == {record.code for record in catalogue()}
+    assert summary.counts["services"].created == len(codes)
+    again = import_territory_data(engine, load_files(files)[0], organisation="CC")
+    assert again.counts["services"].created == 0
