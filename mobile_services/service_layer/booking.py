@@ -334,11 +334,23 @@ _ALREADY_BOOKED = select(t.Booking.id).where(
     t.Booking.resident_id == bindparam("resident_id"),
     col(t.Booking.status).in_(t.LIVE_BOOKING_STATUSES),
 )
+_KNOWN_KEYS = select(t.Message.idempotency_key).where(col(t.Message.idempotency_key).in_(bindparam("keys", expanding=True)))
+
+
 _OPEN_HOLDS_OF = select(t.SeatHold).where(t.SeatHold.resident_id == bindparam("resident_id"), t.SeatHold.status == "open")
 _OPEN_REQUESTS_OF = select(t.WaitlistEntry).where(
     t.WaitlistEntry.resident_id == bindparam("resident_id"), t.WaitlistEntry.status == "open"
 )
-_KNOWN_KEYS = select(t.Message.idempotency_key).where(col(t.Message.idempotency_key).in_(bindparam("keys", expanding=True)))
+
+
+def open_holds(session: Session, resident_id: int) -> Sequence[t.SeatHold]:
+    """Seats held for this resident and not yet taken, let go or lapsed (expired ones included)."""
+    return session.exec(_OPEN_HOLDS_OF, params={"resident_id": resident_id}).all()
+
+
+def open_requests(session: Session, resident_id: int) -> Sequence[t.WaitlistEntry]:
+    """This resident's waiting-list requests still open, in every commune."""
+    return session.exec(_OPEN_REQUESTS_OF, params={"resident_id": resident_id}).all()
 
 
 def crew_skills_by_visit(session: Session, visits: Sequence[_Crewed]) -> dict[int, set[str]]:
@@ -417,7 +429,7 @@ def book(
         raise refused("already_booked")
     # The resident's open holds, all slots: the one on this slot is theirs to take; any
     # other is settled after the booking (SlotBooked), if any is left.
-    holds_open = session.exec(_OPEN_HOLDS_OF, params={"resident_id": resident.id}).all()
+    holds_open = open_holds(session, resident.id)  # type: ignore[arg-type]
     hold = next((h for h in holds_open if h.slot_id == slot.id and h.expires_at > now), None)
     taken = live_seats(session, slot.id, now, resident_id=resident.id)  # type: ignore[arg-type]
     free = [hold.seat] if hold is not None and hold.seat not in taken else []
@@ -465,7 +477,7 @@ def book(
         also=[confirmation_sms],
     )  # fmt: skip
     waiting_elsewhere = False
-    for entry in session.exec(_OPEN_REQUESTS_OF, params={"resident_id": resident.id}):
+    for entry in open_requests(session, resident.id):  # type: ignore[arg-type]
         if entry.commune_id != commune.id:
             waiting_elsewhere = True
             continue

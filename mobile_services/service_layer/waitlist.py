@@ -32,6 +32,8 @@ from mobile_services.service_layer.booking import (
     enqueue,
     live_seats,
     messaging_rules,
+    open_holds,
+    open_requests,
     renderer,
 )
 from mobile_services.service_layer.holds import HeldSeat, lapse_all, release_hold
@@ -463,15 +465,11 @@ def forget_unreachable(
     reason = "opted_out" if isinstance(event, events.ResidentOptedOut) else "unreachable"
     with uow:
         session = uow.session
-        for entry in session.exec(
-            select(t.WaitlistEntry).where(t.WaitlistEntry.resident_id == event.resident_id, t.WaitlistEntry.status == "open")
-        ).all():
+        for entry in open_requests(session, event.resident_id):
             entry.status = "closed"
             session.add(entry)
-        for hold_id in session.exec(
-            select(t.SeatHold.id).where(t.SeatHold.resident_id == event.resident_id, t.SeatHold.status == "open")
-        ).all():
-            release_hold(session, hold_id=hold_id, now=now, reason=reason)  # type: ignore[arg-type]
+        for hold in open_holds(session, event.resident_id):
+            release_hold(session, hold_id=hold.id, now=now, reason=reason)  # type: ignore[arg-type]
         uow.commit()
 
 
@@ -499,17 +497,13 @@ def settle_requests_served(event: events.SlotBooked, *, uow: UnitOfWork, clock: 
             return wanted is None or service_id is None or wanted == service_id
 
         served = 0
-        for entry in session.exec(
-            select(t.WaitlistEntry).where(t.WaitlistEntry.resident_id == event.resident_id, t.WaitlistEntry.status == "open")
-        ).all():
+        for entry in open_requests(session, event.resident_id):
             if same_help(entry.service_id):
                 entry.status = "served"
                 session.add(entry)
                 served += 1
         phone = session.exec(select(t.Resident.phone).where(t.Resident.id == event.resident_id)).first()
-        for hold in session.exec(
-            select(t.SeatHold).where(t.SeatHold.resident_id == event.resident_id, t.SeatHold.status == "open")
-        ).all():
+        for hold in open_holds(session, event.resident_id):
             if hold.id == event.hold_id or not same_help(hold.service_id):
                 continue
             if release_hold(session, hold_id=hold.id, now=now, reason="booked") and phone:  # type: ignore[arg-type]
